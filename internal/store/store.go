@@ -88,6 +88,9 @@ type KVRange struct {
 }
 
 // Write is one actor instance's atomic change set, fenced by Generation.
+// It applies in this order: DeleteAll, then Deletes, then Puts (so a key
+// both deleted and put ends up with the put value), then State and
+// Initialized.
 type Write struct {
 	ActorID    string
 	Generation uint64
@@ -116,6 +119,7 @@ type Store interface {
 	ListActors(ctx context.Context, opts ListOptions) (actors []Actor, next string, err error)
 	// DestroyActor marks the actor destroyed, frees its key, removes its
 	// state and KV, and bumps the generation so live instances are fenced.
+	// Destroying a destroyed actor returns its row and ErrDestroyed.
 	DestroyActor(ctx context.Context, id string) (Actor, error)
 
 	// Activate places the actor on runnerID with a new generation (current+1)
@@ -123,7 +127,8 @@ type Store interface {
 	// non-zero and differs from the current generation, ErrFenced.
 	Activate(ctx context.Context, id, runnerID string, expectGen uint64) (Actor, error)
 	// Deactivate clears placement (actor asleep) if gen is still current;
-	// ErrFenced otherwise.
+	// ErrFenced otherwise (an error matching both ErrFenced and ErrDestroyed
+	// when the actor is destroyed).
 	Deactivate(ctx context.Context, id string, gen uint64) error
 
 	// LoadState returns the committed state (nil if none) of an actor,
@@ -132,10 +137,16 @@ type Store interface {
 	// Commit applies writes, each atomically and independently, in one
 	// durable batch. errs[i] is the outcome of writes[i] (ErrFenced,
 	// ErrDestroyed, ...). err is non-nil only if the whole batch failed.
+	// Writes apply in slice order, so a later write of the same actor in
+	// the batch sees the effects of an earlier one. A write to a destroyed
+	// actor fails with an error matching both ErrFenced and ErrDestroyed.
 	Commit(ctx context.Context, writes []Write) (errs []error, err error)
-	// KVGet returns values for keys (nil entry when missing).
+	// KVGet returns values for keys (nil entry when missing; a present empty
+	// value is a non-nil empty slice). ErrNotFound for an unknown actor; a
+	// destroyed actor has no pairs.
 	KVGet(ctx context.Context, id string, keys [][]byte) ([][]byte, error)
-	// KVList returns pairs in key order (or reverse) within r.
+	// KVList returns pairs in key order (or reverse) within r; with Reverse
+	// and Limit it returns the last Limit pairs of the range, highest first.
 	KVList(ctx context.Context, id string, r KVRange) ([]KV, error)
 
 	// Close releases resources; further calls return ErrClosed.
