@@ -1,0 +1,27 @@
+// Package storetest is the conformance suite of the store.Store contract.
+// Every implementation (boltstore, pgstore) runs the same suite:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { ... })
+//	}
+//
+// The suite pins these invariants, beyond the doc comments of store.go:
+//   - (namespace, name, key) is unique among live actors, and the key
+//     compares part by part: ["a","b"], ["a/b"], ["a,b"], [""] and [] are
+//     five different keys; a nil key equals an empty one.
+//   - Exactly one of many concurrent GetOrCreateActor calls creates.
+//   - Destroy frees the key, wipes state and KV, and bumps the generation;
+//     later writes of the old generation match ErrFenced (and ErrDestroyed).
+//   - Activate bumps the generation by one; concurrent Activates with the
+//     same expectGen elect exactly one winner.
+//   - Commit reports per-write outcomes: one bad write never stops a good
+//     one of the same batch, and a write lands all or nothing.
+//   - KV keys are raw bytes compared bytewise (0x00 and 0xff included); a
+//     present empty value is distinguishable from a missing one.
+//   - After Close every method fails with ErrClosed.
+//
+// Each subtest works in a namespace of its own with fresh actor IDs, so
+// newStore may hand out stores that share one backing database. The suite
+// closes a store only in the Close subtest; newStore registers any other
+// cleanup itself.
+package storetest
