@@ -1,0 +1,75 @@
+// Package hostapi is the boundary between the gateway and the place actors
+// run. In the local engine the runtime of the same process implements Host;
+// in the distributed engine a router implements it by forwarding over the
+// persistent link to a runner. Every payload is canonical CBOR (see
+// internal/protocol), so the boundary does not depend on client encodings.
+//
+// Errors returned across the boundary are *errs.Error or are masked as
+// internal errors by the gateway.
+package hostapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/rivetkube/rivetkube/internal/protocol"
+)
+
+// ActionRequest asks an actor to run one action.
+type ActionRequest struct {
+	ActorID    string
+	Name       string
+	Args       []byte // canonical CBOR array
+	ConnParams []byte // canonical CBOR; nil when the client sent none
+}
+
+// ConnectRequest opens a client connection to an actor.
+type ConnectRequest struct {
+	ActorID string
+	Params  []byte // canonical CBOR; nil when the client sent none
+}
+
+// Sink receives what an actor sends to one client connection, in order.
+// Send must not block for long; it returns false when the connection is
+// gone, after which no more frames are offered.
+type Sink interface {
+	Send(msg protocol.ToClient) bool
+	// Close ends the connection from the actor side. err is nil for a normal
+	// close, or the reason (an *errs.Error) the client should see.
+	Close(err error)
+}
+
+// Conn is an open client connection on the actor side.
+type Conn interface {
+	// ID is the connection id sent to the client in Init.
+	ID() string
+	// Receive hands one client frame to the actor. Responses come back
+	// through the Sink.
+	Receive(msg protocol.ToServer)
+	// Close is called by the gateway when the client went away.
+	Close()
+}
+
+// MessageConn is a raw WebSocket as seen by an actor's onWebSocket.
+type MessageConn interface {
+	// Read blocks for the next message; binary reports its type.
+	Read(ctx context.Context) (binary bool, data []byte, err error)
+	Write(ctx context.Context, binary bool, data []byte) error
+	Close(code int, reason string) error
+}
+
+// Host runs actors. Every method activates the actor when it is asleep.
+type Host interface {
+	Action(ctx context.Context, req ActionRequest) (output []byte, err error)
+	Connect(ctx context.Context, req ConnectRequest, sink Sink) (Conn, error)
+	// Request serves a raw HTTP request through the actor's onRequest.
+	// r.URL.Path is already the actor-relative path (the part after /request).
+	Request(ctx context.Context, actorID string, w http.ResponseWriter, r *http.Request) error
+	// WebSocket runs an accepted raw WebSocket through onWebSocket until it
+	// closes. r carries the path (after /websocket), query and headers.
+	WebSocket(ctx context.Context, actorID string, r *http.Request, ws MessageConn) error
+	// Destroy destroys the actor, running its onDestroy hook.
+	Destroy(ctx context.Context, actorID string) error
+	// HasActor reports whether an actor of this name is registered.
+	HasActor(name string) bool
+}

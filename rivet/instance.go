@@ -1,0 +1,503 @@
+package rivet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+type instState int
+
+const (
+	stateStarting instState = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+type stopKind int
+
+const (
+	stopSleep stopKind = iota
+	stopShutdown
+	stopDestroy
+	stopFailed
+)
+
+func (k stopKind) String() string {
+	return [...]string{"sleep", "shutdown", "destroy", "failed"}[k]
+}
+
+// task is one unit of mailbox work. abort is called instead of run when the
+// instance stops before the task ran.
+type task struct {
+	run   func()
+	abort func(error)
+}
+
+// instance is one activation of an actor. Fields under "mailbox-owned" are
+// touched only by the mailbox goroutine (and by start before it runs).
+type instance struct {
+	rt    *runtime
+	id    string
+	log   *slog.Logger
+	ready chan struct{} // closed when start finished (startErr says how)
+	// stopped is closed when the instance has fully stopped.
+	stopped  chan struct{}
+	startErr error
+
+	mu       sync.Mutex
+	state    instState
+	inflight int // tasks queued or running
+	holds    int // open connections and raw websockets
+	stopReq  *stopKind
+
+	mailbox chan task
+	wake    chan struct{} // cap 1: a stop was requested
+	pump    *pump
+	// lifetime is cancelled when the instance stops.
+	lifetime context.Context
+	cancel   context.CancelFunc
+
+	// Set by start, read-only afterwards.
+	actor store.Actor
+	def   definition
+	cfg   defConfig
+	beh   behavior
+
+	// mailbox-owned
+	vars         any
+	lastState    []byte
+	gate         *store.Pending
+	kv           kvState
+	conns        map[string]*Conn
+	sleepWanted  bool
+	destroyWanted bool
+	taskActive   atomic.Bool
+	outbuf       []delivery
+	outMu        sync.Mutex
+}
+
+func newInstance(rt *runtime, id string) *instance {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &instance{
+		rt:       rt,
+		id:       id,
+		log:      rt.log.With("actor_id", id),
+		ready:    make(chan struct{}),
+		stopped:  make(chan struct{}),
+		mailbox:  make(chan task, rt.limits.MailboxSize),
+		wake:     make(chan struct{}, 1),
+		lifetime: ctx,
+		cancel:   cancel,
+		conns:    map[string]*Conn{},
+	}
+}
+
+// start activates the actor: directory lookup, new generation, state load or
+// creation, onWake. It then runs the mailbox loop.
+func (in *instance) start() {
+	defer in.rt.wg.Done()
+	err := in.activate()
+	if err != nil {
+		in.startErr = err
+		in.mu.Lock()
+		in.state = stateStopped
+		in.mu.Unlock()
+		in.rt.remove(in)
+		in.cancel()
+		close(in.ready)
+		close(in.stopped)
+		return
+	}
+	in.pump = newPump(in, in.rt.limits.OutboxSize)
+	in.mu.Lock()
+	in.state = stateRunning
+	in.mu.Unlock()
+	close(in.ready)
+	in.loop()
+}
+
+func (in *instance) activate() error {
+	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
+	defer cancel()
+	a, err := in.rt.store.GetActor(ctx, in.id)
+	if err != nil {
+		return storeErr(err)
+	}
+	if a.Destroyed() {
+		return errs.NotFound()
+	}
+	def, ok := in.rt.defs[a.Name]
+	if !ok {
+		return errs.NotConfigured(a.Name)
+	}
+	a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
+	if err != nil {
+		return storeErr(err)
+	}
+	in.actor, in.def, in.cfg = a, def, def.config()
+	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
+	in.beh = def.newBehavior(in)
+	if !a.Initialized {
+		if err := in.hook(func() error { return in.beh.create(in.lifetime, a.Input) }); err != nil {
+			return fmt.Errorf("create state: %w", err)
+		}
+		st, err := in.beh.encodeState()
+		if err != nil {
+			return err
+		}
+		p, err := in.rt.committer.Submit(ctx, store.Write{ActorID: in.id, Generation: a.Generation, State: st, Initialized: true})
+		if err != nil {
+			return storeErr(err)
+		}
+		if err := waitPending(ctx, p); err != nil {
+			return storeErr(err)
+		}
+		in.lastState = st
+	} else {
+		st, err := in.rt.store.LoadState(ctx, in.id, a.Generation)
+		if err != nil {
+			return storeErr(err)
+		}
+		if err := in.beh.load(st); err != nil {
+			in.log.Error("decode persisted state", "err", err)
+			return errs.Internal()
+		}
+		in.lastState = st
+	}
+	if err := in.hook(func() error { return in.beh.wake(in.lifetime) }); err != nil {
+		return err
+	}
+	if _, err := in.flush(); err != nil {
+		return err
+	}
+	in.log.Debug("actor awake")
+	return nil
+}
+
+// hook runs user code on the current goroutine, turning a panic into an error.
+func (in *instance) hook(fn func() error) (err error) {
+	in.taskActive.Store(true)
+	defer in.taskActive.Store(false)
+	defer func() {
+		if r := recover(); r != nil {
+			in.log.Error("actor code panicked", "panic", r)
+			err = errs.Internal()
+		}
+	}()
+	return fn()
+}
+
+func waitPending(ctx context.Context, p *store.Pending) error {
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.Done():
+		return p.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueue queues t on the mailbox. It fails with errStopping when the
+// instance is stopping and with actor/overloaded when the mailbox is full.
+func (in *instance) enqueue(t task) error {
+	in.mu.Lock()
+	if in.state != stateRunning {
+		in.mu.Unlock()
+		return errStopping
+	}
+	in.inflight++
+	in.mu.Unlock()
+	select {
+	case in.mailbox <- t:
+		return nil
+	default:
+		in.mu.Lock()
+		in.inflight--
+		in.mu.Unlock()
+		return errs.Overloaded("mailbox is full")
+	}
+}
+
+// requestStop asks the mailbox loop to stop the instance.
+func (in *instance) requestStop(k stopKind) {
+	in.mu.Lock()
+	if in.stopReq == nil || k > *in.stopReq {
+		in.stopReq = &k
+	}
+	in.mu.Unlock()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (in *instance) sleepTimeout() time.Duration {
+	if in.cfg.sleepTimeout > 0 {
+		return in.cfg.sleepTimeout
+	}
+	return in.rt.limits.SleepTimeout
+}
+
+func (in *instance) actionTimeout() time.Duration {
+	if in.cfg.actionTimeout > 0 {
+		return in.cfg.actionTimeout
+	}
+	return in.rt.limits.ActionTimeout
+}
+
+// loop is the mailbox: one task at a time until the instance stops.
+func (in *instance) loop() {
+	timer := time.NewTimer(in.sleepTimeout())
+	defer timer.Stop()
+	if in.cfg.noSleep {
+		timer.Stop()
+	}
+	for {
+		select {
+		case t := <-in.mailbox:
+			in.runTask(t)
+			in.mu.Lock()
+			in.inflight--
+			idle := in.inflight == 0 && in.holds == 0
+			in.mu.Unlock()
+			if in.destroyWanted {
+				in.requestStop(stopDestroy)
+			} else if in.sleepWanted && idle {
+				in.requestStop(stopSleep)
+			}
+			if idle && !in.cfg.noSleep {
+				timer.Reset(in.sleepTimeout())
+			}
+		case <-timer.C:
+			in.requestStop(stopSleep)
+		case <-in.wake:
+		}
+		in.mu.Lock()
+		req := in.stopReq
+		if req != nil && *req == stopSleep && (in.inflight > 0 || in.holds > 0) {
+			// Work arrived or a connection is open: stay awake.
+			in.stopReq = nil
+			req = nil
+		}
+		if req != nil {
+			in.state = stateStopping
+		}
+		in.mu.Unlock()
+		if req != nil {
+			in.stop(*req)
+			return
+		}
+	}
+}
+
+func (in *instance) runTask(t task) {
+	if err := in.gateErr(); err != nil {
+		t.abort(err)
+		in.requestStop(stopFailed)
+		return
+	}
+	in.taskActive.Store(true)
+	t.run()
+	in.taskActive.Store(false)
+}
+
+// gateErr reports a failed earlier commit: the instance must not go on.
+func (in *instance) gateErr() error {
+	if in.gate == nil {
+		return nil
+	}
+	select {
+	case <-in.gate.Done():
+		if err := in.gate.Err(); err != nil {
+			return storeErr(err)
+		}
+	default:
+	}
+	return nil
+}
+
+// flush commits what the finished task changed (state and KV) and releases
+// the task's outputs behind that commit. It returns the gate outputs wait
+// for (nil when nothing is pending).
+func (in *instance) flush() (*store.Pending, error) {
+	st, err := in.beh.encodeState()
+	if err != nil {
+		in.log.Error("encode state", "err", err)
+		in.rollbackState()
+		in.releaseOutputs()
+		return in.gate, errs.Internal()
+	}
+	changed := !bytes.Equal(st, in.lastState)
+	if changed && in.beh.hasStateChange() {
+		_ = in.hook(func() error { in.beh.stateChanged(in.lifetime); return nil })
+		if st2, err := in.beh.encodeState(); err == nil {
+			st = st2
+		}
+	}
+	if changed && len(st) > in.rt.limits.MaxStateSize {
+		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
+		in.rollbackState()
+		in.kv.discardTask()
+		in.releaseOutputs()
+		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
+	}
+	puts, dels := in.kv.takeTask()
+	if changed || len(puts) > 0 || len(dels) > 0 {
+		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels}
+		if changed {
+			w.State = st
+		}
+		ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StopTimeout)
+		p, err := in.rt.committer.Submit(ctx, w)
+		cancel()
+		if err != nil {
+			in.releaseOutputs()
+			in.requestStop(stopFailed)
+			return in.gate, storeErr(err)
+		}
+		in.gate = p
+		in.lastState = st
+		in.kv.committed(p)
+	}
+	in.releaseOutputs()
+	return in.gate, nil
+}
+
+func (in *instance) rollbackState() {
+	if err := in.beh.load(in.lastState); err != nil {
+		in.log.Error("roll back state", "err", err)
+	}
+}
+
+// emit buffers an output produced by the running task; it leaves after the
+// task's commit. Outside a task it is released behind the latest commit.
+func (in *instance) emit(d delivery) {
+	if in.taskActive.Load() {
+		in.outMu.Lock()
+		in.outbuf = append(in.outbuf, d)
+		in.outMu.Unlock()
+		return
+	}
+	if in.pump != nil {
+		in.pump.push(in.gate, []delivery{d})
+	}
+}
+
+func (in *instance) releaseOutputs() {
+	in.outMu.Lock()
+	out := in.outbuf
+	in.outbuf = nil
+	in.outMu.Unlock()
+	if len(out) > 0 && in.pump != nil {
+		in.pump.push(in.gate, out)
+	}
+}
+
+// stop runs the stop sequence of kind k on the mailbox goroutine.
+func (in *instance) stop(k stopKind) {
+	log := in.log.With("reason", k.String())
+	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
+	defer cancel()
+	// Fail queued work: the caller retries against the next activation.
+	in.drainMailbox(errStopping)
+
+	var closeErr error
+	switch k {
+	case stopDestroy:
+		closeErr = errs.New(410, "actor", "destroyed", "Actor was destroyed.")
+	case stopFailed:
+		closeErr = errs.Stopping()
+	default:
+		closeErr = errs.New(503, "actor", "stopping", "Actor is going away.")
+	}
+	for _, c := range in.conns {
+		in.closeConn(c, closeErr, k != stopFailed)
+	}
+	switch k {
+	case stopSleep, stopShutdown:
+		if err := in.hook(func() error { return in.beh.sleep(in.lifetime) }); err != nil {
+			log.Warn("onSleep failed", "err", err)
+		}
+		if _, err := in.flush(); err != nil {
+			log.Warn("final flush failed", "err", err)
+		}
+		if err := waitPending(ctx, in.gate); err != nil {
+			log.Error("final commit failed; state rolls back to the last commit", "err", err)
+		} else if err := in.rt.store.Deactivate(ctx, in.id, in.actor.Generation); err != nil && !errors.Is(err, store.ErrFenced) {
+			log.Warn("deactivate", "err", err)
+		}
+	case stopDestroy:
+		if err := in.hook(func() error { return in.beh.destroy(in.lifetime) }); err != nil {
+			log.Warn("onDestroy failed", "err", err)
+		}
+		in.releaseOutputs()
+		_ = waitPending(ctx, in.gate)
+		if _, err := in.rt.store.DestroyActor(ctx, in.id); err != nil {
+			log.Error("destroy", "err", err)
+		}
+	case stopFailed:
+		in.releaseOutputs()
+	}
+	// Outputs already released still drain; then the instance is gone.
+	in.pump.close(ctx)
+	in.rt.remove(in)
+	in.mu.Lock()
+	in.state = stateStopped
+	in.mu.Unlock()
+	in.cancel()
+	in.drainMailbox(errStopping)
+	close(in.stopped)
+	log.Debug("actor stopped")
+}
+
+func (in *instance) drainMailbox(err error) {
+	for {
+		select {
+		case t := <-in.mailbox:
+			t.abort(err)
+			in.mu.Lock()
+			in.inflight--
+			in.mu.Unlock()
+		default:
+			return
+		}
+	}
+}
+
+// requestDestroy queues a destroy and waits until the actor is gone.
+func (in *instance) requestDestroy(ctx context.Context) error {
+	res := make(chan error, 1)
+	err := in.enqueue(task{
+		run:   func() { in.destroyWanted = true; res <- nil },
+		abort: func(e error) { res <- e },
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-res:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
+	select {
+	case <-in.stopped:
+		return nil
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
+}

@@ -1,0 +1,218 @@
+package rivet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rivetkube/rivetkube/internal/gateway"
+	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/internal/store/boltstore"
+)
+
+// Definition is an actor definition a Registry accepts (an *Actor[S]).
+type Definition interface {
+	Name() string
+	definition
+}
+
+// Registry holds the actor definitions a program hosts.
+type Registry struct {
+	defs map[string]definition
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{defs: map[string]definition{}} }
+
+// Register adds definitions; a duplicate name panics.
+func (r *Registry) Register(defs ...Definition) *Registry {
+	for _, d := range defs {
+		if _, dup := r.defs[d.Name()]; dup {
+			panic(fmt.Sprintf("rivet: actor %q registered twice", d.Name()))
+		}
+		r.defs[d.Name()] = d
+	}
+	return r
+}
+
+// EngineConfig configures the local engine. ConfigFromEnv fills it from
+// RIVETKUBE_* environment variables.
+type EngineConfig struct {
+	// Listen is the gateway address (RIVETKUBE_LISTEN, default 127.0.0.1:6420).
+	Listen string
+	// DataDir holds the embedded store (RIVETKUBE_DATA_DIR, default ./.rivetkube).
+	DataDir string
+	// Limits bound actors (RIVETKUBE_ACTION_TIMEOUT, RIVETKUBE_SLEEP_TIMEOUT).
+	Limits Limits
+	// MaxMessageSize bounds a request body or frame (RIVETKUBE_MAX_MESSAGE_SIZE).
+	MaxMessageSize int64
+	// Log is the logger (RIVETKUBE_LOG_LEVEL, RIVETKUBE_LOG_FORMAT=json|text).
+	Log *slog.Logger
+	// ShutdownTimeout bounds a graceful stop (default 30 s).
+	ShutdownTimeout time.Duration
+}
+
+// ConfigFromEnv reads the local engine configuration from the environment.
+func ConfigFromEnv() (EngineConfig, error) {
+	cfg := EngineConfig{
+		Listen:  envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
+		DataDir: envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+	}
+	var err error
+	dur := func(name string, dst *time.Duration) {
+		if v := os.Getenv(name); v != "" && err == nil {
+			d, perr := time.ParseDuration(v)
+			if perr != nil || d <= 0 {
+				err = fmt.Errorf("%s: want a positive duration like 30s, got %q", name, v)
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("RIVETKUBE_ACTION_TIMEOUT", &cfg.Limits.ActionTimeout)
+	dur("RIVETKUBE_SLEEP_TIMEOUT", &cfg.Limits.SleepTimeout)
+	dur("RIVETKUBE_SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout)
+	if v := os.Getenv("RIVETKUBE_MAX_MESSAGE_SIZE"); v != "" && err == nil {
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n <= 0 {
+			err = fmt.Errorf("RIVETKUBE_MAX_MESSAGE_SIZE: want a positive byte count, got %q", v)
+		}
+		cfg.MaxMessageSize = n
+	}
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Log, err = loggerFromEnv()
+	return cfg, err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func loggerFromEnv() (*slog.Logger, error) {
+	var level slog.Level
+	if v := os.Getenv("RIVETKUBE_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("RIVETKUBE_LOG_LEVEL: %w", err)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(os.Getenv("RIVETKUBE_LOG_FORMAT")) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, errors.New("RIVETKUBE_LOG_FORMAT: want json or text")
+	}
+}
+
+// Run hosts the registered actors until ctx is done or the process gets
+// SIGINT/SIGTERM. Without RIVET_ENDPOINT it starts the local engine:
+// gateway and embedded store in this process.
+func (r *Registry) Run(ctx context.Context) error {
+	if ep := os.Getenv("RIVET_ENDPOINT"); ep != "" {
+		return fmt.Errorf("runner mode (RIVET_ENDPOINT=%s) is not available in this build yet; unset RIVET_ENDPOINT to run the local engine", ep)
+	}
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	eng, err := r.StartLocal(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Info("rivetkube local engine ready", "endpoint", eng.Endpoint(), "data_dir", cfg.DataDir, "actors", len(r.defs))
+	<-ctx.Done()
+	cfg.Log.Info("shutting down")
+	return eng.Close()
+}
+
+// LocalEngine is a running local engine: gateway, runtime and embedded store.
+type LocalEngine struct {
+	cfg       EngineConfig
+	ln        net.Listener
+	srv       *http.Server
+	rt        *runtime
+	st        store.Store
+	committer *store.Committer
+	served    chan error
+}
+
+// StartLocal starts the local engine and returns once it listens.
+func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngine, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:6420"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".rivetkube"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "rivetkube.db"), boltstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	committer := store.NewCommitter(st, store.CommitterOptions{})
+	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
+	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		committer.Close()
+		_ = st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	e := &LocalEngine{
+		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
+		srv: &http.Server{
+			Handler:           gw,
+			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+		},
+	}
+	go func() { e.served <- e.srv.Serve(ln) }()
+	return e, nil
+}
+
+// Endpoint returns the engine's base URL, e.g. http://127.0.0.1:6420.
+func (e *LocalEngine) Endpoint() string { return "http://" + e.ln.Addr().String() }
+
+// Close stops accepting requests, puts every actor to sleep (onSleep runs,
+// state is committed) and closes the store.
+func (e *LocalEngine) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+	defer cancel()
+	_ = e.srv.Shutdown(ctx)
+	e.rt.Close(ctx)
+	e.committer.Close()
+	return e.st.Close()
+}
+
+// Version is the rivetkube version, stamped at build time.
+var Version = "dev"

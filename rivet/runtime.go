@@ -1,0 +1,271 @@
+package rivet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+// Limits bounds what actors accept and keep. Zero fields take defaults.
+type Limits struct {
+	SleepTimeout  time.Duration // default 30 s
+	ActionTimeout time.Duration // default 60 s
+	StartTimeout  time.Duration // default 30 s: activation incl. onCreate/onWake
+	StopTimeout   time.Duration // default 30 s: onSleep/onDestroy and final commit
+	MailboxSize   int           // default 1024 queued tasks per actor
+	MaxStateSize  int           // default 4 MiB of encoded state
+	MaxKVKeySize  int           // default 2 KiB
+	MaxKVValue    int           // default 1 MiB
+	MaxConns      int           // default 10,000 connections per actor
+	MaxRawBody    int           // default 4 MiB raw HTTP response buffered by onRequest
+	OutboxSize    int           // default 4096 pending outputs per actor
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defi := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.SleepTimeout, 30*time.Second)
+	def(&l.ActionTimeout, 60*time.Second)
+	def(&l.StartTimeout, 30*time.Second)
+	def(&l.StopTimeout, 30*time.Second)
+	defi(&l.MailboxSize, 1024)
+	defi(&l.MaxStateSize, 4<<20)
+	defi(&l.MaxKVKeySize, 2<<10)
+	defi(&l.MaxKVValue, 1<<20)
+	defi(&l.MaxConns, 10000)
+	defi(&l.MaxRawBody, 4<<20)
+	defi(&l.OutboxSize, 4096)
+	return l
+}
+
+// runtime hosts actor instances and implements hostapi.Host.
+type runtime struct {
+	store     store.Store
+	committer *store.Committer
+	defs      map[string]definition
+	runnerID  string
+	limits    Limits
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	actors  map[string]*instance
+	closing bool
+	wg      sync.WaitGroup // instance goroutines
+}
+
+var _ hostapi.Host = (*runtime)(nil)
+
+func newRuntime(st store.Store, committer *store.Committer, defs map[string]definition, runnerID string, limits Limits, log *slog.Logger) *runtime {
+	return &runtime{
+		store:     st,
+		committer: committer,
+		defs:      defs,
+		runnerID:  runnerID,
+		limits:    limits.withDefaults(),
+		log:       log,
+		actors:    map[string]*instance{},
+	}
+}
+
+// HasActor implements hostapi.Host.
+func (rt *runtime) HasActor(name string) bool {
+	_, ok := rt.defs[name]
+	return ok
+}
+
+// errStopping is returned by instance.enqueue while the instance stops; the
+// caller waits for the stop and activates the actor again.
+var errStopping = errors.New("instance is stopping")
+
+// withInstance runs fn against the live instance of actorID, activating it
+// when needed, and retries once the instance has stopped when fn found it
+// stopping (sleep, drain): requests that race a stop wait instead of failing.
+func (rt *runtime) withInstance(ctx context.Context, actorID string, fn func(in *instance) error) error {
+	for {
+		in, err := rt.instance(ctx, actorID)
+		if err != nil {
+			return err
+		}
+		err = fn(in)
+		if !errors.Is(err, errStopping) {
+			return err
+		}
+		select {
+		case <-in.stopped:
+		case <-ctx.Done():
+			return errs.Stopping()
+		}
+	}
+}
+
+// instance returns the running instance of actorID, starting it if needed.
+func (rt *runtime) instance(ctx context.Context, actorID string) (*instance, error) {
+	for {
+		rt.mu.Lock()
+		if rt.closing {
+			rt.mu.Unlock()
+			return nil, errs.Stopping()
+		}
+		in := rt.actors[actorID]
+		if in == nil {
+			in = newInstance(rt, actorID)
+			rt.actors[actorID] = in
+			rt.wg.Add(1)
+			go in.start()
+		}
+		rt.mu.Unlock()
+		select {
+		case <-in.ready:
+		case <-ctx.Done():
+			return nil, errs.Starting()
+		}
+		if in.startErr != nil {
+			return nil, in.startErr
+		}
+		in.mu.Lock()
+		st := in.state
+		in.mu.Unlock()
+		if st == stateRunning {
+			return in, nil
+		}
+		select {
+		case <-in.stopped:
+		case <-ctx.Done():
+			return nil, errs.Stopping()
+		}
+	}
+}
+
+// remove drops in from the directory of live instances if it is still there.
+func (rt *runtime) remove(in *instance) {
+	rt.mu.Lock()
+	if rt.actors[in.id] == in {
+		delete(rt.actors, in.id)
+	}
+	rt.mu.Unlock()
+}
+
+// Action implements hostapi.Host.
+func (rt *runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+	var out []byte
+	err := rt.withInstance(ctx, req.ActorID, func(in *instance) error {
+		var err error
+		out, err = in.httpAction(ctx, req)
+		return err
+	})
+	return out, err
+}
+
+// Connect implements hostapi.Host.
+func (rt *runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
+	var c hostapi.Conn
+	err := rt.withInstance(ctx, req.ActorID, func(in *instance) error {
+		var err error
+		c, err = in.connect(ctx, req.Params, sink)
+		return err
+	})
+	return c, err
+}
+
+// Request implements hostapi.Host.
+func (rt *runtime) Request(ctx context.Context, actorID string, w http.ResponseWriter, r *http.Request) error {
+	return rt.withInstance(ctx, actorID, func(in *instance) error {
+		return in.request(ctx, w, r)
+	})
+}
+
+// WebSocket implements hostapi.Host.
+func (rt *runtime) WebSocket(ctx context.Context, actorID string, r *http.Request, ws hostapi.MessageConn) error {
+	var sock *WebSocket
+	err := rt.withInstance(ctx, actorID, func(in *instance) error {
+		var err error
+		sock, err = in.openWebSocket(ctx, r, ws)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sock.readLoop(ctx)
+	return nil
+}
+
+// Destroy implements hostapi.Host.
+func (rt *runtime) Destroy(ctx context.Context, actorID string) error {
+	a, err := rt.store.GetActor(ctx, actorID)
+	if err != nil {
+		return storeErr(err)
+	}
+	if a.Destroyed() {
+		return errs.NotFound()
+	}
+	def := rt.defs[a.Name]
+	rt.mu.Lock()
+	live := rt.actors[actorID]
+	rt.mu.Unlock()
+	if live == nil && (def == nil || !def.config().hasDestroy) {
+		// Nothing runs and no hook needs to: destroy in the store directly.
+		_, err := rt.store.DestroyActor(ctx, actorID)
+		return storeErr(err)
+	}
+	return rt.withInstance(ctx, actorID, func(in *instance) error {
+		return in.requestDestroy(ctx)
+	})
+}
+
+// Close stops every instance (their onSleep runs and state is committed)
+// and refuses new work.
+func (rt *runtime) Close(ctx context.Context) {
+	rt.mu.Lock()
+	rt.closing = true
+	live := make([]*instance, 0, len(rt.actors))
+	for _, in := range rt.actors {
+		live = append(live, in)
+	}
+	rt.mu.Unlock()
+	for _, in := range live {
+		in.requestStop(stopShutdown)
+	}
+	done := make(chan struct{})
+	go func() { rt.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		rt.log.Warn("shutdown: instances still stopping", "count", len(live))
+	}
+}
+
+// storeErr maps store errors to public errors.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDestroyed):
+		return errs.NotFound()
+	case errors.Is(err, store.ErrFenced):
+		return errs.Stopping()
+	case errors.Is(err, store.ErrClosed):
+		return errs.Stopping()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errs.Unavailable("store did not answer in time")
+	}
+	var pe *errs.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return errs.Unavailable("store error")
+}
