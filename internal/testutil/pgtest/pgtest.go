@@ -1,0 +1,253 @@
+package pgtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// DefaultBinDir is where Debian's postgresql-15 package puts the server.
+const DefaultBinDir = "/usr/lib/postgresql/15/bin"
+
+// RequireEnv, when set to a non-empty value, turns a missing PostgreSQL into
+// a test failure instead of a skip.
+const RequireEnv = "RIVETKUBE_REQUIRE_PG"
+
+// BinDirEnv overrides DefaultBinDir.
+const BinDirEnv = "RIVETKUBE_PG_BIN"
+
+// startTimeout bounds initdb plus server start-up.
+const startTimeout = 2 * time.Minute
+
+// Server is a running throwaway PostgreSQL.
+type Server struct {
+	// URL connects as the superuser "postgres" to database "postgres".
+	URL  string
+	Dir  string // temporary directory holding data, socket and log
+	Port int
+
+	cmd  *exec.Cmd
+	cred *syscall.Credential
+	bin  string
+	mu   sync.Mutex
+	n    int
+}
+
+// BinDir returns the directory of the PostgreSQL server binaries and
+// whether initdb and postgres exist there.
+func BinDir() (string, bool) {
+	dir := os.Getenv(BinDirEnv)
+	if dir == "" {
+		dir = DefaultBinDir
+	}
+	for _, b := range []string{"initdb", "postgres"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return dir, false
+		}
+	}
+	return dir, true
+}
+
+// Start starts a server for t and returns its URL.
+func Start(t testing.TB) string {
+	t.Helper()
+	return StartServer(t).URL
+}
+
+// StartServer starts a server for t; see the package doc.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin, ok := BinDir()
+	if !ok {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("pgtest: PostgreSQL binaries not found in %s and %s is set", bin, RequireEnv)
+		}
+		t.Skipf("pgtest: PostgreSQL binaries not found in %s (install postgresql-15 or set %s); set %s=1 to fail instead", bin, BinDirEnv, RequireEnv)
+	}
+	s, err := start(bin)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("pgtest: stop: %v", err)
+		}
+	})
+	return s
+}
+
+// credential returns who runs the server: nil when not root.
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	var u *user.User
+	var err error
+	for _, name := range []string{"postgres", "nobody"} {
+		if u, err = user.Lookup(name); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("running as root and no postgres or nobody user: %w", err)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("user %s: %w", u.Username, err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(bin string) (_ *Server, err error) {
+	cred, err := credential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "rivetkube-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("chown %s: %w", dir, err)
+		}
+	}
+	s := &Server{Dir: dir, cred: cred, bin: bin}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+
+	data := filepath.Join(dir, "data")
+	initdb := s.command(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.Port = port
+	cmd := s.command(context.Background(), "postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200",
+		"-c", "logging_collector=off")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	s.cmd = cmd
+
+	// Readiness is the log line; the server's whole log goes to a file.
+	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	ready := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(stderr)
+		signaled := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			if !signaled && strings.Contains(line, "database system is ready to accept connections") {
+				signaled = true
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(logf, stderr)
+		close(exited)
+	}()
+	select {
+	case <-ready:
+	case <-exited:
+		_ = cmd.Wait()
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, fmt.Errorf("postgres exited during start-up:\n%s", log)
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("postgres not ready after %v", startTimeout)
+	}
+	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return s, nil
+}
+
+func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
+	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	if s.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
+	return cmd
+}
+
+// stop shuts the server down (fast shutdown, then SIGKILL after a grace
+// period) and removes its directory.
+func (s *Server) stop() error {
+	defer os.RemoveAll(s.Dir)
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		return fmt.Errorf("signal postgres: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+		return errors.New("postgres ignored SIGINT for 30s; killed")
+	}
+}
+
+// NewDatabase creates a fresh database on the server and returns its URL.
+// It uses the server's own createdb binary, so it needs no driver.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	s.mu.Lock()
+	s.n++
+	name := fmt.Sprintf("test_%d", s.n)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := s.command(ctx, "createdb", "-h", s.Dir, "-p", strconv.Itoa(s.Port), "-U", "postgres", name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: createdb %s: %v\n%s", name, err, out)
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, name)
+}
