@@ -1,0 +1,127 @@
+package pgstore
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/internal/store/storetest"
+	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
+)
+
+func open(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), url, Options{MaxConns: 4})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestConformance runs the store suite; every subtest opens its own pool on
+// one shared database (subtests use namespaces of their own).
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.StartServer(t)
+	url := srv.NewDatabase(t)
+	open(t, url) // migrate once up front
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, url) })
+}
+
+// TestMigrateConcurrent opens many stores on a fresh database at once: the
+// advisory lock must let each migration apply exactly once.
+func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.StartServer(t)
+	url := srv.NewDatabase(t)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(context.Background(), url, Options{MaxConns: 2})
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open %d: %v", i, err)
+		}
+	}
+	s := open(t, url)
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, maxVersion int
+	if err := s.Pool().QueryRow(context.Background(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&rows, &maxVersion); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(ms) || maxVersion != ms[len(ms)-1].Version {
+		t.Fatalf("schema_migrations has %d rows up to version %d, want %d up to %d", rows, maxVersion, len(ms), ms[len(ms)-1].Version)
+	}
+	// The real tables and the partial unique index exist.
+	var idx string
+	if err := s.Pool().QueryRow(context.Background(),
+		"SELECT indexdef FROM pg_indexes WHERE indexname = 'actors_live_key'").Scan(&idx); err != nil {
+		t.Fatalf("actors_live_key index: %v", err)
+	}
+}
+
+// TestCommitterOnPG runs the group committer against PostgreSQL.
+func TestCommitterOnPG(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.StartServer(t)
+	s := open(t, srv.NewDatabase(t))
+	ctx := context.Background()
+	c := store.NewCommitter(s, store.CommitterOptions{})
+	defer c.Close()
+	const actors, perActor = 10, 20
+	gens := make([]uint64, actors)
+	for i := range actors {
+		id := "c" + string(rune('a'+i))
+		if _, err := s.CreateActor(ctx, store.ActorSpec{ID: id, Namespace: "ns", Name: "n", Key: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Activate(ctx, id, "r", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens[i] = a.Generation
+	}
+	var ps []*store.Pending
+	for r := range perActor {
+		for i := range actors {
+			id := "c" + string(rune('a'+i))
+			p, err := c.Submit(ctx, store.Write{ActorID: id, Generation: gens[i], State: []byte{byte(r)},
+				Puts: []store.KV{{Key: []byte{byte(r)}, Value: []byte("v")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+	}
+	for _, p := range ps {
+		if err := p.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range actors {
+		id := "c" + string(rune('a'+i))
+		st, err := s.LoadState(ctx, id, gens[i])
+		if err != nil || len(st) != 1 || st[0] != perActor-1 {
+			t.Fatalf("%s state %v (%v), want last write %d", id, st, err, perActor-1)
+		}
+	}
+	if st := c.Stats(); st.Batches >= st.Writes {
+		t.Logf("no batching observed: %+v", st)
+	}
+}
