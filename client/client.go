@@ -198,10 +198,10 @@ func (c *Client) setHeaders(h http.Header) {
 func (c *Client) readBody(resp *http.Response) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxMessage+1))
 	if err != nil {
-		return nil, fmt.Errorf("client: read response: %w", err)
+		return nil, fmt.Errorf("read response: %w", err)
 	}
 	if int64(len(b)) > c.maxMessage {
-		return nil, fmt.Errorf("client: response larger than %d bytes", c.maxMessage)
+		return nil, fmt.Errorf("response larger than %d bytes", c.maxMessage)
 	}
 	return b, nil
 }
@@ -221,7 +221,7 @@ func (c *Client) retry(ctx context.Context, retryable func(error) bool, fn func(
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("client: %w (last error: %w)", ctx.Err(), err)
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
 	}

@@ -26,9 +26,9 @@ const (
 	// writeTimeout bounds one WebSocket write; a stuck write closes the
 	// socket, which then reconnects.
 	writeTimeout = 30 * time.Second
-	// reconnectTimeout bounds one reconnection attempt, from dialing until
-	// the server's Init message.
-	reconnectTimeout = 60 * time.Second
+	// attemptTimeout bounds one connection attempt, from dialing until the
+	// server's Init message.
+	attemptTimeout = 60 * time.Second
 )
 
 // ConnOption configures a Conn.
@@ -105,8 +105,9 @@ type Conn struct {
 	sess     *session      // nil while disconnected
 	ready    chan struct{} // closed once sess is set; replaced when it is lost
 	nextID   uint64
-	closed   bool  // Close was called or reconnecting gave up
-	closeErr error // what Action returns once closed
+	actorID  string // from the latest Init
+	closed   bool   // Close was called or reconnecting gave up
+	closeErr error  // what Action returns once closed
 	done     chan struct{}
 
 	// subMu guards subs and serializes subscription messages, so that the
@@ -159,9 +160,10 @@ const (
 )
 
 // Connect opens a connection to the actor and waits until the server
-// accepted it (its Init message arrived). ctx bounds only this first
-// connection attempt, which is retried like actions when the gateway says
-// the actor is not ready. Close the Conn when done.
+// accepted it (its Init message arrived). ctx bounds only this initial
+// connection, which is retried like actions when the gateway says the actor
+// is not ready; each attempt is also limited to one minute. Close the Conn
+// when done.
 func (h *Handle) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error) {
 	if h.err != nil {
 		return nil, h.err
@@ -197,8 +199,10 @@ func (h *Handle) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	}
 	var s *session
 	err := h.c.retry(ctx, func(err error) bool { return retryableError(h.kind, err, true) }, func() error {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		defer cancel()
 		var err error
-		s, err = c.dial(ctx)
+		s, err = c.dial(actx)
 		return err
 	})
 	if err != nil {
@@ -213,14 +217,13 @@ func (h *Handle) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	return c, nil
 }
 
-// ActorID returns the ID of the actor, as reported by the latest Init.
+// ActorID returns the ID of the actor, as reported by the server's latest
+// Init message. A GetOrCreate handle may reconnect to a new actor after the
+// old one was destroyed.
 func (c *Conn) ActorID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sess != nil {
-		return c.sess.actorID
-	}
-	return ""
+	return c.actorID
 }
 
 // ConnectionID returns the server's ID of the current connection, or "" while
@@ -254,7 +257,7 @@ func (c *Conn) Err() error {
 func (c *Conn) Action(ctx context.Context, name string, out any, args ...any) error {
 	argData, err := encodeArgs(args)
 	if err != nil {
-		return err
+		return fmt.Errorf("client: action %q: %w", name, err)
 	}
 	for {
 		c.mu.Lock()
@@ -432,7 +435,7 @@ func (c *Conn) dial(ctx context.Context) (*session, error) {
 		msg, err := protocol.DecodeToClient(c.c.enc, data)
 		if err != nil {
 			ws.Close(websocket.StatusUnsupportedData, "malformed message")
-			return nil, fmt.Errorf("client: malformed message from server: %w", err)
+			return nil, fmt.Errorf("malformed message from server: %w", err)
 		}
 		switch {
 		case msg.Init != nil:
@@ -467,6 +470,7 @@ func (c *Conn) install(s *session) error {
 		return ErrConnClosed
 	}
 	c.sess = s
+	c.actorID = s.actorID
 	close(c.ready)
 	return nil
 }
@@ -526,7 +530,7 @@ func (c *Conn) readLoop(s *session) error {
 		if err != nil {
 			// The stream can no longer be trusted: start over.
 			s.ws.Close(websocket.StatusUnsupportedData, "malformed message")
-			return fmt.Errorf("client: malformed message from server: %w", err)
+			return fmt.Errorf("malformed message from server: %w", err)
 		}
 		switch {
 		case msg.ActionResponse != nil:
@@ -543,6 +547,9 @@ func (c *Conn) readLoop(s *session) error {
 		case msg.Init != nil:
 			c.mu.Lock()
 			s.actorID, s.connID = msg.Init.ActorID, msg.Init.ConnectionID
+			if c.sess == s {
+				c.actorID = s.actorID
+			}
 			c.mu.Unlock()
 		}
 	}
@@ -606,7 +613,7 @@ func (c *Conn) reconnect() *session {
 			return nil
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, reconnectTimeout)
+		ctx, cancel := context.WithTimeout(c.ctx, attemptTimeout)
 		s, err := c.dial(ctx)
 		cancel()
 		if err == nil {

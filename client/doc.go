@@ -57,9 +57,9 @@
 // processed are retried, every Config.RetryInterval up to Config.MaxRetries
 // times and within the caller's context: the actor is starting, stopping or
 // restarting (actor/starting, actor/stopping, actor/restarting,
-// actor/not_configured, guard/service_unavailable,
-// guard/actor_wake_retries_exceeded, guard/actor_stopped_while_waiting);
-// for key-based handles the actor is being destroyed (actor/destroying,
+// guard/service_unavailable, guard/actor_wake_retries_exceeded,
+// guard/actor_stopped_while_waiting); no runner serves the actor name yet
+// (actor/not_configured); for key-based handles the actor is being destroyed (actor/destroying,
 // actor/destroyed_*), and for GetOrCreate handles it is not found yet
 // (actor/not_found); or the engine could not be reached at all. An action is
 // never resent once it may have run: actor/dropped_reply and transport

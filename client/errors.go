@@ -17,17 +17,17 @@ import (
 // ErrConnClosed is returned by Conn methods after the connection was closed,
 // either by Close or because reconnecting failed for good. In the latter
 // case the error also wraps the cause.
-var ErrConnClosed = errors.New("client: connection closed")
+var ErrConnClosed = errors.New("connection closed")
 
 // ErrConnectionLost is the error of a Conn action whose request had been sent
 // when the WebSocket closed unexpectedly. It wraps the cause, which is an
 // *ActorError when the server gave a structured close reason. Whether the
 // actor ran the action is unknown; the call is not retried.
-var ErrConnectionLost = errors.New("client: connection lost")
+var ErrConnectionLost = errors.New("connection lost")
 
 // ErrEventsDropped is reported to the Conn's error callback when events were
 // discarded because the event queue was full (see WithEventQueueSize).
-var ErrEventsDropped = errors.New("client: event queue full, events dropped")
+var ErrEventsDropped = errors.New("event queue full, events dropped")
 
 // ActorError is a structured error reported by the gateway or an actor: the
 // {group, code, message, metadata} error of the client protocol. A user
@@ -62,7 +62,10 @@ func (e *ActorError) Error() string {
 // DecodeMetadata decodes the error metadata into v, a non-nil pointer. It
 // leaves v untouched when the error has no metadata.
 func (e *ActorError) DecodeMetadata(v any) error {
-	return decodeValue(e.Metadata, v)
+	if err := decodeValue(e.Metadata, v); err != nil {
+		return fmt.Errorf("client: decode metadata: %w", err)
+	}
+	return nil
 }
 
 // HTTPError is returned for a non-2xx response whose body is not a protocol
@@ -76,7 +79,7 @@ type HTTPError struct {
 
 // Error implements error.
 func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("client: unexpected http status %s", e.Status)
+	msg := fmt.Sprintf("unexpected http status %s", e.Status)
 	if e.RayID != "" {
 		msg += " (ray id " + e.RayID + ")"
 	}
@@ -178,7 +181,7 @@ func closeCause(err error) error {
 // handshake response body (JSON, else enc) when there is one.
 func handshakeError(resp *http.Response, err error, enc protocol.Encoding) error {
 	if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode == 0 {
-		return fmt.Errorf("client: websocket dial: %w", err)
+		return fmt.Errorf("websocket dial: %w", err)
 	}
 	var body []byte
 	if resp.Body != nil {

@@ -79,7 +79,9 @@ func (c *Client) newHandle(kind targetKind, name string, key []string, actorID s
 		h.err = errors.New("client: actor name must not be empty")
 	}
 	if o.hasInput && kind != targetID && h.err == nil {
-		h.input, h.err = encodeValue(o.input)
+		if h.input, h.err = encodeValue(o.input); h.err != nil {
+			h.err = fmt.Errorf("client: encode input: %w", h.err)
+		}
 	}
 	if o.hasParams && o.params != nil && h.err == nil {
 		b, err := json.Marshal(o.params)
@@ -227,7 +229,7 @@ func (h *Handle) Action(ctx context.Context, name string, out any, args ...any) 
 	c := h.c
 	argData, err := encodeArgs(args)
 	if err != nil {
-		return err
+		return fmt.Errorf("client: action %q: %w", name, err)
 	}
 	body, err := protocol.EncodeHTTPActionRequest(c.enc, protocol.HTTPActionRequest{Args: argData})
 	if err != nil {
@@ -274,8 +276,9 @@ func (h *Handle) Action(ctx context.Context, name string, out any, args ...any) 
 	return nil
 }
 
-// Fetch sends req to the actor's raw HTTP handler: the request path and
-// query of req.URL are appended to the actor's /request/ route; the method,
+// Fetch sends req to the actor's raw HTTP handler: the path and query of
+// req.URL are appended to the actor's /request/ route (its scheme and host
+// are ignored, so a relative URL such as "/items?id=1" is fine); the method,
 // headers and body are forwarded; req's own context is replaced by ctx.
 //
 // The actor's response is returned as-is, whatever its status. Gateway
@@ -291,7 +294,7 @@ func (h *Handle) Fetch(ctx context.Context, req *http.Request) (*http.Response, 
 	if req.URL.RawQuery != "" {
 		path += "?" + req.URL.RawQuery
 	}
-	getBody := req.GetBody
+	getBody, length := req.GetBody, req.ContentLength
 	if req.Body != nil && req.Body != http.NoBody && getBody == nil {
 		data, err := io.ReadAll(req.Body)
 		req.Body.Close()
@@ -299,6 +302,7 @@ func (h *Handle) Fetch(ctx context.Context, req *http.Request) (*http.Response, 
 			return nil, fmt.Errorf("client: fetch: read request body: %w", err)
 		}
 		getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		length = int64(len(data))
 	}
 
 	// last is the response of the latest attempt, kept open until the
@@ -326,7 +330,7 @@ func (h *Handle) Fetch(ctx context.Context, req *http.Request) (*http.Response, 
 			}
 			return err
 		}
-		out.ContentLength = req.ContentLength
+		out.ContentLength = length
 		out.Header = req.Header.Clone()
 		if out.Header == nil {
 			out.Header = http.Header{}

@@ -45,7 +45,7 @@ func init() {
 func encodeValue(v any) ([]byte, error) {
 	b, err := encMode.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("client: encode value: %w", err)
+		return nil, fmt.Errorf("encode value: %w", err)
 	}
 	return b, nil
 }
@@ -58,7 +58,7 @@ func encodeArgs(args []any) ([]byte, error) {
 	}
 	b, err := encMode.Marshal(args)
 	if err != nil {
-		return nil, fmt.Errorf("client: encode arguments: %w", err)
+		return nil, fmt.Errorf("encode arguments: %w", err)
 	}
 	return b, nil
 }
@@ -70,7 +70,7 @@ func decodeValue(data []byte, out any) error {
 		return nil
 	}
 	if err := decMode.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("client: decode value: %w", err)
+		return fmt.Errorf("decode value: %w", err)
 	}
 	return nil
 }
@@ -88,7 +88,7 @@ func newRawArgs(data []byte) (RawArgs, error) {
 	}
 	var items []cbor.RawMessage
 	if err := decMode.Unmarshal(data, &items); err != nil {
-		return RawArgs{}, fmt.Errorf("client: decode event arguments: %w", err)
+		return RawArgs{}, fmt.Errorf("decode event arguments: %w", err)
 	}
 	return RawArgs{items: items}, nil
 }
