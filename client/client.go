@@ -229,17 +229,17 @@ func (c *Client) retry(ctx context.Context, retryable func(error) bool, fn func(
 
 // ActorInfo describes an actor as reported by the engine's REST API.
 type ActorInfo struct {
-	ID                 string
-	Name               string
-	Key                []string
-	NamespaceID        string
-	RunnerNameSelector string
+	ID                 string   // the actor ID
+	Name               string   // the actor name
+	Key                []string // the actor key
+	NamespaceID        string   // the engine's ID of the namespace
+	RunnerNameSelector string   // the runner pool hosting the actor
 	// Lifecycle timestamps; the zero time means the event has not happened.
-	CreatedAt     time.Time
-	StartedAt     time.Time
-	ConnectableAt time.Time
-	SleptAt       time.Time
-	DestroyedAt   time.Time
+	CreatedAt     time.Time // created
+	StartedAt     time.Time // last started
+	ConnectableAt time.Time // last became reachable
+	SleptAt       time.Time // last went to sleep
+	DestroyedAt   time.Time // destroyed
 	// Error is the engine's description of a scheduling or crash error, as
 	// JSON, or nil.
 	Error json.RawMessage

@@ -36,16 +36,16 @@ var ErrEventsDropped = errors.New("event queue full, events dropped")
 // Errors returned by this package wrap an *ActorError when one was received,
 // so use errors.As to get it.
 type ActorError struct {
-	Group   string
-	Code    string
-	Message string
+	Group   string // e.g. "actor", "user", "guard"
+	Code    string // e.g. "not_found", or the code of a user error
+	Message string // human-readable description
 	// Metadata is canonical CBOR, or nil when the error has none. Use
 	// DecodeMetadata to read it.
 	Metadata []byte
 	// ActorID and Generation identify the actor that reported the error,
 	// when known.
 	ActorID    string
-	Generation uint64
+	Generation uint64 // the actor generation reported by the engine
 	// RayID is the gateway's request trace id (x-rivet-ray-id header or the
 	// suffix of a WebSocket close reason), when known.
 	RayID string
@@ -71,10 +71,10 @@ func (e *ActorError) DecodeMetadata(v any) error {
 // HTTPError is returned for a non-2xx response whose body is not a protocol
 // error body, for example from a proxy in front of the engine.
 type HTTPError struct {
-	StatusCode int
+	StatusCode int    // e.g. 502
 	Status     string // e.g. "502 Bad Gateway"
 	Body       string // the response body, truncated to 1 KiB
-	RayID      string
+	RayID      string // the x-rivet-ray-id response header, if any
 }
 
 // Error implements error.
