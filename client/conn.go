@@ -405,9 +405,11 @@ func (c *Conn) terminate(cause error) {
 	}
 	c.closed = true
 	c.closeErr = err
-	close(c.done)
 	c.mu.Unlock()
+	// Queue the report before closing done: the dispatch goroutine exits
+	// once done is closed and its queue is empty.
 	c.enqueue(dispatchItem{kind: itemError, err: err})
+	close(c.done)
 	c.cancel()
 }
 
