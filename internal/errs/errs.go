@@ -60,9 +60,11 @@ func NotFound() *Error {
 	return New(http.StatusNotFound, "actor", "not_found", "The actor does not exist or was destroyed.")
 }
 
-// NotConfigured is actor/not_configured: no actor of that name is registered.
+// NotConfigured is actor/name_not_found: no actor of that name is
+// registered. (RivetKit clients retry actor/not_configured, which would turn
+// a typo into a long wait, so this uses a code they do not retry.)
 func NotConfigured(name string) *Error {
-	return New(http.StatusNotFound, "actor", "not_configured", "No actor named %q is registered.", name)
+	return New(http.StatusNotFound, "actor", "name_not_found", "No actor named %q is registered.", name)
 }
 
 // ActionNotFound is actor/action_not_found.
