@@ -201,6 +201,9 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 				})
 				defer stop()
 				out, aerr := in.runAction(actx, c, req.Name, req.Args)
+				if aerr != nil && actx.Err() == context.DeadlineExceeded {
+					aerr = errs.ActionTimedOut()
+				}
 				_, ferr := in.flush()
 				if aerr == nil && ferr != nil {
 					aerr = ferr
@@ -293,17 +296,16 @@ func (in *instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 		run: func() {
 			tctx, tcancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 			defer tcancel()
-			var c *Conn
-			var err error
-			if req.ConnParams != nil {
-				c, err = in.openConn(tctx, req.ConnParams, nil)
-			}
+			// Like RivetKit, every HTTP action runs on a short-lived
+			// connection: onBeforeConnect and createConnState see its params.
+			c, err := in.openConn(tctx, req.ConnParams, nil)
 			var out []byte
 			if err == nil {
 				out, err = in.runAction(tctx, c, req.Name, req.Args)
-				if c != nil {
-					_ = in.hook(func() error { in.beh.disconnected(tctx, c); return nil })
-				}
+				_ = in.hook(func() error { in.beh.disconnected(tctx, c); return nil })
+			}
+			if err != nil && tctx.Err() == context.DeadlineExceeded {
+				err = errs.ActionTimedOut()
 			}
 			_, ferr := in.flush()
 			if err == nil && ferr != nil {
@@ -324,6 +326,9 @@ func (in *instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 	}
 	select {
 	case r := <-res:
+		if r.err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, errs.ActionTimedOut()
+		}
 		return r.out, r.err
 	case <-actx.Done():
 		if ctx.Err() != nil {

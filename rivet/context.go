@@ -41,8 +41,9 @@ func (c *Ctx[S]) Key() []string { return slices.Clone(c.in.actor.Key) }
 // Generation returns the activation generation of this instance.
 func (c *Ctx[S]) Generation() uint64 { return c.in.actor.Generation }
 
-// Conn returns the connection the running action came from, or nil for an
-// HTTP action without connection params and for hooks.
+// Conn returns the connection the running action came from: the client's
+// WebSocket, or the short-lived connection of an HTTP action. It is nil in
+// hooks that have no connection.
 func (c *Ctx[S]) Conn() *Conn { return c.conn }
 
 // Conns returns the open WebSocket connections.

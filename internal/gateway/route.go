@@ -194,14 +194,22 @@ func (s *Server) handleAction(ctx context.Context, w http.ResponseWriter, r *htt
 	_, _ = w.Write(resp)
 }
 
-// stripRivetQuery removes the gateway's rvt-* parameters from a query.
-func stripRivetQuery(q url.Values) string {
-	for k := range q {
-		if strings.HasPrefix(k, "rvt-") {
-			delete(q, k)
-		}
+// stripRivetQuery removes the gateway's rvt-* parameters from a raw query,
+// keeping the others byte for byte and in order.
+func stripRivetQuery(raw string) string {
+	if raw == "" {
+		return ""
 	}
-	return q.Encode()
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil && strings.HasPrefix(n, "rvt-") {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "&")
 }
 
 func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r *http.Request, t target, sub string) {
@@ -213,7 +221,7 @@ func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r 
 	r2 := r.Clone(ctx)
 	r2.URL.Path = "/" + sub
 	r2.URL.RawPath = ""
-	r2.URL.RawQuery = stripRivetQuery(r.URL.Query())
+	r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 	r2.RequestURI = ""
 	r2.Body = readCloser(body)
 	r2.ContentLength = int64(len(body))

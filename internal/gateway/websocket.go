@@ -119,7 +119,7 @@ func (s *Server) handleWebSocketRoute(w http.ResponseWriter, r *http.Request, ki
 		r2 := r.Clone(ctx)
 		r2.URL.Path = "/" + sub
 		r2.URL.RawPath = ""
-		r2.URL.RawQuery = stripRivetQuery(r.URL.Query())
+		r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 		mc := &messageConn{c: c}
 		if err := s.cfg.Host.WebSocket(ctx, t.actor.ID, r2, mc); err != nil {
 			fail(err)

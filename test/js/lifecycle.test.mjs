@@ -24,7 +24,8 @@ describeEachEncoding("lifecycle", (ctx) => {
 		assert.equal(await sleepy.increment(), 2);
 		const first = plain(await sleepy.getState());
 		assert.equal(first.count, 2);
-		assert.equal(first.sleeps, 0, "must not have slept while busy");
+		// No assertion on first.sleeps: whether 300 ms passed between two
+		// calls depends on machine load, and tests never assert on timing.
 		assert.ok(first.wakes >= 1, `onWake runs on first start (wakes=${first.wakes})`);
 
 		// Every poll keeps the actor awake for another 300 ms, so poll slowly.
