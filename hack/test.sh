@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test tier that can run on this machine. Installs what the tests
+# need first (PostgreSQL 15 server binaries, the pinned RivetKit JS client),
+# so it works on a fresh machine. Prints each phase's duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+phase_start=0
+phase() { phase_start=$(date +%s); echo; echo "=== $1"; }
+phase_end() { echo "--- $1 took $(( $(date +%s) - phase_start ))s"; }
+
+export PATH="$PATH:/usr/local/go/bin"
+export RIVETKUBE_REQUIRE_JS=1
+export RIVETKUBE_REQUIRE_PG=1
+
+phase "install test dependencies"
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql-15 >/dev/null
+fi
+if [ ! -d test/js/node_modules/rivetkit ] || [ test/js/package-lock.json -nt test/js/node_modules/.package-lock.json ]; then
+  npm ci --prefix test/js --no-audit --no-fund --loglevel=error
+fi
+phase_end "install"
+
+phase "go vet"
+go vet ./...
+phase_end "vet"
+
+phase "unit, conformance and integration tests"
+go test -count=1 -timeout 20m ./...
+phase_end "tests"
+
+phase "race detector on the concurrent core"
+go test -count=1 -race -timeout 20m ./rivet/... ./internal/store/... ./internal/gateway/... ./client/...
+phase_end "race"
