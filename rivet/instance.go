@@ -48,6 +48,7 @@ type task struct {
 type instance struct {
 	rt    *runtime
 	id    string
+	gen   uint64 // placement generation in runner mode; set by activate otherwise
 	log   *slog.Logger
 	ready chan struct{} // closed when start finished (startErr says how)
 	// stopped is closed when the instance has fully stopped.
@@ -59,6 +60,9 @@ type instance struct {
 	inflight int // tasks queued or running
 	holds    int // open connections and raw websockets
 	stopReq  *stopKind
+	// forceStop makes a requested sleep happen even with open connections
+	// and queued work (drain); the work is refused and retried elsewhere.
+	forceStop atomic.Bool
 
 	mailbox chan task
 	wake    chan struct{} // cap 1: a stop was requested
@@ -74,23 +78,24 @@ type instance struct {
 	beh   behavior
 
 	// mailbox-owned
-	vars         any
-	lastState    []byte
-	gate         *store.Pending
-	kv           kvState
-	conns        map[string]*Conn
-	sleepWanted  bool
+	vars          any
+	lastState     []byte
+	gate          *store.Pending
+	kv            kvState
+	conns         map[string]*Conn
+	sleepWanted   bool
 	destroyWanted bool
-	taskActive   atomic.Bool
-	outbuf       []delivery
-	outMu        sync.Mutex
+	taskActive    atomic.Bool
+	outbuf        []delivery
+	outMu         sync.Mutex
 }
 
-func newInstance(rt *runtime, id string) *instance {
+func newInstance(rt *runtime, id string, gen uint64) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &instance{
 		rt:       rt,
 		id:       id,
+		gen:      gen,
 		log:      rt.log.With("actor_id", id),
 		ready:    make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -140,9 +145,20 @@ func (in *instance) activate() error {
 	if !ok {
 		return errs.NotConfigured(a.Name)
 	}
-	a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
-	if err != nil {
-		return storeErr(err)
+	if in.rt.placed {
+		// The gateway placed the actor here with generation in.gen; anything
+		// else means the placement moved on and this request is stale.
+		if a.Generation != in.gen || a.RunnerID != in.rt.runnerID {
+			return errs.Stale()
+		}
+	} else {
+		a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
+		if err != nil {
+			return storeErr(err)
+		}
+		in.mu.Lock()
+		in.gen = a.Generation
+		in.mu.Unlock()
 	}
 	in.actor, in.def, in.cfg = a, def, def.config()
 	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
@@ -286,7 +302,7 @@ func (in *instance) loop() {
 		}
 		in.mu.Lock()
 		req := in.stopReq
-		if req != nil && *req == stopSleep && (in.inflight > 0 || in.holds > 0) {
+		if req != nil && *req == stopSleep && (in.inflight > 0 || in.holds > 0) && !in.forceStop.Load() {
 			// Work arrived or a connection is open: stay awake.
 			in.stopReq = nil
 			req = nil

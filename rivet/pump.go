@@ -10,14 +10,14 @@ import (
 // delivery is one output of an actor: a frame to a client connection, a
 // message on a raw WebSocket, or a reply handed to a waiting caller.
 type delivery struct {
-	conn  *Conn          // frame target, with msg
-	msg   protocol.ToClient
-	ws    *WebSocket     // raw websocket target, with binary/data
-	binary bool
-	data  []byte
-	fn    func(err error) // generic release callback (err = commit failure)
-	closeConn error       // with conn: close after sending (nil: just send)
-	closing bool
+	conn      *Conn // frame target, with msg
+	msg       protocol.ToClient
+	ws        *WebSocket // raw websocket target, with binary/data
+	binary    bool
+	data      []byte
+	fn        func(err error) // generic release callback (err = commit failure)
+	closeConn error           // with conn: close after sending (nil: just send)
+	closing   bool
 }
 
 type outBatch struct {
@@ -104,4 +104,3 @@ func (p *pump) close(ctx context.Context) {
 	case <-ctx.Done():
 	}
 }
-

@@ -59,8 +59,11 @@ type runtime struct {
 	committer *store.Committer
 	defs      map[string]definition
 	runnerID  string
-	limits    Limits
-	log       *slog.Logger
+	// placed is set in runner mode: the gateway places actors and names the
+	// generation; the runtime never activates on its own.
+	placed bool
+	limits Limits
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	actors  map[string]*instance
@@ -95,9 +98,9 @@ var errStopping = errors.New("instance is stopping")
 // withInstance runs fn against the live instance of actorID, activating it
 // when needed, and retries once the instance has stopped when fn found it
 // stopping (sleep, drain): requests that race a stop wait instead of failing.
-func (rt *runtime) withInstance(ctx context.Context, actorID string, fn func(in *instance) error) error {
+func (rt *runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(in *instance) error) error {
 	for {
-		in, err := rt.instance(ctx, actorID)
+		in, err := rt.instance(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -113,18 +116,38 @@ func (rt *runtime) withInstance(ctx context.Context, actorID string, fn func(in 
 	}
 }
 
-// instance returns the running instance of actorID, starting it if needed.
-func (rt *runtime) instance(ctx context.Context, actorID string) (*instance, error) {
+// instance returns the running instance of t, starting it if needed. With a
+// placement generation (runner mode) an older instance is stopped first and a
+// request for an older generation is refused as stale.
+func (rt *runtime) instance(ctx context.Context, t hostapi.Target) (*instance, error) {
+	if rt.placed && t.Generation == 0 {
+		return nil, errs.InvalidRequest("a runner needs the placement generation")
+	}
 	for {
 		rt.mu.Lock()
 		if rt.closing {
 			rt.mu.Unlock()
 			return nil, errs.Stopping()
 		}
-		in := rt.actors[actorID]
+		in := rt.actors[t.ActorID]
+		if in != nil && t.Generation != 0 && in.gen != t.Generation {
+			if in.gen > t.Generation {
+				rt.mu.Unlock()
+				return nil, errs.Stale()
+			}
+			// A newer placement exists: the old instance must go.
+			rt.mu.Unlock()
+			in.requestStop(stopFailed)
+			select {
+			case <-in.stopped:
+				continue
+			case <-ctx.Done():
+				return nil, errs.Stopping()
+			}
+		}
 		if in == nil {
-			in = newInstance(rt, actorID)
-			rt.actors[actorID] = in
+			in = newInstance(rt, t.ActorID, t.Generation)
+			rt.actors[t.ActorID] = in
 			rt.wg.Add(1)
 			go in.start()
 		}
@@ -163,7 +186,7 @@ func (rt *runtime) remove(in *instance) {
 // Action implements hostapi.Host.
 func (rt *runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
 	var out []byte
-	err := rt.withInstance(ctx, req.ActorID, func(in *instance) error {
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
 		var err error
 		out, err = in.httpAction(ctx, req)
 		return err
@@ -174,7 +197,7 @@ func (rt *runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byt
 // Connect implements hostapi.Host.
 func (rt *runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
 	var c hostapi.Conn
-	err := rt.withInstance(ctx, req.ActorID, func(in *instance) error {
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
 		var err error
 		c, err = in.connect(ctx, req.Params, sink)
 		return err
@@ -183,16 +206,16 @@ func (rt *runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink
 }
 
 // Request implements hostapi.Host.
-func (rt *runtime) Request(ctx context.Context, actorID string, w http.ResponseWriter, r *http.Request) error {
-	return rt.withInstance(ctx, actorID, func(in *instance) error {
+func (rt *runtime) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.withInstance(ctx, t, func(in *instance) error {
 		return in.request(ctx, w, r)
 	})
 }
 
 // WebSocket implements hostapi.Host.
-func (rt *runtime) WebSocket(ctx context.Context, actorID string, r *http.Request, ws hostapi.MessageConn) error {
+func (rt *runtime) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
 	var sock *WebSocket
-	err := rt.withInstance(ctx, actorID, func(in *instance) error {
+	err := rt.withInstance(ctx, t, func(in *instance) error {
 		var err error
 		sock, err = in.openWebSocket(ctx, r, ws)
 		return err
@@ -205,7 +228,8 @@ func (rt *runtime) WebSocket(ctx context.Context, actorID string, r *http.Reques
 }
 
 // Destroy implements hostapi.Host.
-func (rt *runtime) Destroy(ctx context.Context, actorID string) error {
+func (rt *runtime) Destroy(ctx context.Context, t hostapi.Target) error {
+	actorID := t.ActorID
 	a, err := rt.store.GetActor(ctx, actorID)
 	if err != nil {
 		return storeErr(err)
@@ -217,14 +241,37 @@ func (rt *runtime) Destroy(ctx context.Context, actorID string) error {
 	rt.mu.Lock()
 	live := rt.actors[actorID]
 	rt.mu.Unlock()
-	if live == nil && (def == nil || !def.config().hasDestroy) {
+	if live == nil && (def == nil || !def.config().hasDestroy) && !rt.placed {
 		// Nothing runs and no hook needs to: destroy in the store directly.
 		_, err := rt.store.DestroyActor(ctx, actorID)
 		return storeErr(err)
 	}
-	return rt.withInstance(ctx, actorID, func(in *instance) error {
+	return rt.withInstance(ctx, t, func(in *instance) error {
 		return in.requestDestroy(ctx)
 	})
+}
+
+// Stop implements hostapi.Host: the actor sleeps now (drain).
+func (rt *runtime) Stop(ctx context.Context, t hostapi.Target) error {
+	rt.mu.Lock()
+	in := rt.actors[t.ActorID]
+	rt.mu.Unlock()
+	if in == nil || (t.Generation != 0 && in.gen != t.Generation) {
+		return nil
+	}
+	select {
+	case <-in.ready:
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
+	in.requestStop(stopSleep)
+	in.forceStop.Store(true)
+	select {
+	case <-in.stopped:
+		return nil
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
 }
 
 // Close stops every instance (their onSleep runs and state is committed)

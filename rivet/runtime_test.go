@@ -288,7 +288,9 @@ type recSink struct {
 	got    chan struct{}
 }
 
-func newRecSink() *recSink { return &recSink{closed: make(chan error, 1), got: make(chan struct{}, 1024)} }
+func newRecSink() *recSink {
+	return &recSink{closed: make(chan error, 1), got: make(chan struct{}, 1024)}
+}
 
 func (s *recSink) Send(m protocol.ToClient) bool {
 	s.mu.Lock()

@@ -133,3 +133,10 @@ func Unauthorized() *Error {
 func Unavailable(format string, args ...any) *Error {
 	return New(http.StatusServiceUnavailable, "engine", "unavailable", format, args...)
 }
+
+// Stale is actor/stale_generation: a runner got a request for a placement
+// that is no longer current. The gateway re-reads the placement and
+// retries; clients never see it.
+func Stale() *Error {
+	return New(http.StatusServiceUnavailable, "actor", "stale_generation", "The actor moved; retry.")
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -75,8 +76,8 @@ func namespace(r *http.Request) string {
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"runtime":                "rivetkube",
-		"version":                s.cfg.Version,
+		"runtime":                 "rivetkube",
+		"version":                 s.cfg.Version,
 		"client_protocol_version": protocol.CurrentVersion,
 	})
 }
@@ -285,7 +286,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.cfg.Host.Destroy(r.Context(), id); err != nil {
+	if err := s.cfg.Host.Destroy(r.Context(), hostapi.Target{ActorID: id}); err != nil {
 		writeError(w, protocol.EncodingJSON, err, nil)
 		return
 	}

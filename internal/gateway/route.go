@@ -225,7 +225,7 @@ func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r 
 	r2.RequestURI = ""
 	r2.Body = readCloser(body)
 	r2.ContentLength = int64(len(body))
-	if err := s.cfg.Host.Request(ctx, t.actor.ID, w, r2); err != nil {
+	if err := s.cfg.Host.Request(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2); err != nil {
 		writeError(w, protocol.EncodingJSON, err, t.specifier())
 	}
 }

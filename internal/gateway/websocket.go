@@ -121,7 +121,7 @@ func (s *Server) handleWebSocketRoute(w http.ResponseWriter, r *http.Request, ki
 		r2.URL.RawPath = ""
 		r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 		mc := &messageConn{c: c}
-		if err := s.cfg.Host.WebSocket(ctx, t.actor.ID, r2, mc); err != nil {
+		if err := s.cfg.Host.WebSocket(ctx, hostapi.Target{ActorID: t.actor.ID}, r2, mc); err != nil {
 			fail(err)
 			return
 		}
@@ -181,12 +181,12 @@ func (s *Server) serveConn(ctx context.Context, c *websocket.Conn, enc protocol.
 // wsSink is the gateway side of an actor's output to one client: a bounded
 // queue drained by one writer goroutine.
 type wsSink struct {
-	c        *websocket.Conn
-	enc      protocol.Encoding
-	limit    int64
-	out      chan protocol.ToClient
-	done     chan struct{}
-	mu       sync.Mutex
+	c         *websocket.Conn
+	enc       protocol.Encoding
+	limit     int64
+	out       chan protocol.ToClient
+	done      chan struct{}
+	mu        sync.Mutex
 	closed    bool
 	outClosed bool
 	closeErr  error

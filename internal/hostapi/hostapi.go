@@ -15,9 +15,19 @@ import (
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
 
+// Target names one activation of an actor. Generation is the placement
+// generation the gateway routed by (the runner refuses a request whose
+// generation is not the actor's current one); 0 means "activate it
+// yourself", which only the local engine uses.
+type Target struct {
+	ActorID    string
+	Generation uint64
+}
+
 // ActionRequest asks an actor to run one action.
 type ActionRequest struct {
 	ActorID    string
+	Generation uint64
 	Name       string
 	Args       []byte // canonical CBOR array
 	ConnParams []byte // canonical CBOR; nil when the client sent none
@@ -25,8 +35,9 @@ type ActionRequest struct {
 
 // ConnectRequest opens a client connection to an actor.
 type ConnectRequest struct {
-	ActorID string
-	Params  []byte // canonical CBOR; nil when the client sent none
+	ActorID    string
+	Generation uint64
+	Params     []byte // canonical CBOR; nil when the client sent none
 }
 
 // Sink receives what an actor sends to one client connection, in order.
@@ -64,12 +75,16 @@ type Host interface {
 	Connect(ctx context.Context, req ConnectRequest, sink Sink) (Conn, error)
 	// Request serves a raw HTTP request through the actor's onRequest.
 	// r.URL.Path is already the actor-relative path (the part after /request).
-	Request(ctx context.Context, actorID string, w http.ResponseWriter, r *http.Request) error
+	Request(ctx context.Context, t Target, w http.ResponseWriter, r *http.Request) error
 	// WebSocket runs an accepted raw WebSocket through onWebSocket until it
 	// closes. r carries the path (after /websocket), query and headers.
-	WebSocket(ctx context.Context, actorID string, r *http.Request, ws MessageConn) error
+	WebSocket(ctx context.Context, t Target, r *http.Request, ws MessageConn) error
 	// Destroy destroys the actor, running its onDestroy hook.
-	Destroy(ctx context.Context, actorID string) error
+	Destroy(ctx context.Context, t Target) error
+	// Stop puts the actor to sleep now (drain): connections are told it is
+	// going away, onSleep runs, its state is committed and its placement
+	// cleared. It returns once the actor has stopped (or was not running).
+	Stop(ctx context.Context, t Target) error
 	// HasActor reports whether an actor of this name is registered.
 	HasActor(name string) bool
 }
