@@ -296,6 +296,20 @@ func (rt *runtime) Close(ctx context.Context) {
 	}
 }
 
+// fenceAll stops every instance without hooks or commits: this runner lost
+// its lease and its actors may already run elsewhere.
+func (rt *runtime) fenceAll() {
+	rt.mu.Lock()
+	live := make([]*instance, 0, len(rt.actors))
+	for _, in := range rt.actors {
+		live = append(live, in)
+	}
+	rt.mu.Unlock()
+	for _, in := range live {
+		in.requestStop(stopFailed)
+	}
+}
+
 // storeErr maps store errors to public errors.
 func storeErr(err error) error {
 	switch {

@@ -348,3 +348,35 @@ func TestConnectionEventsAndOrder(t *testing.T) {
 		t.Fatalf("reply %d %v", n, err)
 	}
 }
+
+// TestStaleInstanceIsFenced runs two runtimes on one store: when the second
+// activates the actor, the first instance's next write fails the generation
+// fence, its caller gets an error, and it stops without overwriting state.
+func TestStaleInstanceIsFenced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := newEnv(t, dir, testActor(0))
+	id := a.create(t, "t", nil, nil)
+	if _, err := call[int64](t, a, id, "inc", 1); err != nil {
+		t.Fatal(err)
+	}
+	// A second runtime on the same store takes the actor over.
+	m := map[string]definition{"t": testActor(0)}
+	b := &env{rt: newRuntime(a.st, a.cm, m, "r2", Limits{}, a.rt.log), st: a.st, cm: a.cm}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.rt.Close(ctx)
+	}()
+	if n, err := call[int64](t, b, id, "inc", 10); err != nil || n != 11 {
+		t.Fatalf("takeover inc = %d, %v", n, err)
+	}
+	// The stale instance still runs in a: its write must be refused.
+	if _, err := call[int64](t, a, id, "inc", 100); err == nil {
+		t.Fatal("stale instance acknowledged a write")
+	}
+	s, err := call[testState](t, b, id, "get")
+	if err != nil || s.Count != 11 {
+		t.Fatalf("state after fenced write: %+v, %v; want count 11", s, err)
+	}
+}

@@ -43,6 +43,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// WSOutbox bounds frames queued to one client WebSocket (default 1024).
 	WSOutbox int
+	// Admin, when set, is served under /admin behind AdminToken.
+	Admin      Admin
+	AdminToken string
 }
 
 func (c Config) withDefaults() Config {
@@ -91,6 +94,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /actors", s.handleList)
 	s.mux.HandleFunc("DELETE /actors/{id}", s.handleDestroy)
 	s.mux.HandleFunc("/gateway/{target}/{rest...}", s.handleGateway)
+	if cfg.Admin != nil {
+		s.mountAdmin()
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.EncodingJSON, errs.New(http.StatusNotFound, "request", "route_not_found", "No route for %s %s.", r.Method, r.URL.Path), nil)
 	})
