@@ -1,5 +1,7 @@
 // Package store defines the persistence contract of rivetkube: the actor
-// directory, activation generations, per-actor state and KV. Two
+// directory, activation generations, per-actor state and KV, and the
+// coordination rows of the distributed engine (runner registry, pool
+// version routing, named leases). Two
 // implementations exist: an embedded pure-Go on-disk store
 // (internal/store/boltstore) and PostgreSQL (internal/store/pgstore). Both
 // pass the one conformance suite in internal/store/storetest.
@@ -151,4 +153,33 @@ type Store interface {
 
 	// Close releases resources; further calls return ErrClosed.
 	Close() error
+}
+
+// Runner is a row of the runner registry.
+type Runner struct {
+	ID      string
+	Pool    string
+	Version uint64 // the ActorVersion the runner was started from (>= 1)
+	Address string // host:port gateways dial to reach it
+	// Names are the actor names the runner's program defines, as it
+	// registered them (replaced by every UpsertRunner; nil when none).
+	Names       []string
+	Draining    bool
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+	// SinceHeartbeat is the store's own clock minus HeartbeatAt, measured by
+	// the store (the DB's now() for PostgreSQL) so process clock skew cannot
+	// make a live runner look dead. Filled by GetRunner/ListRunners.
+	SinceHeartbeat time.Duration
+	// Actors is the number of actors placed on the runner (filled by ListRunners/GetRunner).
+	Actors int
+}
+
+// PoolConfig is a pool's version routing, set through the gateway's admin API.
+type PoolConfig struct {
+	Pool      string
+	Ready     []uint64 // versions new actors may be placed on; the newest live one wins
+	Draining  []uint64 // versions whose actors move to the newest ready version
+	DrainRate float64  // actors per second moved off draining versions (0 = default chosen by the engine)
+	UpdatedAt time.Time
 }
