@@ -24,12 +24,23 @@ var (
 	bucketListIdx = []byte("idx_list")
 	bucketState   = []byte("state")
 	bucketKV      = []byte("kv")
+	// Added by schema version 2.
+	bucketRunners   = []byte("runners")
+	bucketRunnerIdx = []byte("idx_runner")
+	bucketPools     = []byte("pools")
+	bucketLeases    = []byte("leases")
 )
+
+// allBuckets are the top-level buckets of the current schema.
+var allBuckets = [][]byte{bucketMeta, bucketActors, bucketKeyIdx, bucketListIdx, bucketState, bucketKV,
+	bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases}
 
 var metaSchemaKey = []byte("schema")
 
-// schemaVersion is the layout version written to the meta bucket.
-const schemaVersion = 1
+// schemaVersion is the layout version written to the meta bucket. Version 2
+// added the runner registry, the runner→actors index, pool configs and
+// leases; Open upgrades a version 1 file in place.
+const schemaVersion = 2
 
 // DefaultLockTimeout is how long Open waits for another process to release
 // the database file when Options.Timeout is zero.
@@ -81,7 +92,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketActors, bucketKeyIdx, bucketListIdx, bucketState, bucketKV} {
+		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -89,6 +100,11 @@ func Open(path string, opts Options) (*Store, error) {
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(metaSchemaKey); {
 		case v == nil:
+			return meta.Put(metaSchemaKey, []byte{schemaVersion})
+		case len(v) == 1 && v[0] == 1:
+			if err := buildRunnerIndex(tx); err != nil {
+				return fmt.Errorf("upgrade schema 1 to %d: %w", schemaVersion, err)
+			}
 			return meta.Put(metaSchemaKey, []byte{schemaVersion})
 		case len(v) != 1 || v[0] != schemaVersion:
 			return fmt.Errorf("unsupported schema version %v", v)
@@ -393,7 +409,9 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 			return nil
 		}
 		r.Generation++
-		r.RunnerID = ""
+		if err := setPlacement(tx, r, ""); err != nil {
+			return err
+		}
 		r.DestroyedAt = s.stamp()
 		if err := putRecord(tx, r); err != nil {
 			return err
@@ -440,16 +458,24 @@ func (s *Store) Activate(ctx context.Context, id, runnerID string, expectGen uin
 		if expectGen != 0 && expectGen != r.Generation {
 			return fmt.Errorf("actor %s: expected generation %d, current %d: %w", id, expectGen, r.Generation, store.ErrFenced)
 		}
-		r.Generation++
-		r.RunnerID = runnerID
-		r.StartedAt = s.stamp()
-		r.SleepAt = 0
-		return putRecord(tx, r)
+		return s.activate(tx, r, runnerID)
 	})
 	if err != nil {
 		return store.Actor{}, fmt.Errorf("activate: %w", err)
 	}
 	return r.actor()
+}
+
+// activate gives r the next generation on runnerID; the caller checked
+// that it may.
+func (s *Store) activate(tx *bolt.Tx, r *record, runnerID string) error {
+	r.Generation++
+	if err := setPlacement(tx, r, runnerID); err != nil {
+		return err
+	}
+	r.StartedAt = s.stamp()
+	r.SleepAt = 0
+	return putRecord(tx, r)
 }
 
 // fence checks that gen is the live generation of r.
@@ -473,7 +499,9 @@ func (s *Store) Deactivate(ctx context.Context, id string, gen uint64) error {
 		if err := fence(r, gen); err != nil {
 			return err
 		}
-		r.RunnerID = ""
+		if err := setPlacement(tx, r, ""); err != nil {
+			return err
+		}
 		r.SleepAt = s.stamp()
 		return putRecord(tx, r)
 	})

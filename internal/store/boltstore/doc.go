@@ -10,6 +10,10 @@
 //	idx_list   ns | name | created | id             → destroyed flag | key
 //	state      id                                  → state bytes
 //	kv         id → nested bucket: 'k'+user key    → value
+//	runners    runner id                           → runner record
+//	idx_runner runner id | actor id                → (empty)
+//	pools      pool                                → pool config record
+//	leases     name                                → holder | expiry
 //
 // ns, name and key are length-prefixed (key with store.EncodeKey), so index
 // prefixes never collide; created is big-endian so idx_list iterates in
@@ -26,5 +30,13 @@
 //     its changes apply; a write that fails its check is skipped and the
 //     rest of the batch still commits.
 //   - idx_key holds exactly the live actors; destroy removes the entry.
+//   - idx_runner holds exactly the placed actors (RunnerID != ""), under
+//     their runner: every placement change (Activate, Place, Deactivate,
+//     DestroyActor, RemoveRunner) updates it in the same transaction, so
+//     ActorsOnRunner and the actor counts of the registry walk one runner's
+//     entries instead of every actor. Opening a schema version 1 file
+//     builds it once from the actors bucket.
+//   - Heartbeats, SinceHeartbeat and lease expiry use the store's clock
+//     (the now func, time.Now outside tests).
 //   - Generation only grows: Activate and DestroyActor add one.
 package boltstore
