@@ -13,6 +13,10 @@
 //     actor's current generation differs or the actor is destroyed.
 //   - Commit applies each Write atomically (state + KV changes of one
 //     actor together) and makes it durable before returning.
+//   - Place, like Activate, is the only way an actor gains a placement;
+//     Deactivate, DestroyActor and RemoveRunner are the ways it loses one.
+//     Every clock the coordination methods use (heartbeats, SinceHeartbeat,
+//     lease expiry) is the store's, never the caller's.
 package store
 
 import (
@@ -150,6 +154,63 @@ type Store interface {
 	// KVList returns pairs in key order (or reverse) within r; with Reverse
 	// and Limit it returns the last Limit pairs of the range, highest first.
 	KVList(ctx context.Context, id string, r KVRange) ([]KV, error)
+
+	// UpsertRunner registers a runner or refreshes its row (heartbeat now).
+	// ID and Pool must be non-empty and Version >= 1 (else ErrInvalid).
+	// StartedAt is set by the store when the row is created and kept by
+	// later refreshes. Draining is sticky: a refresh with Draining false
+	// leaves a draining runner draining (only SetRunnerDraining undoes it),
+	// so a runner that re-registers after a lost connection cannot undo a
+	// drain it missed.
+	UpsertRunner(ctx context.Context, r Runner) error
+	// HeartbeatRunner stamps the runner's heartbeat with the store's clock;
+	// ErrNotFound when the runner was removed (it must register again).
+	HeartbeatRunner(ctx context.Context, id string) error
+	// SetRunnerDraining marks a runner draining (no new placements);
+	// ErrNotFound when the runner is not registered.
+	SetRunnerDraining(ctx context.Context, id string, draining bool) error
+	// RemoveRunner deletes the runner and clears the placement of every
+	// actor still placed on it (their generation is untouched: the next
+	// Place bumps it and fences anything the runner might still write).
+	// Cleared actors are asleep afterwards (SleepAt set). Removing an
+	// unregistered runner is not an error; it still clears placements
+	// naming it.
+	RemoveRunner(ctx context.Context, id string) error
+	// GetRunner returns a registered runner with SinceHeartbeat and Actors
+	// filled; ErrNotFound.
+	GetRunner(ctx context.Context, id string) (Runner, error)
+	// ListRunners lists runners of a pool ("" = all), ordered by ID, with
+	// SinceHeartbeat and Actors filled.
+	ListRunners(ctx context.Context, pool string) ([]Runner, error)
+	// Place is a compare-and-set placement: it succeeds only if the actor's
+	// generation is still expectGen (0 included: a never-placed actor) and
+	// the actor is not destroyed; it sets RunnerID and Generation =
+	// expectGen+1 (StartedAt now, SleepAt cleared, as Activate does) and
+	// returns the row. ErrFenced when the generation moved, ErrDestroyed
+	// when destroyed, ErrNotFound when unknown, ErrInvalid for an empty
+	// runnerID. Exactly one of many concurrent callers with the same
+	// expectGen wins. Place does not consult the runner registry.
+	Place(ctx context.Context, id, runnerID string, expectGen uint64) (Actor, error)
+	// ActorsOnRunner lists up to limit actors placed on runnerID, ordered by
+	// ID. limit <= 0 means 100; it is capped at 1000 (as ListOptions.Limit).
+	ActorsOnRunner(ctx context.Context, runnerID string, limit int) ([]Actor, error)
+	// SetPoolConfig stores a pool's version routing (UpdatedAt set by the
+	// store), replacing any previous one. Pool must be non-empty, versions
+	// in 1..math.MaxInt64 and DrainRate finite and >= 0 (else ErrInvalid).
+	SetPoolConfig(ctx context.Context, c PoolConfig) error
+	// GetPoolConfig returns a pool's routing; a pool never set returns a zero
+	// PoolConfig with Pool filled and no error. Empty version lists come
+	// back nil.
+	GetPoolConfig(ctx context.Context, pool string) (PoolConfig, error)
+	// TryLease takes or renews the named lease for holder for ttl; it
+	// reports whether holder holds it now. A lease whose holder did not renew
+	// within ttl can be taken by another holder. ReleaseLease gives it up.
+	// Expiry is measured by the store's clock. name and holder must be
+	// non-empty and 0 < ttl <= MaxLeaseTTL (else ErrInvalid).
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up the named lease if holder holds it; releasing a
+	// lease held by another holder, or by nobody, does nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// Close releases resources; further calls return ErrClosed.
 	Close() error

@@ -18,6 +18,14 @@
 //     one of the same batch, and a write lands all or nothing.
 //   - KV keys are raw bytes compared bytewise (0x00 and 0xff included); a
 //     present empty value is distinguishable from a missing one.
+//   - Runners list by ID with actor counts that follow every placement
+//     change; SinceHeartbeat grows with the store's clock; a removed runner
+//     cannot heartbeat, and its actors lose their placement but keep their
+//     generation until the next Place fences it.
+//   - Place is a compare-and-set on the generation (0 included): of many
+//     concurrent Places with one expectGen exactly one wins.
+//   - A lease has at most one holder; it passes to another holder only
+//     after its ttl lapses unrenewed, or at once when released.
 //   - After Close every method fails with ErrClosed.
 //
 // Each subtest works in a namespace of its own with fresh actor IDs, so

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ContextCanceled", testContextCanceled},
 		{"Closed", testClosed},
 	}
+	tests = append(tests, registryTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1410,6 +1411,18 @@ func testClosed(t *testing.T, s store.Store) {
 	_, checks["Commit"] = s.Commit(ctx, []store.Write{{ActorID: a.ID, Generation: a.Generation}})
 	_, checks["KVGet"] = s.KVGet(ctx, a.ID, [][]byte{[]byte("k")})
 	_, checks["KVList"] = s.KVList(ctx, a.ID, store.KVRange{})
+	checks["UpsertRunner"] = s.UpsertRunner(ctx, store.Runner{ID: "r", Pool: "p", Version: 1})
+	checks["HeartbeatRunner"] = s.HeartbeatRunner(ctx, "r")
+	checks["SetRunnerDraining"] = s.SetRunnerDraining(ctx, "r", true)
+	checks["RemoveRunner"] = s.RemoveRunner(ctx, "r")
+	_, checks["GetRunner"] = s.GetRunner(ctx, "r")
+	_, checks["ListRunners"] = s.ListRunners(ctx, "p")
+	_, checks["Place"] = s.Place(ctx, a.ID, "r", a.Generation)
+	_, checks["ActorsOnRunner"] = s.ActorsOnRunner(ctx, "runner-1", 0)
+	checks["SetPoolConfig"] = s.SetPoolConfig(ctx, store.PoolConfig{Pool: "p"})
+	_, checks["GetPoolConfig"] = s.GetPoolConfig(ctx, "p")
+	_, checks["TryLease"] = s.TryLease(ctx, "l", "h", time.Second)
+	checks["ReleaseLease"] = s.ReleaseLease(ctx, "l", "h")
 	checks["Close again"] = s.Close()
 	for name, err := range checks {
 		if !errors.Is(err, store.ErrClosed) {
