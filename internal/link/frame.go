@@ -1,0 +1,300 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/protocol"
+)
+
+// Subprotocol is the WebSocket subprotocol of version 1 of the link. A
+// later, incompatible frame layout gets a new subprotocol; the runner
+// refuses a link that does not offer one it speaks.
+const Subprotocol = "rivetkube.link.v1"
+
+// headerMaxFrame carries each side's MaxFrameSize in the handshake, so a
+// sender never produces a frame its peer would refuse.
+const headerMaxFrame = "Rivetkube-Link-Max-Frame"
+
+// kind says what a frame is. Values are part of the wire format.
+type kind uint8
+
+const (
+	// Calls: gateway → runner, each opening a stream.
+	kAction    kind = 1
+	kConnect   kind = 2
+	kRequest   kind = 3
+	kWebSocket kind = 4
+	kDestroy   kind = 5
+	kStop      kind = 6
+
+	// kCancel (gateway → runner): the caller gave up; cancel the host ctx.
+	kCancel kind = 7
+	// kResult (runner → gateway): the call's outcome. For Connect it carries
+	// the connection id (Name) and the stream stays open; for WebSocket it
+	// ends the stream.
+	kResult kind = 8
+
+	// Connect streams.
+	kConnRecv  kind = 9  // gateway → runner: Conn.Receive(ToS)
+	kConnClose kind = 10 // gateway → runner: Conn.Close()
+	kSinkSend  kind = 11 // runner → gateway: Sink.Send(ToC)
+	kSinkClose kind = 12 // runner → gateway: Sink.Close(Err)
+
+	// Raw WebSocket streams (both directions except credit).
+	kWSMsg    kind = 13
+	kWSClose  kind = 14
+	kWSCredit kind = 15 // runner → gateway: N more messages may be sent
+)
+
+func (k kind) String() string {
+	names := [...]string{"?", "action", "connect", "request", "websocket", "destroy", "stop", "cancel",
+		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// frame is one link frame. A WebSocket message carries one or more frames
+// back to back (a CBOR sequence, RFC 8742). Only the fields a kind needs
+// are set; integer keys and omitempty keep frames small.
+type frame struct {
+	S       uint64              `cbor:"1,keyasint,omitempty"` // stream id, chosen by the gateway
+	K       kind                `cbor:"2,keyasint"`
+	Actor   string              `cbor:"3,keyasint,omitempty"`
+	Gen     uint64              `cbor:"4,keyasint,omitempty"`
+	Name    string              `cbor:"5,keyasint,omitempty"` // action name, HTTP method, connection id
+	Data    []byte              `cbor:"6,keyasint,omitempty"` // args, output, body, message
+	Params  []byte              `cbor:"7,keyasint,omitempty"` // connection params
+	Err     *wireError          `cbor:"8,keyasint,omitempty"`
+	Path    string              `cbor:"9,keyasint,omitempty"`
+	Query   string              `cbor:"10,keyasint,omitempty"`
+	Header  map[string][]string `cbor:"11,keyasint,omitempty"`
+	Host    string              `cbor:"12,keyasint,omitempty"`
+	Status  int                 `cbor:"13,keyasint,omitempty"` // HTTP status or WebSocket close code
+	Binary  bool                `cbor:"14,keyasint,omitempty"`
+	Reason  string              `cbor:"15,keyasint,omitempty"` // WebSocket close reason
+	N       uint64              `cbor:"16,keyasint,omitempty"` // credits
+	ToC     *wireToClient       `cbor:"17,keyasint,omitempty"`
+	ToS     *wireToServer       `cbor:"18,keyasint,omitempty"`
+	Timeout int64               `cbor:"19,keyasint,omitempty"` // ns left of the caller's deadline; 0: none
+}
+
+// wireError is an *errs.Error on the link.
+type wireError struct {
+	Group    string `cbor:"1,keyasint,omitempty"`
+	Code     string `cbor:"2,keyasint,omitempty"`
+	Message  string `cbor:"3,keyasint,omitempty"`
+	Metadata []byte `cbor:"4,keyasint,omitempty"`
+	Status   int    `cbor:"5,keyasint,omitempty"`
+}
+
+// toWireError converts err for the link; anything that is not an
+// *errs.Error is masked as errs.Internal(). nil stays nil.
+func toWireError(err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	e := errs.From(err)
+	return &wireError{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata, Status: e.Status}
+}
+
+func (w *wireError) err() error {
+	if w == nil {
+		return nil
+	}
+	st := w.Status
+	if st == 0 {
+		st = http.StatusInternalServerError
+	}
+	return &errs.Error{Group: w.Group, Code: w.Code, Message: w.Message, Metadata: w.Metadata, Status: st}
+}
+
+// Link-level forms of protocol.ToClient and protocol.ToServer (those are
+// plain Go structs without wire tags; the client encodings are not used
+// inside the engine).
+
+type wireToClient struct {
+	Init  *wireInit      `cbor:"0,keyasint,omitempty"`
+	Error *wireErrorMsg  `cbor:"1,keyasint,omitempty"`
+	Resp  *wireActionRes `cbor:"2,keyasint,omitempty"`
+	Event *wireEvent     `cbor:"3,keyasint,omitempty"`
+}
+
+type wireInit struct {
+	ActorID      string `cbor:"1,keyasint,omitempty"`
+	ConnectionID string `cbor:"2,keyasint,omitempty"`
+}
+
+type wireErrorMsg struct {
+	Group    string     `cbor:"1,keyasint,omitempty"`
+	Code     string     `cbor:"2,keyasint,omitempty"`
+	Message  string     `cbor:"3,keyasint,omitempty"`
+	Metadata []byte     `cbor:"4,keyasint,omitempty"`
+	ActionID *uint64    `cbor:"5,keyasint,omitempty"`
+	Actor    *wireActor `cbor:"6,keyasint,omitempty"`
+}
+
+type wireActor struct {
+	ActorID    string  `cbor:"1,keyasint,omitempty"`
+	Generation uint64  `cbor:"2,keyasint,omitempty"`
+	Key        *string `cbor:"3,keyasint,omitempty"`
+}
+
+type wireActionRes struct {
+	ID     uint64 `cbor:"1,keyasint,omitempty"`
+	Output []byte `cbor:"2,keyasint,omitempty"`
+}
+
+type wireEvent struct {
+	Name string `cbor:"1,keyasint,omitempty"`
+	Args []byte `cbor:"2,keyasint,omitempty"`
+}
+
+type wireToServer struct {
+	Action *wireActionReq `cbor:"0,keyasint,omitempty"`
+	Sub    *wireSub       `cbor:"1,keyasint,omitempty"`
+}
+
+type wireActionReq struct {
+	ID   uint64 `cbor:"1,keyasint,omitempty"`
+	Name string `cbor:"2,keyasint,omitempty"`
+	Args []byte `cbor:"3,keyasint,omitempty"`
+}
+
+type wireSub struct {
+	EventName string `cbor:"1,keyasint,omitempty"`
+	Subscribe bool   `cbor:"2,keyasint,omitempty"`
+}
+
+func toWireToClient(m protocol.ToClient) *wireToClient {
+	w := &wireToClient{}
+	if m.Init != nil {
+		w.Init = &wireInit{ActorID: m.Init.ActorID, ConnectionID: m.Init.ConnectionID}
+	}
+	if e := m.Error; e != nil {
+		we := &wireErrorMsg{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata}
+		if e.ActionID != nil {
+			id := *e.ActionID
+			we.ActionID = &id
+		}
+		if a := e.Actor; a != nil {
+			we.Actor = &wireActor{ActorID: a.ActorID, Generation: a.Generation}
+			if a.Key != nil {
+				k := *a.Key
+				we.Actor.Key = &k
+			}
+		}
+		w.Error = we
+	}
+	if r := m.ActionResponse; r != nil {
+		w.Resp = &wireActionRes{ID: r.ID, Output: r.Output}
+	}
+	if ev := m.Event; ev != nil {
+		w.Event = &wireEvent{Name: ev.Name, Args: ev.Args}
+	}
+	return w
+}
+
+func (w *wireToClient) msg() protocol.ToClient {
+	var m protocol.ToClient
+	if w == nil {
+		return m
+	}
+	if w.Init != nil {
+		m.Init = &protocol.Init{ActorID: w.Init.ActorID, ConnectionID: w.Init.ConnectionID}
+	}
+	if e := w.Error; e != nil {
+		m.Error = &protocol.ErrorMessage{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata, ActionID: e.ActionID}
+		if a := e.Actor; a != nil {
+			m.Error.Actor = &protocol.ActorSpecifier{ActorID: a.ActorID, Generation: a.Generation, Key: a.Key}
+		}
+	}
+	if r := w.Resp; r != nil {
+		m.ActionResponse = &protocol.ActionResponse{ID: r.ID, Output: r.Output}
+	}
+	if ev := w.Event; ev != nil {
+		m.Event = &protocol.Event{Name: ev.Name, Args: ev.Args}
+	}
+	return m
+}
+
+func toWireToServer(m protocol.ToServer) *wireToServer {
+	w := &wireToServer{}
+	if a := m.Action; a != nil {
+		w.Action = &wireActionReq{ID: a.ID, Name: a.Name, Args: a.Args}
+	}
+	if s := m.Subscription; s != nil {
+		w.Sub = &wireSub{EventName: s.EventName, Subscribe: s.Subscribe}
+	}
+	return w
+}
+
+func (w *wireToServer) msg() protocol.ToServer {
+	var m protocol.ToServer
+	if w == nil {
+		return m
+	}
+	if a := w.Action; a != nil {
+		m.Action = &protocol.ActionRequest{ID: a.ID, Name: a.Name, Args: a.Args}
+	}
+	if s := w.Sub; s != nil {
+		m.Subscription = &protocol.SubscriptionRequest{EventName: s.EventName, Subscribe: s.Subscribe}
+	}
+	return m
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.EncOptions{}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		// Header values and close reasons are Go strings; do not let a
+		// stray byte kill the link.
+		UTF8:             cbor.UTF8DecodeInvalid,
+		MaxNestedLevels:  16,
+		MaxArrayElements: 1 << 16,
+		MaxMapPairs:      1 << 16,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// errMalformedFrame wraps every decode error.
+var errMalformedFrame = errors.New("link: malformed frame")
+
+func encodeFrame(f *frame) ([]byte, error) { return encMode.Marshal(f) }
+
+// decodeFrames decodes a WebSocket message: one or more frames. fn is
+// called for each frame in order. It never panics on bad input.
+func decodeFrames(msg []byte, fn func(*frame)) error {
+	if len(msg) == 0 {
+		return fmt.Errorf("%w: empty message", errMalformedFrame)
+	}
+	for len(msg) > 0 {
+		f := new(frame)
+		rest, err := decMode.UnmarshalFirst(msg, f)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errMalformedFrame, err)
+		}
+		if f.K == 0 {
+			return fmt.Errorf("%w: missing kind", errMalformedFrame)
+		}
+		msg = rest
+		fn(f)
+	}
+	return nil
+}
