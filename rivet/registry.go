@@ -125,17 +125,22 @@ func loggerFromEnv() (*slog.Logger, error) {
 
 // Run hosts the registered actors until ctx is done or the process gets
 // SIGINT/SIGTERM. Without RIVET_ENDPOINT it starts the local engine:
-// gateway and embedded store in this process.
+// gateway and embedded store in this process. With RIVET_ENDPOINT it runs
+// as a runner of a distributed engine (see RunnerConfigFromEnv).
 func (r *Registry) Run(ctx context.Context) error {
-	if ep := os.Getenv("RIVET_ENDPOINT"); ep != "" {
-		return fmt.Errorf("runner mode (RIVET_ENDPOINT=%s) is not available in this build yet; unset RIVET_ENDPOINT to run the local engine", ep)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if os.Getenv("RIVET_ENDPOINT") != "" {
+		rc, err := RunnerConfigFromEnv()
+		if err != nil {
+			return err
+		}
+		return r.RunRunner(ctx, rc)
 	}
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	eng, err := r.StartLocal(ctx, cfg)
 	if err != nil {
 		return err

@@ -39,11 +39,12 @@ type Server struct {
 	Dir  string // temporary directory holding data, socket and log
 	Port int
 
-	cmd  *exec.Cmd
-	cred *syscall.Credential
-	bin  string
-	mu   sync.Mutex
-	n    int
+	cmd    *exec.Cmd
+	waited chan error // receives cmd.Wait's result once
+	cred   *syscall.Credential
+	bin    string
+	mu     sync.Mutex
+	n      int
 }
 
 // BinDir returns the directory of the PostgreSQL server binaries and
@@ -155,24 +156,52 @@ func start(bin string) (_ *Server, err error) {
 		return nil, err
 	}
 	s.Port = port
-	cmd := s.command(context.Background(), "postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+	if err := s.launch(ctx); err != nil {
+		return nil, err
+	}
+	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return s, nil
+}
+
+func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
+	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	if s.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
+	return cmd
+}
+
+// stop shuts the server down and removes its directory.
+func (s *Server) stop() error {
+	defer os.RemoveAll(s.Dir)
+	return s.halt()
+}
+
+// launch starts postgres on s.Dir and s.Port and waits until it accepts
+// connections.
+func (s *Server) launch(ctx context.Context) error {
+	data := filepath.Join(s.Dir, "data")
+	cmd := s.command(context.Background(), "postgres", "-D", data, "-p", strconv.Itoa(s.Port), "-k", s.Dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200",
 		"-c", "logging_collector=off")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start postgres: %w", err)
+		return fmt.Errorf("start postgres: %w", err)
 	}
 	s.cmd = cmd
+	s.waited = make(chan error, 1)
 
 	// Readiness is the log line; the server's whole log goes to a file.
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, err
+		return err
 	}
 	ready := make(chan struct{})
 	exited := make(chan struct{})
@@ -190,48 +219,48 @@ func start(bin string) (_ *Server, err error) {
 		}
 		_, _ = io.Copy(logf, stderr)
 		close(exited)
+		s.waited <- cmd.Wait()
 	}()
 	select {
 	case <-ready:
+		return nil
 	case <-exited:
-		_ = cmd.Wait()
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-		return nil, fmt.Errorf("postgres exited during start-up:\n%s", log)
+		log, _ := os.ReadFile(filepath.Join(s.Dir, "postgres.log"))
+		return fmt.Errorf("postgres exited during start-up:\n%s", log)
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("postgres not ready after %v", startTimeout)
+		return fmt.Errorf("postgres not ready after %v", startTimeout)
 	}
-	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	return s, nil
 }
 
-func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
-	cmd.Dir = s.Dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-	if s.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	}
-	return cmd
-}
-
-// stop shuts the server down (fast shutdown, then SIGKILL after a grace
-// period) and removes its directory.
-func (s *Server) stop() error {
-	defer os.RemoveAll(s.Dir)
+// halt shuts the server down (fast shutdown, then SIGKILL after a grace
+// period), keeping its data.
+func (s *Server) halt() error {
 	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		return fmt.Errorf("signal postgres: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
 	select {
-	case <-done:
+	case <-s.waited:
 		return nil
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.waited
 		return errors.New("postgres ignored SIGINT for 30s; killed")
+	}
+}
+
+// Restart stops the server and starts it again on the same data directory
+// and port, as an operator's restart would: clients see their connections
+// drop and the server come back.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.halt(); err != nil {
+		t.Fatalf("pgtest: restart: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := s.launch(ctx); err != nil {
+		t.Fatalf("pgtest: restart: %v", err)
 	}
 }
 

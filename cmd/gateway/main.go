@@ -1,0 +1,113 @@
+// Command gateway is the client-facing gateway of a distributed rivetkube
+// engine: any number of replicas share one PostgreSQL database, and any
+// replica serves any actor.
+//
+//	gateway [--listen :6420] [--postgres URL]   serve (migrates the schema first)
+//	gateway migrate [--postgres URL]            apply schema migrations and exit
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/engine"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	migrateOnly := len(args) > 0 && args[0] == "migrate"
+	if migrateOnly {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	listen := fs.String("listen", envOr("RIVETKUBE_LISTEN", ":6420"), "client listen address")
+	pg := fs.String("postgres", os.Getenv("RIVETKUBE_POSTGRES_URL"), "PostgreSQL URL (RIVETKUBE_POSTGRES_URL)")
+	leaseDef, err := durEnv("RIVETKUBE_LEASE", 5*time.Second)
+	if err != nil {
+		return err
+	}
+	waitDef, err := durEnv("RIVETKUBE_WAIT_TIMEOUT", 30*time.Second)
+	if err != nil {
+		return err
+	}
+	lease := fs.Duration("lease", leaseDef, "runner heartbeat lease (RIVETKUBE_LEASE)")
+	wait := fs.Duration("wait-timeout", waitDef, "how long a request waits for its actor (RIVETKUBE_WAIT_TIMEOUT)")
+	maxConns := fs.Int("postgres-max-conns", 32, "PostgreSQL connection pool size")
+	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 {
+		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2")
+	}
+	var log *slog.Logger
+	switch *logFormat {
+	case "json":
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	case "text":
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	default:
+		return fmt.Errorf("--log-format: want json or text")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if migrateOnly {
+		if *pg == "" {
+			return fmt.Errorf("migrate needs --postgres or RIVETKUBE_POSTGRES_URL")
+		}
+		if err := engine.Migrate(ctx, *pg); err != nil {
+			return err
+		}
+		log.Info("schema is up to date")
+		return nil
+	}
+	g, err := engine.StartGateway(ctx, engine.GatewayConfig{
+		Listen: *listen, PostgresURL: *pg, MaxConns: int32(*maxConns),
+		AdminToken:  os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
+		RunnerToken: os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
+		Lease:       *lease, WaitTimeout: *wait, Version: version, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-g.Served():
+		log.Error("server stopped", "err", err)
+	}
+	return g.Close()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func durEnv(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a duration like 5s, got %q", name, v)
+	}
+	return d, nil
+}

@@ -1,0 +1,493 @@
+// Package router is the gateway's hostapi.Host in the distributed engine.
+// For each request it reads the actor's placement from the store, places
+// the actor when it is asleep or its runner is gone, and forwards the call
+// over the persistent link to the runner that hosts it.
+//
+// Invariants:
+//   - Placement is a compare-and-set on the actor's generation
+//     (store.Place), so of many gateways placing one actor at once exactly
+//     one wins; the others route to the winner.
+//   - A runner is alive while its heartbeat, measured by the store's
+//     clock, is younger than the lease. An actor whose runner is not alive
+//     is placed again (new generation), which fences the old instance.
+//   - Requests that find an actor moving (stopping, stale generation,
+//     runner unreachable but not yet expired) wait and retry, bounded by
+//     Config.WaitTimeout and the request's context; they are never resent
+//     after the runner may have run them, except that a call lost with its
+//     link answers actor/dropped_reply (clients may retry it).
+//   - New actors go to the newest ready version of their pool with a live,
+//     non-draining runner, to its least-loaded runner.
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+// Caller is a link to one runner: hostapi.Host without HasActor.
+type Caller interface {
+	Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error)
+	Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error)
+	Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error
+	WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error
+	Destroy(ctx context.Context, t hostapi.Target) error
+	Stop(ctx context.Context, t hostapi.Target) error
+	// Done is closed when the link is lost.
+	Done() <-chan struct{}
+	Close() error
+}
+
+// Config configures a Router.
+type Config struct {
+	Store store.Store
+	// Dial opens a link to a runner.
+	Dial func(ctx context.Context, r store.Runner) (Caller, error)
+	// IsLinkLost reports whether err means the link died under the call.
+	IsLinkLost func(error) bool
+	// Lease is how long a runner stays alive without a heartbeat (default 5 s).
+	Lease time.Duration
+	// WaitTimeout bounds how long a request waits for its actor to become
+	// reachable (placement, drain, runner failover). Default 30 s.
+	WaitTimeout time.Duration
+	// RunnerRefresh is how often the runner registry is re-read (default 1 s).
+	RunnerRefresh time.Duration
+	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
+	DefaultDrainRate float64
+	// ID names this gateway (leases, logs).
+	ID  string
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Lease <= 0 {
+		c.Lease = 5 * time.Second
+	}
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = 30 * time.Second
+	}
+	if c.RunnerRefresh <= 0 {
+		c.RunnerRefresh = time.Second
+	}
+	if c.DefaultDrainRate <= 0 {
+		c.DefaultDrainRate = 50
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.IsLinkLost == nil {
+		c.IsLinkLost = func(error) bool { return false }
+	}
+	return c
+}
+
+// Router implements hostapi.Host by forwarding to runners.
+type Router struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	links   map[string]*linkEntry // by runner ID
+	view    *registryView
+	viewAt  time.Time
+	loading chan struct{}  // non-nil while a refresh runs
+	placed  map[string]int // placements made since the last refresh, by runner
+}
+
+type linkEntry struct {
+	ready chan struct{}
+	c     Caller
+	err   error
+}
+
+// New returns a router.
+func New(cfg Config) *Router {
+	cfg = cfg.withDefaults()
+	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{}}
+}
+
+var _ hostapi.Host = (*Router)(nil)
+
+// registryView is a snapshot of the runner registry.
+type registryView struct {
+	at      time.Time
+	runners map[string]store.Runner
+	byPool  map[string][]store.Runner
+	names   map[string]bool
+}
+
+func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
+	return r.SinceHeartbeat+time.Since(v.at) < lease
+}
+
+// registry returns a fresh enough snapshot of the runner registry.
+func (rt *Router) registry(ctx context.Context, force bool) (*registryView, error) {
+	for {
+		rt.mu.Lock()
+		if rt.view != nil && !force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh {
+			v := rt.view
+			rt.mu.Unlock()
+			return v, nil
+		}
+		if wait := rt.loading; wait != nil {
+			rt.mu.Unlock()
+			select {
+			case <-wait:
+				force = false
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		rt.loading = done
+		rt.mu.Unlock()
+
+		runners, err := rt.cfg.Store.ListRunners(ctx, "")
+		rt.mu.Lock()
+		rt.loading = nil
+		close(done)
+		if err != nil {
+			v := rt.view
+			rt.mu.Unlock()
+			if v != nil {
+				return v, nil // serve the last snapshot while the store hiccups
+			}
+			return nil, err
+		}
+		v := &registryView{at: time.Now(), runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{}, names: map[string]bool{}}
+		for _, r := range runners {
+			v.runners[r.ID] = r
+			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
+			for _, n := range r.Names {
+				v.names[n] = true
+			}
+		}
+		rt.view, rt.viewAt = v, v.at
+		clear(rt.placed)
+		for id, e := range rt.links {
+			// A runner gone from the registry, or past its lease, may be
+			// frozen or partitioned: drop the link so calls waiting on it end
+			// now (actor/dropped_reply) instead of at the link's ping timeout.
+			if r, ok := v.runners[id]; !ok || !v.alive(r, rt.cfg.Lease) {
+				rt.dropLinkLocked(id, e)
+			}
+		}
+		rt.mu.Unlock()
+		return v, nil
+	}
+}
+
+// HasActor reports whether a live runner hosts actors of this name.
+func (rt *Router) HasActor(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return true // let the request through; placement reports what is wrong
+	}
+	if v.names[name] {
+		return true
+	}
+	// A runner may have registered since the snapshot.
+	if time.Since(v.at) > 100*time.Millisecond {
+		if v, err = rt.registry(ctx, true); err == nil {
+			return v.names[name]
+		}
+	}
+	return false
+}
+
+// pick chooses the runner for a new placement in pool.
+func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store.Runner, error) {
+	pc, err := rt.cfg.Store.GetPoolConfig(ctx, pool)
+	if err != nil {
+		return store.Runner{}, storeErr(err)
+	}
+	live := map[uint64][]store.Runner{}
+	for _, r := range v.byPool[pool] {
+		if r.Draining || !v.alive(r, rt.cfg.Lease) || slices.Contains(pc.Draining, r.Version) {
+			continue
+		}
+		if len(pc.Ready) > 0 && !slices.Contains(pc.Ready, r.Version) {
+			continue
+		}
+		live[r.Version] = append(live[r.Version], r)
+	}
+	var newest uint64
+	for ver := range live {
+		newest = max(newest, ver)
+	}
+	cands := live[newest]
+	if len(cands) == 0 {
+		return store.Runner{}, errNoRunner
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	best := cands[rand.IntN(len(cands))]
+	bestLoad := best.Actors + rt.placed[best.ID]
+	for _, r := range cands {
+		if l := r.Actors + rt.placed[r.ID]; l < bestLoad {
+			best, bestLoad = r, l
+		}
+	}
+	rt.placed[best.ID]++
+	return best, nil
+}
+
+var errNoRunner = errs.Unavailable("no live runner can host this actor's pool yet")
+
+// link returns the (shared) link to a runner, dialing it once.
+func (rt *Router) link(ctx context.Context, r store.Runner) (Caller, error) {
+	rt.mu.Lock()
+	e := rt.links[r.ID]
+	if e != nil && e.c != nil {
+		select {
+		case <-e.c.Done():
+			rt.dropLinkLocked(r.ID, e)
+			e = nil
+		default:
+		}
+	}
+	if e == nil {
+		e = &linkEntry{ready: make(chan struct{})}
+		rt.links[r.ID] = e
+		rt.mu.Unlock()
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		e.c, e.err = rt.cfg.Dial(dctx, r)
+		cancel()
+		close(e.ready)
+		if e.err != nil {
+			rt.mu.Lock()
+			if rt.links[r.ID] == e {
+				delete(rt.links, r.ID)
+			}
+			rt.mu.Unlock()
+		}
+	} else {
+		rt.mu.Unlock()
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return e.c, e.err
+}
+
+func (rt *Router) dropLinkLocked(id string, e *linkEntry) {
+	delete(rt.links, id)
+	go func() {
+		<-e.ready
+		if e.c != nil {
+			_ = e.c.Close()
+		}
+	}()
+}
+
+// Close closes every link.
+func (rt *Router) Close() {
+	rt.mu.Lock()
+	for id, e := range rt.links {
+		rt.dropLinkLocked(id, e)
+	}
+	rt.mu.Unlock()
+}
+
+// retryable reports errors that mean "the actor is moving; try again".
+func retryable(err error) bool {
+	var pe *errs.Error
+	if !errors.As(err, &pe) || pe.Group != "actor" {
+		return false
+	}
+	switch pe.Code {
+	case "stale_generation", "stopping", "starting":
+		return true
+	}
+	return false
+}
+
+// route runs fn against the runner hosting actorID, placing it if needed.
+// fn gets the link and the placement generation.
+func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.WaitTimeout)
+	defer cancel()
+	backoff := 10 * time.Millisecond
+	var last error
+	for {
+		err := rt.routeOnce(ctx, actorID, fn)
+		if err == nil || !retryable(err) && !errors.Is(err, errRetry) {
+			return err
+		}
+		last = err
+		select {
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+		case <-ctx.Done():
+			if errors.Is(last, errRetry) || retryable(last) {
+				rt.log.Debug("gave up waiting for actor", "actor_id", actorID, "err", last)
+				if errors.Is(last, errNoRunnerRetry) {
+					return errNoRunner
+				}
+				return errs.Stopping()
+			}
+			return last
+		}
+		backoff = min(backoff*2, 250*time.Millisecond)
+	}
+}
+
+var (
+	errRetry         = errors.New("retry")
+	errNoRunnerRetry = errors.Join(errRetry, errors.New("no runner"))
+)
+
+func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	a, err := rt.cfg.Store.GetActor(ctx, actorID)
+	if err != nil {
+		return storeErr(err)
+	}
+	if a.Destroyed() {
+		return errs.NotFound()
+	}
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return errRetry
+	}
+	var target store.Runner
+	placedHere := false
+	if a.RunnerID != "" {
+		r, ok := v.runners[a.RunnerID]
+		if !ok && time.Since(v.at) > 50*time.Millisecond {
+			// Maybe it registered after the snapshot.
+			if v, err = rt.registry(ctx, true); err != nil {
+				return errRetry
+			}
+			r, ok = v.runners[a.RunnerID]
+		}
+		if ok && v.alive(r, rt.cfg.Lease) {
+			target, placedHere = r, true
+		}
+	}
+	if !placedHere {
+		r, err := rt.pick(ctx, v, a.Pool)
+		if errors.Is(err, errNoRunner) {
+			_, _ = rt.registry(ctx, true)
+			return errNoRunnerRetry
+		}
+		if err != nil {
+			return err
+		}
+		na, err := rt.cfg.Store.Place(ctx, actorID, r.ID, a.Generation)
+		if errors.Is(err, store.ErrFenced) {
+			return errRetry // another gateway placed it first: route to the winner
+		}
+		if err != nil {
+			return storeErr(err)
+		}
+		a, target = na, r
+	}
+	c, err := rt.link(ctx, target)
+	if err != nil {
+		rt.log.Debug("runner unreachable", "runner", target.ID, "err", err)
+		return errRetry // retried until the runner's lease expires, then placed elsewhere
+	}
+	err = fn(c, a.Generation)
+	if err != nil && rt.cfg.IsLinkLost(err) {
+		return errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The runner hosting the actor went away; the request may or may not have run.")
+	}
+	return err
+}
+
+// Action implements hostapi.Host.
+func (rt *Router) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+	var out []byte
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		out, err = c.Action(ctx, r)
+		return err
+	})
+	return out, err
+}
+
+// Connect implements hostapi.Host.
+func (rt *Router) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
+	var conn hostapi.Conn
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		conn, err = c.Connect(ctx, r, sink)
+		return err
+	})
+	return conn, err
+}
+
+// Request implements hostapi.Host.
+func (rt *Router) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Request(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, w, r)
+	})
+}
+
+// WebSocket implements hostapi.Host.
+func (rt *Router) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.WebSocket(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, r, ws)
+	})
+}
+
+// Destroy implements hostapi.Host.
+func (rt *Router) Destroy(ctx context.Context, t hostapi.Target) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Destroy(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
+	})
+}
+
+// Stop implements hostapi.Host: it stops the actor where it runs, if it runs.
+func (rt *Router) Stop(ctx context.Context, t hostapi.Target) error {
+	a, err := rt.cfg.Store.GetActor(ctx, t.ActorID)
+	if err != nil {
+		return storeErr(err)
+	}
+	if a.RunnerID == "" || a.Destroyed() {
+		return nil
+	}
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return storeErr(err)
+	}
+	r, ok := v.runners[a.RunnerID]
+	if !ok {
+		return nil
+	}
+	c, err := rt.link(ctx, r)
+	if err != nil {
+		return errs.Unavailable("runner unreachable")
+	}
+	return c.Stop(ctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
+}
+
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDestroyed):
+		return errs.NotFound()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errs.Unavailable("store did not answer in time")
+	}
+	var pe *errs.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return errs.Unavailable("store error")
+}
