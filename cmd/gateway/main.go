@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -48,12 +49,17 @@ func run(args []string) error {
 	lease := fs.Duration("lease", leaseDef, "runner heartbeat lease (RIVETKUBE_LEASE)")
 	wait := fs.Duration("wait-timeout", waitDef, "how long a request waits for its actor (RIVETKUBE_WAIT_TIMEOUT)")
 	maxConns := fs.Int("postgres-max-conns", 32, "PostgreSQL connection pool size")
+	maxMsgDef, err := intEnv("RIVETKUBE_MAX_MESSAGE_SIZE", 4<<20)
+	if err != nil {
+		return err
+	}
+	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
 	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 {
-		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2")
+	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
+		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
 	}
 	var log *slog.Logger
 	switch *logFormat {
@@ -81,6 +87,7 @@ func run(args []string) error {
 		AdminToken:  os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
 		RunnerToken: os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:       *lease, WaitTimeout: *wait, Version: version, Log: log,
+		MaxMessageSize: *maxMsg,
 	})
 	if err != nil {
 		return err
@@ -98,6 +105,18 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func intEnv(name string, def int64) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a byte count, got %q", name, v)
+	}
+	return n, nil
 }
 
 func durEnv(name string, def time.Duration) (time.Duration, error) {

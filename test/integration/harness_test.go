@@ -71,10 +71,10 @@ func newCluster(t *testing.T) *cluster {
 	return &cluster{t: t, pg: pg, url: pg.NewDatabase(t)}
 }
 
-func (c *cluster) startGateway() *node {
+func (c *cluster) startGateway(env ...string) *node {
 	c.t.Helper()
 	addr := proc.FreeAddr(c.t)
-	p := proc.Start(c.t, fmt.Sprintf("gateway-%d", len(c.gateways)), gatewayBin, []string{
+	p := proc.Start(c.t, fmt.Sprintf("gateway-%d", len(c.gateways)), gatewayBin, append([]string{
 		"RIVETKUBE_POSTGRES_URL=" + c.url,
 		"RIVETKUBE_LISTEN=" + addr,
 		"RIVETKUBE_ADMIN_TOKEN=" + adminToken,
@@ -82,16 +82,16 @@ func (c *cluster) startGateway() *node {
 		"RIVETKUBE_LEASE=" + lease,
 		"RIVETKUBE_WAIT_TIMEOUT=20s",
 		"RIVETKUBE_LOG_FORMAT=text",
-	}, "http://"+addr+"/healthz")
+	}, env...), "http://"+addr+"/healthz")
 	n := &node{Proc: p, addr: addr}
 	c.gateways = append(c.gateways, n)
 	return n
 }
 
-func (c *cluster) startRunner(version uint64) *node {
+func (c *cluster) startRunner(version uint64, env ...string) *node {
 	c.t.Helper()
 	addr := proc.FreeAddr(c.t)
-	p := proc.Start(c.t, fmt.Sprintf("runner-%d-v%d", len(c.runners), version), runnerBin, []string{
+	p := proc.Start(c.t, fmt.Sprintf("runner-%d-v%d", len(c.runners), version), runnerBin, append([]string{
 		"RIVET_ENDPOINT=" + c.gateways[0].endpoint(),
 		"RIVETKUBE_POSTGRES_URL=" + c.url,
 		"RIVET_RUNNER_LISTEN=" + addr,
@@ -101,7 +101,7 @@ func (c *cluster) startRunner(version uint64) *node {
 		"RIVETKUBE_LEASE=" + lease,
 		"RIVETKUBE_ACTION_TIMEOUT=5s",
 		"RIVETKUBE_SHUTDOWN_TIMEOUT=20s",
-	}, "http://"+addr+"/healthz")
+	}, env...), "http://"+addr+"/healthz")
 	n := &node{Proc: p, addr: addr, version: version}
 	c.runners = append(c.runners, n)
 	return n
