@@ -46,7 +46,8 @@
 //     returns ctx.Err(). The caller's deadline also travels with the call,
 //     so the host's ctx has the same deadline.
 //   - Bounded: at most ServerOptions.MaxConcurrent streams per link (more
-//     fail fast with actor/overloaded); frames of at most MaxFrameSize (the
+//     fail fast with actor/overloaded; open connections and raw sockets
+//     count as streams for as long as they are open); frames of at most MaxFrameSize (the
 //     smaller of both ends', exchanged in the handshake); raw bodies of at
 //     most MaxBodySize; one outbound queue per link bounded in bytes and
 //     drained by one writer goroutine; per stream at most StreamQueue
@@ -60,6 +61,8 @@
 //     credits the runner grants as the host reads, so the runner's
 //     per-socket channel is bounded and nothing is read from the client
 //     before the host has accepted the socket.
+//   - Frames are not fragmented: a large frame (a big body or output)
+//     delays the frames queued behind it on the same link.
 //   - Oversized frames are refused by the sender, before they reach the
 //     link: the call (or stream) fails with message/incoming_too_long or
 //     message/outgoing_too_long and the link and its other streams are

@@ -168,7 +168,12 @@ func (s *Server) Close(ctx context.Context) error {
 			graceful := sl.drain(ctx) == nil && sl.l.out.waitEmpty(ctx) == nil
 			sl.l.fail(errors.New("runner closing"), graceful, websocket.StatusGoingAway, "runner closing")
 			done := make(chan struct{})
-			go func() { sl.calls.Wait(); close(done) }()
+			go func() {
+				// The reader starts calls: wait for it before waiting for them.
+				sl.l.wg.Wait()
+				sl.calls.Wait()
+				close(done)
+			}()
 			select {
 			case <-done:
 			case <-ctx.Done():
