@@ -38,3 +38,7 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $@
+
+.PHONY: bench
+bench: ## Run the end-to-end benchmark: prints a table of figures (about 1–2 min). BENCH_FLAGS="-only read -cpuprofile cpu.prof" narrows it.
+	go run ./bench $(BENCH_FLAGS)
