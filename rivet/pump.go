@@ -2,7 +2,10 @@ package rivet
 
 import (
 	"context"
+	"net/http"
+	"sync"
 
+	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -10,13 +13,16 @@ import (
 // delivery is one output of an actor: a frame to a client connection, a
 // message on a raw WebSocket, or a reply handed to a waiting caller.
 type delivery struct {
-	conn      *Conn // frame target, with msg
-	msg       protocol.ToClient
-	ws        *WebSocket // raw websocket target, with binary/data
-	binary    bool
-	data      []byte
-	fn        func(err error) // generic release callback (err = commit failure)
-	closeConn error           // with conn: close after sending (nil: just send)
+	conn   *Conn // frame target, with msg
+	msg    protocol.ToClient
+	ws     *WebSocket // raw websocket target, with binary/data
+	binary bool
+	data   []byte
+	// fn is a generic release callback (err = commit failure). It may run
+	// on the goroutine that pushes it (see pump), so it must not block and
+	// the pusher must not hold a lock fn takes.
+	fn        func(err error)
+	closeConn error // with conn: close after sending (nil: just send)
 	closing   bool
 }
 
@@ -25,17 +31,36 @@ type outBatch struct {
 	items []delivery
 }
 
+// errPumpClosed is what outputs pushed after the pump closed get: the
+// instance is gone and they were not released. A reply may have been
+// produced by an action that ran, so it must not be retried blindly.
+var errPumpClosed = errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The actor stopped before the reply was sent.")
+
 // pump releases an actor's outputs in order, each batch only after the
 // commit (gate) that covers it is durable: the output gate.
+//
+// A batch whose gate is already durable (or that has none), pushed while
+// nothing is queued or being delivered, is delivered at once by the pushing
+// goroutine: a read-only action's reply waits for nothing, so it skips a
+// goroutine hop. Every other batch is queued, bounded by size, and a
+// goroutine started on demand delivers the queue in order and exits once it
+// is empty, so an idle actor holds neither a goroutine nor a buffer here.
 type pump struct {
 	in   *instance
-	ch   chan outBatch
-	done chan struct{}
+	size int
+
+	mu      sync.Mutex
+	cond    sync.Cond // run waits for an inline delivery; push waits for space
+	queue   fifo[outBatch]
+	busy    bool // a batch is being delivered (by run or inline by push)
+	running bool // the run goroutine is live
+	closed  bool
+	exited  chan struct{} // made by close while run is live; closed when it exits
 }
 
 func newPump(in *instance, size int) *pump {
-	p := &pump{in: in, ch: make(chan outBatch, size), done: make(chan struct{})}
-	go p.run()
+	p := &pump{in: in, size: size}
+	p.cond.L = &p.mu
 	return p
 }
 
@@ -51,12 +76,77 @@ func (p *pump) push(gate *store.Pending, items []delivery) {
 		default:
 		}
 	}
-	p.ch <- outBatch{gate: gate, items: items}
+	p.mu.Lock()
+	for !p.closed && p.queue.len() >= p.size {
+		p.cond.Wait()
+	}
+	if p.closed {
+		p.mu.Unlock()
+		for _, d := range items {
+			if d.fn != nil {
+				d.fn(errPumpClosed)
+			}
+		}
+		return
+	}
+	if gate == nil && !p.busy && p.queue.len() == 0 && inlineSafe(items) {
+		// Everything pushed before was delivered and nothing waits: in order.
+		p.busy = true
+		p.mu.Unlock()
+		for _, d := range items {
+			p.deliver(d, nil)
+		}
+		p.mu.Lock()
+		p.busy = false
+		if p.queue.len() > 0 {
+			p.cond.Broadcast() // run waits for this delivery to end
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.queue.push(outBatch{gate: gate, items: items})
+	if !p.running {
+		p.running = true
+		go p.run()
+	}
+	p.mu.Unlock()
+}
+
+// inlineSafe reports whether items can be delivered on the pushing
+// goroutine: replies and connection frames never block (hostapi.Sink), a
+// raw WebSocket write may (closing a slow socket).
+func inlineSafe(items []delivery) bool {
+	for i := range items {
+		if items[i].ws != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *pump) run() {
-	defer close(p.done)
-	for b := range p.ch {
+	p.mu.Lock()
+	for {
+		if p.queue.len() == 0 {
+			p.running = false
+			if p.exited != nil {
+				close(p.exited)
+				p.exited = nil
+			}
+			p.mu.Unlock()
+			return
+		}
+		if p.busy {
+			p.cond.Wait()
+			continue
+		}
+		full := p.queue.len() >= p.size
+		b := p.queue.pop()
+		p.busy = true
+		if full {
+			p.cond.Broadcast() // a push may wait for space
+		}
+		p.mu.Unlock()
 		var err error
 		if b.gate != nil {
 			<-b.gate.Done()
@@ -68,6 +158,8 @@ func (p *pump) run() {
 		if err != nil {
 			p.in.requestStop(stopFailed)
 		}
+		p.mu.Lock()
+		p.busy = false
 	}
 }
 
@@ -96,11 +188,23 @@ func (p *pump) deliver(d delivery, err error) {
 	}
 }
 
-// close waits until everything pushed so far was delivered.
+// close waits until everything pushed so far was delivered (or ctx is
+// done). Later pushes are not delivered: their replies get dropped_reply.
 func (p *pump) close(ctx context.Context) {
-	close(p.ch)
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast() // a push waiting for space gives up
+	if !p.running {
+		p.mu.Unlock()
+		return
+	}
+	if p.exited == nil {
+		p.exited = make(chan struct{})
+	}
+	exited := p.exited
+	p.mu.Unlock()
 	select {
-	case <-p.done:
+	case <-exited:
 	case <-ctx.Done():
 	}
 }
