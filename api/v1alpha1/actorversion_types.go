@@ -13,7 +13,8 @@ const (
 	// PhasePending: the version's Deployment is not available yet (or the
 	// version was rejected; see the Degraded condition).
 	PhasePending ActorVersionPhase = "Pending"
-	// PhaseReady: available, but a newer version is current (it will drain).
+	// PhaseReady: available and the newest; the gateway is being told to
+	// route new actors to it.
 	PhaseReady ActorVersionPhase = "Ready"
 	// PhaseCurrent: the newest available version; new actors go here.
 	PhaseCurrent ActorVersionPhase = "Current"

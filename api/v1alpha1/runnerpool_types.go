@@ -193,6 +193,10 @@ type PoolVersionStatus struct {
 	Name string `json:"name"`
 	// Phase of the version.
 	Phase ActorVersionPhase `json:"phase"`
+	// Rejected is true when the version is not higher than the versions
+	// the pool accepted before; it never gets runners.
+	// +optional
+	Rejected bool `json:"rejected,omitempty"`
 	// Replicas the version's Deployment should have.
 	Replicas int32 `json:"replicas"`
 	// AvailableReplicas of the version's Deployment.
