@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,17 @@ type Options[S any] struct {
 	OnWebSocket func(c *Ctx[S], ws *WebSocket)
 	// OnBeforeActionResponse may replace an action's output.
 	OnBeforeActionResponse func(c *Ctx[S], action string, args Args, output any) (any, error)
+
+	// Run is the actor's background loop: it starts after onWake and its
+	// context ends when the actor sleeps, is drained or shuts down. It holds
+	// the actor (as an action does) except while it waits in Queue.Next. An
+	// actor with messages waiting for Run does not sleep.
+	Run func(c *Ctx[S], q *Queue) error
+	// Queues names the durable queues clients and other actors may send to.
+	Queues []string
+	// MaxQueueSize bounds the messages waiting in the actor's queues
+	// (default 1,000); a send beyond it fails with actor/overloaded.
+	MaxQueueSize int
 
 	// SleepTimeout is how long the actor stays awake with no connections and
 	// no work. Zero means the engine default (30 s).
@@ -167,7 +179,11 @@ type defConfig struct {
 	noSleep       bool
 	actionTimeout time.Duration
 	hasDestroy    bool
+	queues        []string
+	maxQueue      int
 }
+
+func (c defConfig) hasQueue(name string) bool { return slices.Contains(c.queues, name) }
 
 func (a *Actor[S]) config() defConfig {
 	return defConfig{
@@ -175,5 +191,7 @@ func (a *Actor[S]) config() defConfig {
 		noSleep:       a.opts.NoSleep,
 		actionTimeout: a.opts.ActionTimeout,
 		hasDestroy:    a.opts.OnDestroy != nil,
+		queues:        a.opts.Queues,
+		maxQueue:      a.opts.MaxQueueSize,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"sort"
 )
 
 // behavior is the typed side of an instance, built by Actor[S].
@@ -17,6 +18,7 @@ type behavior interface {
 	hasStateChange() bool
 	stateChanged(ctx context.Context)
 	hasAction(name string) bool
+	actionNames() []string
 	action(ctx context.Context, conn *Conn, name string, args Args) (any, error)
 	hasBeforeResponse() bool
 	beforeResponse(ctx context.Context, name string, args Args, out any) (any, error)
@@ -24,6 +26,8 @@ type behavior interface {
 	createConnState(ctx context.Context, params Raw) (any, error)
 	connected(ctx context.Context, c *Conn)
 	disconnected(ctx context.Context, c *Conn)
+	hasRun() bool
+	run(ctx context.Context, q *Queue) error
 	request(ctx context.Context, w http.ResponseWriter, r *http.Request) bool
 	websocket(ctx context.Context, ws *WebSocket) bool
 }
@@ -103,6 +107,15 @@ func (t *typed[S]) stateChanged(ctx context.Context) { t.a.opts.OnStateChange(t.
 
 func (t *typed[S]) hasAction(name string) bool { _, ok := t.a.actions[name]; return ok }
 
+func (t *typed[S]) actionNames() []string {
+	out := make([]string, 0, len(t.a.actions))
+	for n := range t.a.actions {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (t *typed[S]) action(ctx context.Context, conn *Conn, name string, args Args) (any, error) {
 	return t.a.actions[name].call(reflect.ValueOf(t.ctx(ctx, conn)), args)
 }
@@ -137,6 +150,12 @@ func (t *typed[S]) disconnected(ctx context.Context, c *Conn) {
 	if t.a.opts.OnDisconnect != nil {
 		t.a.opts.OnDisconnect(t.ctx(ctx, c), c)
 	}
+}
+
+func (t *typed[S]) hasRun() bool { return t.a.opts.Run != nil }
+
+func (t *typed[S]) run(ctx context.Context, q *Queue) error {
+	return t.a.opts.Run(t.ctx(ctx, nil), q)
 }
 
 func (t *typed[S]) request(ctx context.Context, w http.ResponseWriter, r *http.Request) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -254,11 +255,17 @@ func (in *instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 		return nil, errs.Malformed("action arguments must be an array: %v", err)
 	}
 	var out any
+	start := time.Now()
 	err = in.hook(func() error {
 		var err error
 		out, err = in.beh.action(ctx, c, name, args)
 		return err
 	})
+	sp := span{Name: name, Kind: "action", Start: start, End: time.Now()}
+	if err != nil {
+		sp.Err = toPublic(err).Code
+	}
+	in.traces.add(sp)
 	if err != nil {
 		if pe := toPublic(err); pe.Code == "internal_error" && pe.Group == "actor" {
 			in.log.Warn("action failed", "action", name, "err", err)

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/rivetkube/rivetkube/client"
+
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
 
@@ -78,6 +80,16 @@ func (c *Ctx[S]) Sleep() { c.in.sleepWanted = true }
 // Destroy destroys the actor after the running action: onDestroy runs,
 // connections close, and its state and KV are deleted.
 func (c *Ctx[S]) Destroy() { c.in.destroyWanted = true }
+
+// Client returns a client of the engine this actor runs in, to get or
+// create other actors by name and key and call their actions or send to
+// their queues, with the same API as the Go client SDK. A call to the
+// actor itself from its own action would wait for itself: use the action's
+// code directly instead.
+func (c *Ctx[S]) Client() *client.Client { return c.in.rt.client() }
+
+// Schedule returns the actor's scheduler of durable calls.
+func (c *Ctx[S]) Schedule() *Scheduler { return &Scheduler{in: c.in} }
 
 // Log returns a logger with the actor's id, name and generation.
 func (c *Ctx[S]) Log() *slog.Logger { return c.in.log }

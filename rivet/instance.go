@@ -88,6 +88,13 @@ type instance struct {
 	taskActive    atomic.Bool
 	outbuf        []delivery
 	outMu         sync.Mutex
+	queue         queueBuf
+	acks          []uint64
+	schedules     map[string]store.Schedule
+	schedPuts     []store.Schedule
+	schedDels     []string
+	run           *runLoop
+	traces        traceRing
 }
 
 func newInstance(rt *runtime, id string, gen uint64) *instance {
@@ -104,6 +111,8 @@ func newInstance(rt *runtime, id string, gen uint64) *instance {
 		lifetime: ctx,
 		cancel:   cancel,
 		conns:    map[string]*Conn{},
+		// schedules are loaded at activation.
+		schedules: map[string]store.Schedule{},
 	}
 }
 
@@ -163,6 +172,13 @@ func (in *instance) activate() error {
 	in.actor, in.def, in.cfg = a, def, def.config()
 	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
 	in.beh = def.newBehavior(in)
+	in.queue.init()
+	if err := in.loadQueue(ctx); err != nil {
+		return err
+	}
+	if err := in.loadSchedules(ctx); err != nil {
+		return err
+	}
 	if !a.Initialized {
 		if err := in.hook(func() error { return in.beh.create(in.lifetime, a.Input) }); err != nil {
 			return fmt.Errorf("create state: %w", err)
@@ -252,7 +268,12 @@ func (in *instance) requestStop(k stopKind) {
 	if in.stopReq == nil || k > *in.stopReq {
 		in.stopReq = &k
 	}
+	rl := in.run
 	in.mu.Unlock()
+	if rl != nil && (k != stopSleep || in.forceStop.Load()) {
+		// A Run loop holding the actor must let go for the stop to begin.
+		rl.cancel()
+	}
 	select {
 	case in.wake <- struct{}{}:
 	default:
@@ -280,14 +301,26 @@ func (in *instance) loop() {
 	if in.cfg.noSleep {
 		timer.Stop()
 	}
+	alarm := time.NewTimer(time.Hour)
+	defer alarm.Stop()
+	armAlarm := func() {
+		if d, ok := in.nextDue(); ok {
+			alarm.Reset(d)
+		} else {
+			alarm.Stop()
+		}
+	}
+	armAlarm()
+	in.startRun()
 	for {
 		select {
 		case t := <-in.mailbox:
 			in.runTask(t)
 			in.mu.Lock()
 			in.inflight--
-			idle := in.inflight == 0 && in.holds == 0
+			idle := in.idleLocked()
 			in.mu.Unlock()
+			armAlarm()
 			if in.destroyWanted {
 				in.requestStop(stopDestroy)
 			} else if in.sleepWanted && idle {
@@ -298,11 +331,27 @@ func (in *instance) loop() {
 			}
 		case <-timer.C:
 			in.requestStop(stopSleep)
+		case <-alarm.C:
+			if err := in.gateErr(); err != nil {
+				in.requestStop(stopFailed)
+			} else {
+				in.fireDue()
+			}
+			armAlarm()
+			if in.destroyWanted {
+				in.requestStop(stopDestroy)
+			}
+			in.mu.Lock()
+			idle := in.idleLocked()
+			in.mu.Unlock()
+			if idle && !in.cfg.noSleep {
+				timer.Reset(in.sleepTimeout())
+			}
 		case <-in.wake:
 		}
 		in.mu.Lock()
 		req := in.stopReq
-		if req != nil && *req == stopSleep && (in.inflight > 0 || in.holds > 0) && !in.forceStop.Load() {
+		if req != nil && *req == stopSleep && !in.idleLocked() && !in.forceStop.Load() {
 			// Work arrived or a connection is open: stay awake.
 			in.stopReq = nil
 			req = nil
@@ -316,6 +365,13 @@ func (in *instance) loop() {
 			return
 		}
 	}
+}
+
+// idleLocked reports whether nothing keeps the actor awake: no queued or
+// running task, no connection, and no message waiting for its Run loop.
+// in.mu is held.
+func (in *instance) idleLocked() bool {
+	return in.inflight == 0 && in.holds == 0 && !(in.run != nil && in.queue.len() > 0)
 }
 
 func (in *instance) runTask(t task) {
@@ -370,8 +426,11 @@ func (in *instance) flush() (*store.Pending, error) {
 		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
 	}
 	puts, dels := in.kv.takeTask()
-	if changed || len(puts) > 0 || len(dels) > 0 {
-		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels}
+	acks, sputs, sdels := in.acks, in.schedPuts, in.schedDels
+	in.acks, in.schedPuts, in.schedDels = nil, nil, nil
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 {
+		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels}
 		if changed {
 			w.State = st
 		}
@@ -426,7 +485,10 @@ func (in *instance) stop(k stopKind) {
 	log := in.log.With("reason", k.String())
 	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 	defer cancel()
-	// Fail queued work: the caller retries against the next activation.
+	// The Run loop ends first (it cannot hold the actor now: stop runs on
+	// the mailbox), then queued work fails: callers retry against the next
+	// activation.
+	in.stopRun(ctx)
 	in.drainMailbox(errStopping)
 
 	var closeErr error

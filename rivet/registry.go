@@ -160,6 +160,7 @@ type LocalEngine struct {
 	st        store.Store
 	committer *store.Committer
 	served    chan error
+	stopScan  context.CancelFunc
 }
 
 // StartLocal starts the local engine and returns once it listens.
@@ -185,13 +186,15 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	}
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
-	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version})
+	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
+		InspectorOpen: true})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	rt.endpoint = "http://" + ln.Addr().String()
 	e := &LocalEngine{
 		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
 		srv: &http.Server{
@@ -202,6 +205,9 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 		},
 	}
 	go func() { e.served <- e.srv.Serve(ln) }()
+	scanCtx, stopScan := context.WithCancel(context.Background())
+	e.stopScan = stopScan
+	go rt.scanDue(scanCtx, rt.limits.DueScan)
 	return e, nil
 }
 
@@ -214,6 +220,7 @@ func (e *LocalEngine) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()
 	_ = e.srv.Shutdown(ctx)
+	e.stopScan()
 	e.rt.Close(ctx)
 	e.committer.Close()
 	return e.st.Close()

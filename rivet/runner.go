@@ -117,6 +117,7 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 	log := cfg.Log.With("runner", id, "pool", cfg.Pool, "version", cfg.Version)
 	rt := newRuntime(st, committer, r.defs, id, cfg.Limits, log)
 	rt.placed = true
+	rt.endpoint = cfg.Endpoint
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

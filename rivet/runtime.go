@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
 	"github.com/rivetkube/rivetkube/internal/store"
@@ -26,6 +27,8 @@ type Limits struct {
 	MaxConns      int           // default 10,000 connections per actor
 	MaxRawBody    int           // default 4 MiB raw HTTP response buffered by onRequest
 	OutboxSize    int           // default 4096 pending outputs per actor
+	MaxQueue      int           // default 1,000 messages waiting per actor
+	DueScan       time.Duration // default 1 s: how often sleeping actors with due work are looked for
 }
 
 func (l Limits) withDefaults() Limits {
@@ -50,6 +53,8 @@ func (l Limits) withDefaults() Limits {
 	defi(&l.MaxConns, 10000)
 	defi(&l.MaxRawBody, 4<<20)
 	defi(&l.OutboxSize, 4096)
+	defi(&l.MaxQueue, 1000)
+	def(&l.DueScan, time.Second)
 	return l
 }
 
@@ -64,6 +69,11 @@ type runtime struct {
 	placed bool
 	limits Limits
 	log    *slog.Logger
+
+	// endpoint is the engine's client URL, for actor-to-actor calls.
+	endpoint   string
+	clientOnce sync.Once
+	cl         *client.Client
 
 	mu      sync.Mutex
 	actors  map[string]*instance
@@ -83,6 +93,19 @@ func newRuntime(st store.Store, committer *store.Committer, defs map[string]defi
 		log:       log,
 		actors:    map[string]*instance{},
 	}
+}
+
+// client returns the shared engine client actors use to call each other.
+func (rt *runtime) client() *client.Client {
+	rt.clientOnce.Do(func() {
+		cl, err := client.New(client.Config{Endpoint: rt.endpoint, Encoding: client.EncodingCBOR})
+		if err != nil {
+			rt.log.Error("actor-to-actor client", "endpoint", rt.endpoint, "err", err)
+			cl, _ = client.New(client.Config{Endpoint: "http://127.0.0.1:6420"})
+		}
+		rt.cl = cl
+	})
+	return rt.cl
 }
 
 // HasActor implements hostapi.Host.
@@ -250,6 +273,25 @@ func (rt *runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 		return in.requestDestroy(ctx)
 	})
 }
+
+// QueueSend implements hostapi.Host.
+func (rt *runtime) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	var res hostapi.QueueSendResponse
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
+		var err error
+		res, err = in.queueSend(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+// Wake implements hostapi.Host.
+func (rt *runtime) Wake(ctx context.Context, t hostapi.Target) error {
+	_, err := rt.instance(ctx, t)
+	return err
+}
+
+func hostTarget(id string) hostapi.Target { return hostapi.Target{ActorID: id} }
 
 // Stop implements hostapi.Host: the actor sleeps now (drain).
 func (rt *runtime) Stop(ctx context.Context, t hostapi.Target) error {

@@ -84,9 +84,10 @@ func run(args []string) error {
 	}
 	g, err := engine.StartGateway(ctx, engine.GatewayConfig{
 		Listen: *listen, PostgresURL: *pg, MaxConns: int32(*maxConns),
-		AdminToken:  os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
-		RunnerToken: os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
-		Lease:       *lease, WaitTimeout: *wait, Version: version, Log: log,
+		AdminToken:     os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
+		InspectorToken: os.Getenv("RIVETKUBE_INSPECTOR_TOKEN"),
+		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
+		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg,
 	})
 	if err != nil {

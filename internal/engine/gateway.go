@@ -29,6 +29,8 @@ type GatewayConfig struct {
 	MaxConns int32
 	// AdminToken protects /admin; empty disables the admin API.
 	AdminToken string
+	// InspectorToken protects the inspector API; empty disables it.
+	InspectorToken string
 	// RunnerToken is sent to runners on the link.
 	RunnerToken string
 	// Lease is the runner heartbeat lease (default 5 s).
@@ -92,6 +94,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		Store: st, Host: rt, Log: log, Version: cfg.Version,
 		MaxMessageSize: cfg.MaxMessageSize,
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
+		InspectorToken: cfg.InspectorToken,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

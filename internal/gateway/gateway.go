@@ -43,6 +43,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// WSOutbox bounds frames queued to one client WebSocket (default 1024).
 	WSOutbox int
+	// InspectorToken, when set, is required as a bearer token by the
+	// inspector API. Without it the inspector is served only when
+	// InspectorOpen is set (the local engine) and refused otherwise.
+	InspectorToken string
+	InspectorOpen  bool
+	// MaxQueueWait bounds how long a queue send with wait may wait (default 5 min).
+	MaxQueueWait time.Duration
 	// Admin, when set, is served under /admin behind AdminToken.
 	Admin      Admin
 	AdminToken string
@@ -63,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Minute
+	}
+	if c.MaxQueueWait <= 0 {
+		c.MaxQueueWait = 5 * time.Minute
 	}
 	if c.WSOutbox <= 0 {
 		c.WSOutbox = 1024

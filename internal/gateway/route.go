@@ -143,9 +143,9 @@ func (s *Server) handleGateway(w http.ResponseWriter, r *http.Request) {
 	case "request":
 		s.handleRawRequest(ctx, w, r, t, sub)
 	case "queue":
-		writeError(w, enc, errs.New(http.StatusNotImplemented, "actor", "queue_unsupported", "Queues are not supported by this engine yet."), t.specifier())
+		s.handleQueue(ctx, w, r, enc, t, sub)
 	case "inspector":
-		writeError(w, enc, errs.New(http.StatusNotImplemented, "actor", "inspector_unsupported", "The inspector is not supported by this engine yet."), t.specifier())
+		s.handleInspector(ctx, w, r, t, sub)
 	default:
 		writeError(w, enc, errs.New(http.StatusNotFound, "request", "route_not_found", "Unknown actor route %q.", kind), t.specifier())
 	}

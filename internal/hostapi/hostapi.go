@@ -11,6 +11,7 @@ package hostapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
@@ -38,6 +39,25 @@ type ConnectRequest struct {
 	ActorID    string
 	Generation uint64
 	Params     []byte // canonical CBOR; nil when the client sent none
+}
+
+// QueueSendRequest puts a message on one of the actor's durable queues.
+type QueueSendRequest struct {
+	ActorID    string
+	Generation uint64
+	Queue      string
+	Body       []byte // canonical CBOR
+	// Wait asks to wait until the actor completes the message (bounded by
+	// Timeout, or the request's context when zero).
+	Wait    bool
+	Timeout time.Duration
+}
+
+// QueueSendResponse is the outcome of a send. Completed is false when the
+// sender waited and the actor did not complete the message in time.
+type QueueSendResponse struct {
+	Completed bool
+	Response  []byte // canonical CBOR; nil when none
 }
 
 // Sink receives what an actor sends to one client connection, in order.
@@ -85,6 +105,14 @@ type Host interface {
 	// going away, onSleep runs, its state is committed and its placement
 	// cleared. It returns once the actor has stopped (or was not running).
 	Stop(ctx context.Context, t Target) error
+	// QueueSend durably enqueues a message (the actor wakes to handle it).
+	QueueSend(ctx context.Context, req QueueSendRequest) (QueueSendResponse, error)
+	// Wake activates the actor if it is asleep (due schedules, queued work,
+	// drain re-activation) and returns once it runs.
+	Wake(ctx context.Context, t Target) error
+	// Inspect serves the inspector HTTP API of the actor; r.URL.Path is the
+	// path after /inspector (e.g. "/summary").
+	Inspect(ctx context.Context, t Target, w http.ResponseWriter, r *http.Request) error
 	// HasActor reports whether an actor of this name is registered.
 	HasActor(name string) bool
 }

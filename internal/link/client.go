@@ -336,10 +336,44 @@ func (c *Client) Stop(ctx context.Context, t hostapi.Target) error {
 	return res.Err.err()
 }
 
+// Wake implements hostapi.Host.
+func (c *Client) Wake(ctx context.Context, t hostapi.Target) error {
+	res, err := c.call(ctx, &frame{Actor: t.ActorID, Gen: t.Generation}, c.open(kWake, nil))
+	if err != nil {
+		return err
+	}
+	return res.Err.err()
+}
+
+// QueueSend implements hostapi.Host.
+func (c *Client) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	f := &frame{Actor: req.ActorID, Gen: req.Generation, Name: req.Queue, Data: req.Body, Binary: req.Wait}
+	if req.Timeout > 0 {
+		f.N = uint64(req.Timeout.Milliseconds())
+	}
+	res, err := c.call(ctx, f, c.open(kQueueSend, nil))
+	if err != nil {
+		return hostapi.QueueSendResponse{}, err
+	}
+	if res.Err != nil {
+		return hostapi.QueueSendResponse{}, res.Err.err()
+	}
+	return hostapi.QueueSendResponse{Completed: res.Status == 1, Response: res.Data}, nil
+}
+
+// Inspect implements hostapi.Host like Request, served by the actor's inspector.
+func (c *Client) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return c.request(ctx, kInspect, t, w, r)
+}
+
 // Request implements hostapi.Host. The body is read (at most MaxBodySize)
 // and r.Body is replaced by a reader of the same bytes, so a caller may
 // retry with r. The response is written to w only on success.
 func (c *Client) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return c.request(ctx, kRequest, t, w, r)
+}
+
+func (c *Client) request(ctx context.Context, k kind, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, c.lim.maxBody+1))
@@ -355,7 +389,7 @@ func (c *Client) Request(ctx context.Context, t hostapi.Target, w http.ResponseW
 	res, err := c.call(ctx, &frame{
 		Actor: t.ActorID, Gen: t.Generation, Name: r.Method,
 		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Data: body,
-	}, c.open(kRequest, nil))
+	}, c.open(k, nil))
 	if err != nil {
 		return err
 	}

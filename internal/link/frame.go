@@ -49,11 +49,17 @@ const (
 	kWSMsg    kind = 13
 	kWSClose  kind = 14
 	kWSCredit kind = 15 // runner → gateway: N more messages may be sent
+
+	// More calls (gateway → runner).
+	kQueueSend kind = 16 // Name: queue, Data: body, Binary: wait, Timeout: wait bound
+	kWake      kind = 17
+	kInspect   kind = 18 // like kRequest, served by the host's inspector
 )
 
 func (k kind) String() string {
 	names := [...]string{"?", "action", "connect", "request", "websocket", "destroy", "stop", "cancel",
-		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit"}
+		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit",
+		"queue_send", "wake", "inspect"}
 	if int(k) < len(names) {
 		return names[k]
 	}

@@ -27,6 +27,9 @@ type fakeHost struct {
 	websocket func(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error
 	destroy   func(ctx context.Context, t hostapi.Target) error
 	stop      func(ctx context.Context, t hostapi.Target) error
+	queueSend func(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error)
+	wake      func(ctx context.Context, t hostapi.Target) error
+	inspect   func(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error
 }
 
 var errNotSet = errors.New("fake host: not set")
@@ -71,6 +74,27 @@ func (h *fakeHost) Stop(ctx context.Context, t hostapi.Target) error {
 		return errNotSet
 	}
 	return h.stop(ctx, t)
+}
+
+func (h *fakeHost) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	if h.queueSend == nil {
+		return hostapi.QueueSendResponse{}, errNotSet
+	}
+	return h.queueSend(ctx, req)
+}
+
+func (h *fakeHost) Wake(ctx context.Context, t hostapi.Target) error {
+	if h.wake == nil {
+		return errNotSet
+	}
+	return h.wake(ctx, t)
+}
+
+func (h *fakeHost) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	if h.inspect == nil {
+		return errNotSet
+	}
+	return h.inspect(ctx, t, w, r)
 }
 
 func (h *fakeHost) HasActor(string) bool { return true }

@@ -303,7 +303,7 @@ func (sl *serverLink) reject(id uint64, err error) {
 // dispatch handles one frame from the gateway (reader goroutine).
 func (sl *serverLink) dispatch(f *frame) {
 	switch f.K {
-	case kAction, kConnect, kRequest, kWebSocket, kDestroy, kStop:
+	case kAction, kConnect, kRequest, kWebSocket, kDestroy, kStop, kQueueSend, kWake, kInspect:
 		sl.startCall(f)
 	case kCancel:
 		if st := sl.lookup(f.S); st != nil {
@@ -415,9 +415,25 @@ func (sl *serverLink) run(st *sstream, f *frame) {
 		sl.reply(st, &frame{Err: toWireError(h.Destroy(st.ctx, t))})
 	case kStop:
 		sl.reply(st, &frame{Err: toWireError(h.Stop(st.ctx, t))})
-	case kRequest:
+	case kWake:
+		sl.reply(st, &frame{Err: toWireError(h.Wake(st.ctx, t))})
+	case kQueueSend:
+		res, err := h.QueueSend(st.ctx, hostapi.QueueSendRequest{
+			ActorID: f.Actor, Generation: f.Gen, Queue: f.Name, Body: f.Data,
+			Wait: f.Binary, Timeout: time.Duration(f.N) * time.Millisecond,
+		})
+		out := &frame{Data: res.Response, Err: toWireError(err)}
+		if res.Completed {
+			out.Status = 1
+		}
+		sl.reply(st, out)
+	case kRequest, kInspect:
+		serve := h.Request
+		if f.K == kInspect {
+			serve = h.Inspect
+		}
 		bw := &bufferedWriter{header: http.Header{}, limit: sl.l.lim.maxBody}
-		err := h.Request(st.ctx, t, bw, buildRequest(st.ctx, f, f.Name))
+		err := serve(st.ctx, t, bw, buildRequest(st.ctx, f, f.Name))
 		if err == nil && bw.over {
 			err = errs.OutgoingTooLong(bw.limit)
 		}

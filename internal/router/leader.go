@@ -23,6 +23,7 @@ func (rt *Router) RunBackground(ctx context.Context) {
 	buckets := map[string]float64{}
 	last := time.Now()
 	lastGC := time.Time{}
+	lastDue := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -53,6 +54,10 @@ func (rt *Router) RunBackground(ctx context.Context) {
 				continue
 			}
 			rt.drainTick(ctx, buckets, dt)
+			if now.Sub(lastDue) >= time.Second {
+				lastDue = now
+				rt.wakeDue(ctx)
+			}
 			if now.Sub(lastGC) >= rt.cfg.Lease {
 				lastGC = now
 				rt.gcTick(ctx)
@@ -130,8 +135,17 @@ func (rt *Router) move(ctx context.Context, v *registryView, src store.Runner, a
 	if err != nil || cur.Destroyed() || cur.RunnerID != "" {
 		return err == nil // already placed again by a request, or gone
 	}
-	if _, err := rt.cfg.Store.Place(ctx, a.ID, target.ID, cur.Generation); err != nil {
+	placed, err := rt.cfg.Store.Place(ctx, a.ID, target.ID, cur.Generation)
+	if err != nil {
 		return true // a request placed it first
+	}
+	// Re-activate it on the new version now, not on its next request.
+	if tc, err := rt.link(ctx, target); err == nil {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := tc.Wake(wctx, hostapi.Target{ActorID: a.ID, Generation: placed.Generation}); err != nil {
+			rt.log.Debug("drain: wake on the new version", "actor_id", a.ID, "err", err)
+		}
+		cancel()
 	}
 	rt.log.Debug("drain: moved actor", "actor_id", a.ID, "from", src.ID, "to", target.ID, "version", target.Version)
 	return true
@@ -150,5 +164,22 @@ func (rt *Router) gcTick(ctx context.Context) {
 				rt.log.Info("removed dead runner", "runner", r.ID, "pool", r.Pool, "version", r.Version, "since_heartbeat", r.SinceHeartbeat)
 			}
 		}
+	}
+}
+
+// wakeDue wakes sleeping actors whose schedules are due or that have queued
+// messages: the engine's alarm clock.
+func (rt *Router) wakeDue(ctx context.Context) {
+	ids, err := rt.cfg.Store.DueActors(ctx, 256)
+	if err != nil {
+		rt.log.Warn("scan due actors", "err", err)
+		return
+	}
+	for _, id := range ids {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := rt.Wake(wctx, hostapi.Target{ActorID: id}); err != nil {
+			rt.log.Debug("wake due actor", "actor_id", id, "err", err)
+		}
+		cancel()
 	}
 }

@@ -42,6 +42,9 @@ type Caller interface {
 	WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error
 	Destroy(ctx context.Context, t hostapi.Target) error
 	Stop(ctx context.Context, t hostapi.Target) error
+	QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error)
+	Wake(ctx context.Context, t hostapi.Target) error
+	Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error
 	// Done is closed when the link is lost.
 	Done() <-chan struct{}
 	Close() error
@@ -451,6 +454,33 @@ func (rt *Router) WebSocket(ctx context.Context, t hostapi.Target, r *http.Reque
 func (rt *Router) Destroy(ctx context.Context, t hostapi.Target) error {
 	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
 		return c.Destroy(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
+	})
+}
+
+// QueueSend implements hostapi.Host.
+func (rt *Router) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	var res hostapi.QueueSendResponse
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		res, err = c.QueueSend(ctx, r)
+		return err
+	})
+	return res, err
+}
+
+// Wake implements hostapi.Host: it places the actor if needed and starts it.
+func (rt *Router) Wake(ctx context.Context, t hostapi.Target) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Wake(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
+	})
+}
+
+// Inspect implements hostapi.Host.
+func (rt *Router) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Inspect(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, w, r)
 	})
 }
 

@@ -1,0 +1,93 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/protocol"
+)
+
+// SendOptions tunes Handle.Send.
+type SendOptions struct {
+	// Wait waits until the actor completes the message and returns its
+	// response (bounded by Timeout, or ctx).
+	Wait bool
+	// Timeout bounds the wait; zero leaves it to the engine's limit.
+	Timeout time.Duration
+}
+
+// SendResult is the outcome of a send.
+type SendResult struct {
+	// Completed is false when the sender waited and the actor did not
+	// complete the message in time (it stays queued and is still handled).
+	Completed bool
+	response  []byte
+}
+
+// Decode decodes the actor's response into v (nothing when none was sent).
+func (r SendResult) Decode(v any) error { return decodeValue(r.response, v) }
+
+// Send puts body on the actor's durable queue named queue. The message is
+// durable once Send returns; it is handled at least once by the actor's
+// Run loop. A queue that is full answers *ActorError actor/overloaded.
+func (h *Handle) Send(ctx context.Context, queue string, body any, opts SendOptions) (SendResult, error) {
+	if h.err != nil {
+		return SendResult{}, h.err
+	}
+	c := h.c
+	b, err := encodeValue(body)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("client: send to %q: %w", queue, err)
+	}
+	req := protocol.HTTPQueueSendRequest{Body: b, Name: &queue}
+	if opts.Wait {
+		w := true
+		req.Wait = &w
+		if opts.Timeout > 0 {
+			ms := uint64(opts.Timeout.Milliseconds())
+			req.Timeout = &ms
+		}
+	}
+	payload, err := protocol.EncodeHTTPQueueSendRequest(c.enc, req)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("client: send to %q: encode request: %w", queue, err)
+	}
+	var res protocol.HTTPQueueSendResponse
+	err = c.retry(ctx, func(err error) bool { return retryableError(h.kind, err, false) }, func() error {
+		u, err := h.gatewayURL(ctx, "/queue/"+escapeComponent(queue))
+		if err != nil {
+			return err
+		}
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		h.gatewayHeaders(hr.Header)
+		hr.Header.Set("x-rivet-encoding", string(c.encoding))
+		hr.Header.Set("Content-Type", c.contentType())
+		resp, err := c.httpc.Do(hr)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		data, err := c.readBody(resp)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return responseError(resp, data, c.enc)
+		}
+		res, err = protocol.DecodeHTTPQueueSendResponse(c.enc, data)
+		if err != nil {
+			return fmt.Errorf("decode response: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return SendResult{}, fmt.Errorf("client: send to %q: %w", queue, err)
+	}
+	return SendResult{Completed: res.Status == "completed", response: res.Response}, nil
+}
