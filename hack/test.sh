@@ -35,3 +35,17 @@ phase_end "tests"
 phase "race detector on the concurrent core"
 go test -count=1 -race -timeout 20m ./rivet/... ./internal/store/... ./internal/gateway/... ./client/...
 phase_end "race"
+
+phase "generated files (deepcopy, CRDs, RBAC) are up to date"
+bash hack/check-generated.sh
+phase_end "check-generated"
+
+phase "Kubernetes test binaries (built from source once, then cached)"
+KUBEBUILDER_ASSETS="$(bash hack/k8s-binaries.sh)"
+export KUBEBUILDER_ASSETS
+export RIVETKUBE_REQUIRE_K8S=1
+phase_end "k8s binaries"
+
+phase "operator: controller tests against a real kube-apiserver and etcd"
+go test -count=1 -timeout 20m ./api/... ./internal/admin/... ./internal/controller/... ./internal/operator/... ./cmd/operator/...
+phase_end "operator tests"

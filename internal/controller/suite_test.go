@@ -50,10 +50,10 @@ const (
 )
 
 var (
-	restCfg              *rest.Config
-	scheme               = runtime.NewScheme()
-	k8sClient            client.Client
-	skipReason           string
+	restCfg               *rest.Config
+	scheme                = runtime.NewScheme()
+	k8sClient             client.Client
+	skipReason            string
 	gatewayBin, runnerBin string
 )
 
