@@ -16,7 +16,14 @@
 //   - Place, like Activate, is the only way an actor gains a placement;
 //     Deactivate, DestroyActor and RemoveRunner are the ways it loses one.
 //     Every clock the coordination methods use (heartbeats, SinceHeartbeat,
-//     lease expiry) is the store's, never the caller's.
+//     lease expiry, schedule due times in DueActors) is the store's, never
+//     the caller's.
+//   - Queue sequence numbers are assigned by the store, strictly increasing
+//     per actor and never reused, even after every message was acknowledged.
+//   - Queue acknowledgements, schedule changes and workflow steps are part
+//     of a Write: they apply atomically with its state and KV changes, and
+//     not at all when the write is fenced or invalid.
+//   - A destroyed actor has no queued messages, schedules or workflow steps.
 package store
 
 import (
@@ -32,6 +39,8 @@ var (
 	ErrFenced    = errors.New("write fenced: generation is stale")
 	ErrDestroyed = errors.New("actor is destroyed")
 	ErrClosed    = errors.New("store is closed")
+	// ErrQueueFull is returned by Enqueue when the actor's queue holds max messages.
+	ErrQueueFull = errors.New("queue is full")
 )
 
 // ActorSpec is what a client asks for when it creates an actor.
@@ -93,10 +102,59 @@ type KVRange struct {
 	Reverse bool
 }
 
+// QueueMessage is a durable message in an actor's queue.
+type QueueMessage struct {
+	ActorID string
+	// Seq is assigned by the store; strictly increasing per actor, never
+	// reused (even after the actor's messages are all removed).
+	Seq        uint64
+	Name       string
+	Body       []byte // canonical CBOR; never nil when read back
+	EnqueuedAt time.Time
+}
+
+// Schedule is a durable scheduled action call.
+type Schedule struct {
+	ActorID string // in Write.SchedulePuts: "" or the write's ActorID
+	ID      string // chosen by the caller (unique per actor)
+	// At is when the call is due. It is kept to the microsecond (finer
+	// precision is truncated) and must lie within MinTime..MaxTime.
+	At        time.Time
+	Action    string
+	Args      []byte    // canonical CBOR array; never nil when read back
+	CreatedAt time.Time // set by the store on every put (a put replaces the schedule)
+}
+
+// Workflow step statuses.
+const (
+	StepCompleted = "completed"
+	StepFailed    = "failed"
+	StepRunning   = "running"
+)
+
+// WorkflowStep is one recorded step of an actor's workflow run.
+type WorkflowStep struct {
+	ActorID  string // in Write.WorkflowSteps: "" or the write's ActorID
+	Workflow string // workflow run id
+	Seq      uint64 // order of first execution within the run, set by the caller
+	Name     string // step key, unique within the run
+	Status   string // StepCompleted, StepFailed or StepRunning
+	Result   []byte // canonical CBOR, for completed steps; nil stays nil
+	Error    string // last error, for failed/retrying steps
+	Attempts int
+	// StartedAt and FinishedAt are kept to the microsecond, like
+	// Schedule.At; zero or within MinTime..MaxTime.
+	StartedAt  time.Time
+	FinishedAt time.Time // zero unless completed or failed
+}
+
 // Write is one actor instance's atomic change set, fenced by Generation.
 // It applies in this order: DeleteAll, then Deletes, then Puts (so a key
 // both deleted and put ends up with the put value), then State and
-// Initialized.
+// Initialized, then QueueAcks, then ScheduleDeletes before SchedulePuts and
+// WorkflowDeletes before WorkflowSteps (so, as with KV, a put wins over a
+// delete of the same schedule or run). Within SchedulePuts (WorkflowSteps)
+// the last entry for an ID (a run and step name) wins.
 type Write struct {
 	ActorID    string
 	Generation uint64
@@ -107,6 +165,18 @@ type Write struct {
 	Deletes     [][]byte
 	// DeleteAll removes every KV pair of the actor before Puts apply.
 	DeleteAll bool
+
+	// QueueAcks are the sequence numbers of handled messages: removed.
+	// Unknown sequence numbers are ignored.
+	QueueAcks []uint64
+	// SchedulePuts upserts schedules by (actor, ID).
+	SchedulePuts []Schedule
+	// ScheduleDeletes removes schedules by ID; unknown IDs are ignored.
+	ScheduleDeletes []string
+	// WorkflowSteps upserts steps by (actor, Workflow, Name).
+	WorkflowSteps []WorkflowStep
+	// WorkflowDeletes removes every step of these workflow runs.
+	WorkflowDeletes []string
 }
 
 // Store is the persistence contract. All methods are safe for concurrent use.
