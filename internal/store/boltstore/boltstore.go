@@ -29,18 +29,27 @@ var (
 	bucketRunnerIdx = []byte("idx_runner")
 	bucketPools     = []byte("pools")
 	bucketLeases    = []byte("leases")
+	// Added by schema version 3.
+	bucketQueues    = []byte("queues")
+	bucketQueueSeq  = []byte("queue_seq")
+	bucketSchedules = []byte("schedules")
+	bucketDueIdx    = []byte("idx_due")
+	bucketWorkflows = []byte("workflows")
 )
 
 // allBuckets are the top-level buckets of the current schema.
 var allBuckets = [][]byte{bucketMeta, bucketActors, bucketKeyIdx, bucketListIdx, bucketState, bucketKV,
-	bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases}
+	bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases,
+	bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows}
 
 var metaSchemaKey = []byte("schema")
 
 // schemaVersion is the layout version written to the meta bucket. Version 2
 // added the runner registry, the runner→actors index, pool configs and
-// leases; Open upgrades a version 1 file in place.
-const schemaVersion = 2
+// leases; version 3 added queues, schedules (with the due-time index) and
+// workflow steps. Open upgrades older files in place: the new buckets start
+// empty, and a version 1 file gets its runner index built.
+const schemaVersion = 3
 
 // DefaultLockTimeout is how long Open waits for another process to release
 // the database file when Options.Timeout is zero.
@@ -105,6 +114,9 @@ func Open(path string, opts Options) (*Store, error) {
 			if err := buildRunnerIndex(tx); err != nil {
 				return fmt.Errorf("upgrade schema 1 to %d: %w", schemaVersion, err)
 			}
+			return meta.Put(metaSchemaKey, []byte{schemaVersion})
+		case len(v) == 1 && v[0] == 2:
+			// Version 3 only added buckets, created above.
 			return meta.Put(metaSchemaKey, []byte{schemaVersion})
 		case len(v) != 1 || v[0] != schemaVersion:
 			return fmt.Errorf("unsupported schema version %v", v)
@@ -429,7 +441,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 		if err := tx.Bucket(bucketKV).DeleteBucket([]byte(id)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return fmt.Errorf("delete kv: %w", err)
 		}
-		return nil
+		return dropActorQueues(tx, id)
 	})
 	if err != nil {
 		return store.Actor{}, fmt.Errorf("destroy actor: %w", err)
@@ -551,6 +563,7 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 		errs[i] = store.ValidateWrite(w)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		now := s.stamp()
 		for i, w := range writes {
 			if errs[i] != nil {
 				continue
@@ -565,7 +578,7 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 			}
 			// The checks passed: from here on a failure is a storage
 			// failure and aborts the whole batch.
-			if err := apply(tx, r, w); err != nil {
+			if err := apply(tx, r, w, now); err != nil {
 				return fmt.Errorf("apply write %d (actor %s): %w", i, w.ActorID, err)
 			}
 		}
@@ -580,7 +593,9 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	return errs, nil
 }
 
-func apply(tx *bolt.Tx, r *record, w store.Write) error {
+// apply makes the changes of a checked write, in the order store.Write
+// documents; now stamps schedule puts.
+func apply(tx *bolt.Tx, r *record, w store.Write, now int64) error {
 	id := []byte(w.ActorID)
 	kvRoot := tx.Bucket(bucketKV)
 	if w.DeleteAll {
@@ -622,6 +637,17 @@ func apply(tx *bolt.Tx, r *record, w store.Write) error {
 		if err := putRecord(tx, r); err != nil {
 			return err
 		}
+	}
+	if len(w.QueueAcks) > 0 {
+		if err := ackMessages(tx, w.ActorID, w.QueueAcks); err != nil {
+			return fmt.Errorf("ack messages: %w", err)
+		}
+	}
+	if err := applySchedules(tx, w, now); err != nil {
+		return fmt.Errorf("schedules: %w", err)
+	}
+	if err := applySteps(tx, w); err != nil {
+		return fmt.Errorf("workflow steps: %w", err)
 	}
 	return nil
 }

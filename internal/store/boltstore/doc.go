@@ -14,6 +14,11 @@
 //	idx_runner runner id | actor id                → (empty)
 //	pools      pool                                → pool config record
 //	leases     name                                → holder | expiry
+//	queues     id → nested bucket: big-endian seq      → name | body | enqueued
+//	queue_seq  id                                  → last seq | count
+//	schedules  id → nested bucket: schedule id     → at | action | args | created
+//	idx_due    at | id | schedule id               → (empty)
+//	workflows  id → nested bucket: run | step name → step record
 //
 // ns, name and key are length-prefixed (key with store.EncodeKey), so index
 // prefixes never collide; created is big-endian so idx_list iterates in
@@ -36,7 +41,17 @@
 //     ActorsOnRunner and the actor counts of the registry walk one runner's
 //     entries instead of every actor. Opening a schema version 1 file
 //     builds it once from the actors bucket.
-//   - Heartbeats, SinceHeartbeat and lease expiry use the store's clock
-//     (the now func, time.Now outside tests).
+//   - An actor's queue bucket exists exactly while it holds messages (the
+//     last ack or destroy drops it), so the keys of the queues bucket are
+//     the actors with queued messages: DueActors walks them and idx_due up
+//     to now instead of every actor. queue_seq keeps the last seq assigned
+//     (never lowered, so seqs are not reused) and the message count that
+//     QueueLen and Enqueue's max check read; Enqueue's check and append are
+//     one write transaction, so they are atomic.
+//   - idx_due holds exactly one entry per schedule, updated in the same
+//     transaction as every schedule put, delete and destroy.
+//   - Heartbeats, SinceHeartbeat, lease expiry, queue and schedule stamps
+//     and DueActors' "now" use the store's clock (the now func, time.Now
+//     outside tests).
 //   - Generation only grows: Activate and DestroyActor add one.
 package boltstore
