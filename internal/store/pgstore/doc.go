@@ -14,6 +14,16 @@
 //	             actors (runner_id, id COLLATE "C") WHERE runner_id <> ''
 //	pool_configs pool → ready/draining version arrays, drain rate
 //	leases       name → holder, expires_at
+//	actor_queue  (actor_id, seq) → name, body, enqueued_at; index
+//	             (actor_id, name, seq) for name filters. actors.queue_seq
+//	             is the last seq handed out, actors.queue_len the number
+//	             queued; the partial index actors_queue_wake covers the
+//	             sleeping live actors with queue_len > 0
+//	actor_schedules (actor_id, id) → due_at, action, args, created_at;
+//	             index (due_at, actor_id) for DueActors
+//	workflow_steps (actor_id, workflow, name) → seq, status, result, error,
+//	             attempts, started_at, finished_at; index
+//	             (actor_id, workflow, seq)
 //
 // Invariants:
 //   - Migrations run under a session advisory lock, so gateways starting at
@@ -34,6 +44,16 @@
 //     caller's clock. A lease is taken by one INSERT ... ON CONFLICT DO
 //     UPDATE ... WHERE (free, expired or already the holder's), so
 //     concurrent takers serialize on the row.
+//   - Enqueue is one statement: an UPDATE of the actor row that checks
+//     queue_len against max and increments queue_seq and queue_len, feeding
+//     the INSERT of the message. Concurrent senders serialize on the row
+//     lock and each re-checks the newest queue_len, so no more than max
+//     succeed and seqs never repeat. Acks delete messages and lower
+//     queue_len in one statement inside the Commit transaction, which holds
+//     the row lock.
+//   - DueActors is one query: a range scan of actor_schedules_due up to
+//     now() UNION ALL the actors_queue_wake partial index (each actor due at
+//     its oldest message, a primary-key lookup of actor_queue).
 //   - RemoveRunner locks the runner's actors in ID order (as Commit does)
 //     before clearing their placement, so it cannot deadlock with a batch.
 //   - Durability is PostgreSQL's: Commit returns after the transaction

@@ -292,8 +292,9 @@ func (s *Store) ListActors(ctx context.Context, opts store.ListOptions) ([]store
 	return out, next, nil
 }
 
-// DestroyActor marks the actor destroyed, frees its key, drops its state
-// and KV and bumps its generation, in one transaction.
+// DestroyActor marks the actor destroyed, frees its key, drops its state,
+// KV, queue, schedules and workflow steps and bumps its generation, in one
+// transaction.
 func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error) {
 	if err := s.begin(ctx); err != nil {
 		return store.Actor{}, err
@@ -313,15 +314,15 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 			return nil
 		}
 		if a, err = scanActor(tx.QueryRow(ctx, `UPDATE actors
-			SET generation = generation + 1, runner_id = '', destroyed_at = now()
+			SET generation = generation + 1, runner_id = '', destroyed_at = now(), queue_len = 0
 			WHERE id = $1 RETURNING `+actorCols, id)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM actor_state WHERE actor_id = $1`, id); err != nil {
-			return err
+		b := &pgx.Batch{}
+		for _, table := range []string{"actor_state", "actor_kv", "actor_queue", "actor_schedules", "workflow_steps"} {
+			b.Queue(`DELETE FROM `+table+` WHERE actor_id = $1`, id)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM actor_kv WHERE actor_id = $1`, id)
-		return err
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return store.Actor{}, fmt.Errorf("destroy actor: %w", err)
@@ -524,7 +525,8 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 }
 
 // queueWrite adds the statements of one checked write to b, in the order
-// DeleteAll, Deletes, Puts, State, Initialized.
+// DeleteAll, Deletes, Puts, State, Initialized, then those of
+// queueQueueWrite.
 func queueWrite(b *pgx.Batch, w store.Write, initialized map[string]bool) {
 	if w.DeleteAll {
 		b.Queue(`DELETE FROM actor_kv WHERE actor_id = $1`, w.ActorID)
@@ -561,6 +563,7 @@ func queueWrite(b *pgx.Batch, w store.Write, initialized map[string]bool) {
 		initialized[w.ActorID] = true
 		b.Queue(`UPDATE actors SET initialized = true WHERE id = $1`, w.ActorID)
 	}
+	queueQueueWrite(b, w)
 }
 
 // checkActor returns ErrNotFound unless the actor exists.
