@@ -194,7 +194,8 @@ type Store interface {
 	// ListActors lists actors of a name; next is "" on the last page.
 	ListActors(ctx context.Context, opts ListOptions) (actors []Actor, next string, err error)
 	// DestroyActor marks the actor destroyed, frees its key, removes its
-	// state and KV, and bumps the generation so live instances are fenced.
+	// state, KV, queued messages, schedules and workflow steps, and bumps
+	// the generation so live instances are fenced.
 	// Destroying a destroyed actor returns its row and ErrDestroyed.
 	DestroyActor(ctx context.Context, id string) (Actor, error)
 
@@ -281,6 +282,39 @@ type Store interface {
 	// ReleaseLease gives up the named lease if holder holds it; releasing a
 	// lease held by another holder, or by nobody, does nothing.
 	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Enqueue appends a message (not fenced: any sender may enqueue) and
+	// returns it with its Seq and EnqueuedAt (the store's clock).
+	// ErrQueueFull when the actor already holds max messages (max <= 0: no
+	// limit); the check and the append are atomic, so of concurrent senders
+	// exactly as many succeed as there is room for. ErrNotFound for an
+	// unknown actor, ErrDestroyed for a destroyed one, ErrInvalid for a name
+	// empty or over MaxQueueNameSize, or a body over MaxQueueBodySize.
+	Enqueue(ctx context.Context, actorID, name string, body []byte, max int) (QueueMessage, error)
+	// ListQueue returns up to limit messages with Seq > after in Seq order;
+	// with names non-empty only messages of those names. limit <= 0 means
+	// 100; it is capped at 1000 (as ListOptions.Limit). ErrNotFound for an
+	// unknown actor; a destroyed actor has no messages.
+	ListQueue(ctx context.Context, actorID string, after uint64, names []string, limit int) ([]QueueMessage, error)
+	// QueueLen counts the actor's queued messages; ErrNotFound as ListQueue.
+	QueueLen(ctx context.Context, actorID string) (int, error)
+	// ListSchedules returns the actor's schedules ordered by At then ID;
+	// ErrNotFound for an unknown actor; a destroyed actor has none.
+	ListSchedules(ctx context.Context, actorID string) ([]Schedule, error)
+	// DueActors returns up to limit non-destroyed actors that have a
+	// schedule due at or before the store's clock now, or queued messages
+	// while asleep (RunnerID == ""), earliest due first (an actor is due at
+	// its earliest due schedule or, asleep, at its oldest message's
+	// EnqueuedAt, whichever is earlier; ties by actor ID). limit <= 0 means
+	// 100; it is capped at 1000. The engine wakes them.
+	DueActors(ctx context.Context, limit int) ([]string, error)
+	// NextDue returns the earliest schedule time of the actor (zero when
+	// none); ErrNotFound for an unknown actor.
+	NextDue(ctx context.Context, actorID string) (time.Time, error)
+	// ListWorkflowSteps returns the steps of a run (workflow == "": of all
+	// runs) ordered by Seq (ties by run id, then step name). ErrNotFound for
+	// an unknown actor; a destroyed actor has none.
+	ListWorkflowSteps(ctx context.Context, actorID, workflow string) ([]WorkflowStep, error)
 
 	// Close releases resources; further calls return ErrClosed.
 	Close() error

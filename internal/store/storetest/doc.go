@@ -26,10 +26,22 @@
 //     concurrent Places with one expectGen exactly one wins.
 //   - A lease has at most one holder; it passes to another holder only
 //     after its ttl lapses unrenewed, or at once when released.
+//   - Queue seqs increase strictly per actor and are never reused, even
+//     once the queue emptied; of concurrent senders exactly max succeed.
+//   - Queue acks, schedule changes and workflow steps apply with their
+//     write or not at all (fenced or invalid writes change nothing).
+//   - Schedules list by (At, ID); DueActors lists due schedules (asleep or
+//     awake) and sleeping actors with messages, earliest due first, never
+//     destroyed ones. Workflow steps upsert by (run, name) and list by Seq.
+//   - Destroy wipes queue, schedules and workflow steps.
+//   - Limits of names, IDs and payloads are enforced with ErrInvalid at the
+//     exact byte.
 //   - After Close every method fails with ErrClosed.
 //
 // Each subtest works in a namespace of its own with fresh actor IDs, so
-// newStore may hand out stores that share one backing database. The suite
+// newStore may hand out stores that share one backing database. DueActors
+// is store-wide: its subtests only look at their own actors in its answer
+// (and schedule nothing as early as store.MinTime elsewhere). The suite
 // closes a store only in the Close subtest; newStore registers any other
 // cleanup itself.
 package storetest

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Closed", testClosed},
 	}
 	tests = append(tests, registryTests...)
+	tests = append(tests, queueTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1423,6 +1424,13 @@ func testClosed(t *testing.T, s store.Store) {
 	_, checks["GetPoolConfig"] = s.GetPoolConfig(ctx, "p")
 	_, checks["TryLease"] = s.TryLease(ctx, "l", "h", time.Second)
 	checks["ReleaseLease"] = s.ReleaseLease(ctx, "l", "h")
+	_, checks["Enqueue"] = s.Enqueue(ctx, a.ID, "m", nil, 0)
+	_, checks["ListQueue"] = s.ListQueue(ctx, a.ID, 0, nil, 0)
+	_, checks["QueueLen"] = s.QueueLen(ctx, a.ID)
+	_, checks["ListSchedules"] = s.ListSchedules(ctx, a.ID)
+	_, checks["DueActors"] = s.DueActors(ctx, 0)
+	_, checks["NextDue"] = s.NextDue(ctx, a.ID)
+	_, checks["ListWorkflowSteps"] = s.ListWorkflowSteps(ctx, a.ID, "")
 	checks["Close again"] = s.Close()
 	for name, err := range checks {
 		if !errors.Is(err, store.ErrClosed) {
