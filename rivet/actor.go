@@ -47,6 +47,9 @@ type Options[S any] struct {
 	// the actor (as an action does) except while it waits in Queue.Next. An
 	// actor with messages waiting for Run does not sleep.
 	Run func(c *Ctx[S], q *Queue) error
+	// Workflow runs as the actor's Run loop, durably: see Workflow. Set
+	// Run or Workflow, not both.
+	Workflow func(w *Workflow[S]) error
 	// Queues names the durable queues clients and other actors may send to.
 	Queues []string
 	// MaxQueueSize bounds the messages waiting in the actor's queues

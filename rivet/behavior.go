@@ -152,9 +152,12 @@ func (t *typed[S]) disconnected(ctx context.Context, c *Conn) {
 	}
 }
 
-func (t *typed[S]) hasRun() bool { return t.a.opts.Run != nil }
+func (t *typed[S]) hasRun() bool { return t.a.opts.Run != nil || t.a.opts.Workflow != nil }
 
 func (t *typed[S]) run(ctx context.Context, q *Queue) error {
+	if t.a.opts.Workflow != nil {
+		return runWorkflow(t, ctx, q)
+	}
 	return t.a.opts.Run(t.ctx(ctx, nil), q)
 }
 

@@ -93,6 +93,7 @@ type instance struct {
 	schedules     map[string]store.Schedule
 	schedPuts     []store.Schedule
 	schedDels     []string
+	wfPuts        []store.WorkflowStep
 	run           *runLoop
 	traces        traceRing
 }
@@ -426,11 +427,11 @@ func (in *instance) flush() (*store.Pending, error) {
 		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
 	}
 	puts, dels := in.kv.takeTask()
-	acks, sputs, sdels := in.acks, in.schedPuts, in.schedDels
-	in.acks, in.schedPuts, in.schedDels = nil, nil, nil
-	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 {
+	acks, sputs, sdels, wf := in.acks, in.schedPuts, in.schedDels, in.wfPuts
+	in.acks, in.schedPuts, in.schedDels, in.wfPuts = nil, nil, nil, nil
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 {
 		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
-			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels}
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf}
 		if changed {
 			w.State = st
 		}

@@ -60,6 +60,9 @@ func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) 
 func (s *Scheduler) List() []ScheduledCall {
 	out := make([]ScheduledCall, 0, len(s.in.schedules))
 	for _, sc := range s.in.sortedSchedules() {
+		if sc.Action == wakeAction {
+			continue // a workflow's durable sleep, not the user's
+		}
 		args, _ := decodeArgs(sc.Args)
 		out = append(out, ScheduledCall{ID: sc.ID, At: sc.At, Action: sc.Action, Args: args})
 	}
@@ -126,6 +129,13 @@ func (in *instance) fireDue() {
 		}
 		delete(in.schedules, sc.ID)
 		in.schedDels = append(in.schedDels, sc.ID)
+		if sc.Action == wakeAction {
+			// A durable workflow sleep ends: waking the actor was the point.
+			if _, err := in.flush(); err != nil {
+				in.log.Warn("commit after wake schedule", "err", err)
+			}
+			continue
+		}
 		ctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 		in.taskActive.Store(true)
 		_, err := in.runAction(ctx, nil, sc.Action, sc.Args)

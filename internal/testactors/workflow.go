@@ -1,0 +1,91 @@
+package testactors
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rivetkube/rivetkube/rivet"
+)
+
+// FlowState is what the workflow test actor keeps.
+type FlowState struct {
+	Log       []string `cbor:"log"`
+	FailsLeft int      `cbor:"failsLeft"`
+	Sum       int      `cbor:"sum"`
+	Done      bool     `cbor:"done"`
+}
+
+// sideEffect appends to a file outside the actor's commits, so tests can
+// count how often a step's code really ran (across kill -9).
+func sideEffect(what string) {
+	dir := os.Getenv("RIVETKUBE_DATA_DIR")
+	if dir == "" {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "workflow-effects.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(what + "\n")
+	_ = f.Sync()
+}
+
+// Flow runs a durable workflow: a step, a wait for a "go" message, a step
+// that fails twice before it succeeds, a durable sleep, a loop of three
+// iterations, and a last step.
+var Flow = rivet.New("flow", rivet.Options[FlowState]{
+	Queues:       []string{"go"},
+	SleepTimeout: 5 * time.Second,
+	CreateState:  func(*rivet.Ctx[FlowState], rivet.Raw) (FlowState, error) { return FlowState{FailsLeft: 2}, nil },
+	Workflow: func(w *rivet.Workflow[FlowState]) error {
+		if _, err := rivet.Step(w, "one", func(c *rivet.Ctx[FlowState]) (int, error) {
+			sideEffect("one")
+			c.State().Log = append(c.State().Log, "one")
+			return 1, nil
+		}); err != nil {
+			return err
+		}
+		msg, err := w.Next("wait-go", "go")
+		if err != nil {
+			return err
+		}
+		var goBody string
+		_ = msg.Decode(&goBody)
+		if _, err := rivet.Step(w, "two", func(c *rivet.Ctx[FlowState]) (string, error) {
+			sideEffect("two")
+			if c.State().FailsLeft > 0 {
+				c.State().FailsLeft--
+				return "", errors.New("transient failure")
+			}
+			c.State().Log = append(c.State().Log, "two:"+goBody)
+			return goBody, nil
+		}, rivet.StepOptions{Backoff: 20 * time.Millisecond}); err != nil {
+			return err
+		}
+		if err := w.Sleep("nap", 300*time.Millisecond); err != nil {
+			return err
+		}
+		sum, err := rivet.Loop(w, "loop", func(w *rivet.Workflow[FlowState], i int) (int, bool, error) {
+			v, err := rivet.Step(w, "add", func(c *rivet.Ctx[FlowState]) (int, error) {
+				sideEffect("add")
+				c.State().Sum += i
+				return c.State().Sum, nil
+			})
+			return v, i >= 2, err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = rivet.Step(w, "three", func(c *rivet.Ctx[FlowState]) (int, error) {
+			sideEffect("three")
+			c.State().Log = append(c.State().Log, "three")
+			c.State().Done = true
+			return sum, nil
+		})
+		return err
+	},
+}).
+	Action("status", func(c *rivet.Ctx[FlowState]) (FlowState, error) { return *c.State(), nil })

@@ -1,0 +1,302 @@
+package rivet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+// Workflow is a durable workflow run: the actor's Run loop with replay.
+// Each Step's result is recorded and committed (together with the state
+// changes made so far) before the workflow moves on; when the actor is next
+// activated — after sleep, a move or kill -9 — the workflow function runs
+// again from the start and every recorded step returns its recorded result
+// instead of executing again, so execution continues after the last
+// completed step. Step names must be unique within a run and the function
+// must take the same path on replay (decide with step results, not with
+// clocks or randomness outside steps).
+type Workflow[S any] struct {
+	c      *Ctx[S]
+	q      *Queue
+	in     *instance
+	run    string
+	steps  map[string]store.WorkflowStep
+	seq    uint64
+	prefix string
+}
+
+// WorkflowRun is the id of the actor's workflow run in the history.
+const WorkflowRun = "main"
+
+const wfDone = "$done"
+
+// StepOptions tunes retries of a failing step.
+type StepOptions struct {
+	// MaxAttempts bounds tries (default 5); the step then fails for good.
+	MaxAttempts int
+	// Backoff is the first retry delay (default 100 ms), doubled each try
+	// up to MaxBackoff (default 30 s).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// Ctx returns the actor context the workflow runs with (state, KV, events,
+// schedules, other actors). Its context ends when the actor stops.
+func (w *Workflow[S]) Ctx() *Ctx[S] { return w.c }
+
+func (w *Workflow[S]) key(name string) string { return w.prefix + name }
+
+// record stages a step record for the next commit.
+func (w *Workflow[S]) record(st store.WorkflowStep) {
+	st.ActorID, st.Workflow = w.in.id, w.run
+	w.steps[st.Name] = st
+	w.in.wfPuts = append(w.in.wfPuts, st)
+}
+
+// checkpoint commits what the workflow did so far (step records, state,
+// KV, acks): the Run loop lets go of the actor and takes it back, which
+// ends the mailbox task and flushes it. Actions may run in between.
+func (w *Workflow[S]) checkpoint() error {
+	w.q.rl.release()
+	return w.q.rl.acquire(context.Background())
+}
+
+// Step runs fn once per workflow run: its result is recorded, and on replay
+// returned without running fn. A failing fn is retried with backoff; every
+// attempt and the last error are visible in the history.
+func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), opts ...StepOptions) (T, error) {
+	var zero T
+	if err := validStepName(name); err != nil {
+		return zero, err
+	}
+	key := w.key(name)
+	if st, ok := w.steps[key]; ok {
+		switch st.Status {
+		case "completed":
+			var v T
+			if err := Unmarshal(st.Result, &v); err != nil {
+				return zero, fmt.Errorf("rivet: replay step %q: %w", key, err)
+			}
+			return v, nil
+		case "failed":
+			return zero, &StepError{Step: key, Attempts: st.Attempts, Err: errors.New(st.Error)}
+		}
+	}
+	o := StepOptions{MaxAttempts: 5, Backoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second}
+	if len(opts) > 0 {
+		if opts[0].MaxAttempts > 0 {
+			o.MaxAttempts = opts[0].MaxAttempts
+		}
+		if opts[0].Backoff > 0 {
+			o.Backoff = opts[0].Backoff
+		}
+		if opts[0].MaxBackoff > 0 {
+			o.MaxBackoff = opts[0].MaxBackoff
+		}
+	}
+	prev := w.steps[key]
+	attempts := prev.Attempts
+	started := prev.StartedAt
+	if started.IsZero() {
+		started = time.Now().UTC()
+	}
+	seq := prev.Seq
+	if seq == 0 {
+		w.seq++
+		seq = w.seq
+	}
+	delay := o.Backoff
+	for {
+		attempts++
+		begin := time.Now()
+		v, err := func() (v T, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("step panicked: %v", r)
+				}
+			}()
+			return fn(w.c)
+		}()
+		sp := span{Name: key, Kind: "step", Start: begin, End: time.Now()}
+		if err == nil {
+			b, merr := Marshal(v)
+			if merr != nil {
+				return zero, fmt.Errorf("rivet: step %q result: %w", key, merr)
+			}
+			w.in.traces.add(sp)
+			w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "completed", Result: b, Attempts: attempts, StartedAt: started, FinishedAt: time.Now().UTC()})
+			return v, w.checkpoint()
+		}
+		sp.Err = err.Error()
+		w.in.traces.add(sp)
+		msg := err.Error()
+		if len(msg) > 4000 {
+			msg = msg[:4000]
+		}
+		if attempts >= o.MaxAttempts {
+			w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "failed", Error: msg, Attempts: attempts, StartedAt: started, FinishedAt: time.Now().UTC()})
+			if cerr := w.checkpoint(); cerr != nil {
+				return zero, cerr
+			}
+			return zero, &StepError{Step: key, Attempts: attempts, Err: err}
+		}
+		w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "running", Error: msg, Attempts: attempts, StartedAt: started})
+		w.in.log.Warn("workflow step failed; retrying", "step", key, "attempt", attempts, "err", err)
+		if err := w.wait(delay); err != nil {
+			return zero, err
+		}
+		delay = min(delay*2, o.MaxBackoff)
+	}
+}
+
+// StepError is a step that failed for good.
+type StepError struct {
+	Step     string
+	Attempts int
+	Err      error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("workflow step %q failed after %d attempts: %v", e.Step, e.Attempts, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// wait lets go of the actor for d (actions run meanwhile), committing first.
+func (w *Workflow[S]) wait(d time.Duration) error {
+	w.q.rl.release()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.q.rl.ctx.Done():
+		_ = w.q.rl.acquire(context.Background())
+		return w.q.rl.ctx.Err()
+	}
+	return w.q.rl.acquire(context.Background())
+}
+
+// Sleep is a durable sleep: its wake-up time is recorded on first run, so
+// after a restart the workflow sleeps only for what is left. The actor may
+// sleep meanwhile; a schedule wakes it when the time comes.
+func (w *Workflow[S]) Sleep(name string, d time.Duration) error {
+	until, err := Step(w, name, func(*Ctx[S]) (time.Time, error) {
+		t := time.Now().Add(d).UTC()
+		w.in.scheduleWake(t)
+		return t, nil
+	})
+	if err != nil {
+		return err
+	}
+	if left := time.Until(until); left > 0 {
+		return w.wait(left)
+	}
+	return nil
+}
+
+// QueueMessage is a queue message as a workflow step records it.
+type QueueMessage struct {
+	ID   uint64 `cbor:"id"`
+	Name string `cbor:"name"`
+	Body Raw    `cbor:"body"`
+}
+
+// Decode decodes the body into v.
+func (m QueueMessage) Decode(v any) error { return m.Body.Decode(v) }
+
+// Next takes the next message of names (any queue when none) as a durable
+// step: the message is removed from the queue in the same commit that
+// records it, and on replay the recorded message is returned.
+func (w *Workflow[S]) Next(name string, names ...string) (QueueMessage, error) {
+	key := w.key(name)
+	if st, ok := w.steps[key]; ok && st.Status == "completed" {
+		var m QueueMessage
+		err := Unmarshal(st.Result, &m)
+		return m, err
+	}
+	msg, err := w.q.Next(w.c, names...)
+	if err != nil {
+		return QueueMessage{}, err
+	}
+	m := QueueMessage{ID: msg.ID(), Name: msg.Name(), Body: msg.Body()}
+	_ = msg.Complete(nil)
+	w.q.rl.current = nil
+	return Step(w, name, func(*Ctx[S]) (QueueMessage, error) { return m, nil })
+}
+
+// Loop runs body for i = 0, 1, ... until it reports done, as part of the
+// workflow: steps inside iteration i are recorded under "name[i]/", so a
+// replay skips the finished iterations' steps. It returns the value of the
+// iteration that was done.
+func Loop[T, S any](w *Workflow[S], name string, body func(w *Workflow[S], i int) (T, bool, error)) (T, error) {
+	var zero T
+	if err := validStepName(name); err != nil {
+		return zero, err
+	}
+	outer := w.prefix
+	defer func() { w.prefix = outer }()
+	for i := 0; ; i++ {
+		w.prefix = outer + name + "[" + strconv.Itoa(i) + "]/"
+		v, done, err := body(w, i)
+		if err != nil {
+			return zero, err
+		}
+		if done {
+			w.prefix = outer
+			return Step(w, name, func(*Ctx[S]) (T, error) { return v, nil })
+		}
+		if err := w.q.rl.ctx.Err(); err != nil {
+			return zero, err
+		}
+	}
+}
+
+func validStepName(name string) error {
+	if name == "" || len(name) > 200 || strings.ContainsAny(name, "[]/$") {
+		return fmt.Errorf("rivet: step name %q: want 1 to 200 bytes without [ ] / $", name)
+	}
+	return nil
+}
+
+// scheduleWake makes sure the actor is woken at t (for a durable sleep).
+func (in *instance) scheduleWake(t time.Time) {
+	sc := store.Schedule{ActorID: in.id, ID: "wake-" + uuid.NewString(), At: t.UTC(), Action: wakeAction}
+	in.schedules[sc.ID] = sc
+	in.schedPuts = append(in.schedPuts, sc)
+}
+
+// wakeAction is the internal schedule action that only wakes the actor.
+const wakeAction = "$wake"
+
+// runWorkflow runs the actor's workflow function as its Run loop.
+func runWorkflow[S any](t *typed[S], ctx context.Context, q *Queue) error {
+	in := t.in
+	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, WorkflowRun)
+	if err != nil {
+		return storeErr(err)
+	}
+	w := &Workflow[S]{c: t.ctx(ctx, nil), q: q, in: in, run: WorkflowRun, steps: map[string]store.WorkflowStep{}}
+	for _, s := range steps {
+		w.steps[s.Name] = s
+		w.seq = max(w.seq, s.Seq)
+	}
+	if st, ok := w.steps[wfDone]; ok && st.Status == "completed" {
+		return nil // finished in an earlier activation
+	}
+	if err := t.a.opts.Workflow(w); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	w.seq++
+	w.record(store.WorkflowStep{Seq: w.seq, Name: wfDone, Status: "completed", Result: []byte{0xf6}, Attempts: 1, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()})
+	return nil
+}
