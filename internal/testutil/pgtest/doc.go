@@ -5,7 +5,8 @@
 // free 127.0.0.1 port with its unix socket inside that directory, waits
 // until the server logs that it accepts connections, and returns a URL. The
 // server keeps its production durability settings (fsync on). t.Cleanup
-// stops the server and removes the directory.
+// stops the server and removes the directory. Launch does the same outside
+// a test (for benchmarks and tools); its caller stops the server with Stop.
 //
 // Invariants:
 //   - A test skips only when the binaries are missing and the environment

@@ -90,6 +90,25 @@ func StartServer(t testing.TB) *Server {
 	return s
 }
 
+// Launch starts a server outside a test (benchmarks, tools); see the
+// package doc. It fails when the binaries are missing. Stop stops the
+// server and removes its directory.
+func Launch() (*Server, error) {
+	bin, ok := BinDir()
+	if !ok {
+		return nil, fmt.Errorf("pgtest: PostgreSQL binaries not found in %s (install postgresql-15 or set %s)", bin, BinDirEnv)
+	}
+	s, err := start(bin)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	return s, nil
+}
+
+// Stop shuts a server started by Launch down and removes its directory.
+// Servers of StartServer are stopped by the test's cleanup instead.
+func (s *Server) Stop() error { return s.stop() }
+
 // credential returns who runs the server: nil when not root.
 func credential() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
