@@ -671,6 +671,8 @@ func testDueActors(t *testing.T, s store.Store) {
 	queuedSlept := mustActivate(t, s, mk("queued-slept").ID)
 	sleep(queuedSlept)
 	qm := mustEnqueue(t, s, queuedSlept.ID, "m", nil, 0)
+	// A later message does not make queuedNew due later: its oldest counts.
+	mustEnqueue(t, s, queuedNew.ID, "m", nil, 0)
 	// Queued messages while awake: the running instance handles them.
 	queuedAwake := mustActivate(t, s, mk("queued-awake").ID)
 	mustEnqueue(t, s, queuedAwake.ID, "m", nil, 0)
