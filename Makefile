@@ -42,3 +42,7 @@ $(CONTROLLER_GEN):
 .PHONY: bench
 bench: ## Run the end-to-end benchmark: prints a table of figures (about 1–2 min). BENCH_FLAGS="-only read -cpuprofile cpu.prof" narrows it.
 	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: bench-pg
+bench-pg: ## Distributed-engine benchmark against raw PostgreSQL on a throwaway server (a few minutes). BENCH_FLAGS="-actors-in-directory 100000" is quicker.
+	go run ./bench/pg $(BENCH_FLAGS)

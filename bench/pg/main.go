@@ -1,0 +1,984 @@
+// Command pg measures the distributed engine on PostgreSQL against raw
+// PostgreSQL on the same server, side by side in one run, and prints a
+// table of figures with the targets of the distributed-engine benchmark:
+//
+//   - durable write action (counter.increment) p50/p99 against one raw
+//     single-row upsert commit;
+//   - throughput, 64 callers over 1,000 actors, against raw upserts (64
+//     goroutines through a pool, and 64-row batches per transaction);
+//   - wake from sleep (asleep actor → first action) against a raw point read;
+//   - new actors per second (getOrCreate + first action, 64 concurrent);
+//   - routing latency before and after 1,000,000 actors are added to the
+//     directory (COPY into the actors table).
+//
+// It is a measurement, not a test: it never fails on a figure. Everything
+// runs on this machine: a throwaway PostgreSQL 15 (internal/testutil/pgtest:
+// fsync on, default settings), one gateway (engine.StartGateway) and one
+// runner (Registry.RunRunner on a loopback port) in this process, and the
+// clients. Engine and raw measurements alternate in short rounds, so both
+// see the same machine.
+//
+//	go run ./bench/pg                               # everything, a few minutes
+//	go run ./bench/pg -actors-in-directory 100000   # quicker directory step
+//	go run ./bench/pg -only write,tput -cpuprofile cpu.prof
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	_ "net/http/pprof" // served with -pprof-addr
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rivetkube/rivetkube/client"
+	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
+	"github.com/rivetkube/rivetkube/internal/engine"
+	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
+	"github.com/rivetkube/rivetkube/rivet"
+)
+
+type options struct {
+	lat         time.Duration
+	warmup      time.Duration
+	rounds      int
+	tput        time.Duration
+	callers     int
+	actors      int
+	newActors   int
+	createConc  int
+	wakeActors  int
+	wakeRounds  int
+	dirActors   int
+	dirLat      time.Duration
+	pgURL       string
+	only        map[string]bool
+	cpuProfile  string
+	maxLoad     float64
+	runnerConns int
+	pprofAddr   string
+}
+
+var sections = []string{"write", "tput", "wake", "create", "dir"}
+
+func main() {
+	var o options
+	var only string
+	flag.DurationVar(&o.lat, "lat", 4*time.Second, "recorded time of each sequential latency measurement (split into rounds)")
+	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "warm-up before each measurement (not recorded)")
+	flag.IntVar(&o.rounds, "rounds", 8, "rounds the engine and raw measurements alternate in")
+	flag.DurationVar(&o.tput, "tput", 6*time.Second, "recorded time of each throughput measurement (split into rounds/2 rounds)")
+	flag.IntVar(&o.callers, "callers", 64, "concurrent callers in the throughput measurements")
+	flag.IntVar(&o.actors, "actors", 1000, "actors the throughput callers spread over")
+	flag.IntVar(&o.newActors, "new-actors", 5000, "actors created in the creation-rate measurement")
+	flag.IntVar(&o.createConc, "create-conc", 64, "concurrency of actor creation")
+	flag.IntVar(&o.wakeActors, "wake-actors", 200, "actors put to sleep and woken per wake round")
+	flag.IntVar(&o.wakeRounds, "wake-rounds", 3, "wake rounds")
+	flag.IntVar(&o.dirActors, "actors-in-directory", 1_000_000, "actor rows added to the directory (COPY) between the before and after routing measurements")
+	flag.DurationVar(&o.dirLat, "dir-lat", 3*time.Second, "recorded time of each routing latency measurement before and after")
+	flag.StringVar(&o.pgURL, "postgres", "", "use this PostgreSQL database instead of a throwaway server (it gets the engine schema, a bench_raw table and many actor rows)")
+	flag.StringVar(&only, "only", "", "comma-separated sections to run ("+strings.Join(sections, ",")+"); default all")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, gateway, runner) during the measurements")
+	flag.Float64Var(&o.maxLoad, "max-load", 2.5, "warn when the 1-minute load average is above this before measuring")
+	flag.IntVar(&o.runnerConns, "runner-conns", 16, "runner PostgreSQL pool size (the runner's documented default is 16)")
+	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
+	flag.Parse()
+	o.only = map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			if !slices.Contains(sections, s) {
+				fatalf("unknown section %q (want %s)", s, strings.Join(sections, ","))
+			}
+			o.only[s] = true
+		}
+	}
+	if o.rounds < 1 {
+		o.rounds = 1
+	}
+	if err := run(o); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench/pg: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func (o options) want(s string) bool { return len(o.only) == 0 || o.only[s] }
+
+// row is one line of the result table.
+type row struct{ name, p50, p99, notes string }
+
+type report struct {
+	rows    []row
+	targets []string
+	notes   []string
+}
+
+func (r *report) add(x row) {
+	r.rows = append(r.rows, x)
+	fmt.Fprintf(os.Stderr, "  %-58s %9s %9s  %s\n", x.name, x.p50, x.p99, x.notes)
+}
+
+func (r *report) target(ok bool, format string, args ...any) {
+	r.targets = append(r.targets, fmt.Sprintf("%-8s ", metStr(ok))+fmt.Sprintf(format, args...))
+}
+
+const counterName = "counter"
+
+// napper is a counter that sleeps after a short idle time and changes no
+// state on wake, so its first action after a wake is a pure wake + read.
+type napState struct {
+	Count int64 `cbor:"count"`
+}
+
+const napTimeout = 200 * time.Millisecond
+
+var napper = rivet.New("napper", rivet.Options[napState]{SleepTimeout: napTimeout}).
+	Action("getCount", func(c *rivet.Ctx[napState]) (int64, error) { return c.State().Count, nil })
+
+// env is the running system under measurement and the raw baselines.
+type env struct {
+	url  string
+	gw   *engine.Gateway
+	cl   *client.Client
+	raw  *pgx.Conn     // sequential raw baselines
+	pool *pgxpool.Pool // concurrent raw baselines and bench bookkeeping
+}
+
+func loadAvg() (one float64, all string) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return 0, "unknown"
+	}
+	one, _ = strconv.ParseFloat(f[0], 64)
+	return one, strings.Join(f[:3], " ")
+}
+
+func run(o options) error {
+	ctx := context.Background()
+	started := time.Now()
+	if o.pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "pprof:", http.ListenAndServe(o.pprofAddr, nil)) }()
+	}
+	load1, loadStr := loadAvg()
+	fmt.Fprintf(os.Stderr, "load average before: %s\n", loadStr)
+	var rep report
+	if load1 > o.maxLoad {
+		msg := fmt.Sprintf("WARNING: 1-minute load average %.2f > %.1f before measuring: other processes compete for the %d CPUs; figures are pessimistic and noisy",
+			load1, o.maxLoad, runtime.NumCPU())
+		fmt.Fprintln(os.Stderr, msg)
+		rep.notes = append(rep.notes, msg)
+	}
+
+	url := o.pgURL
+	if url == "" {
+		fmt.Fprintln(os.Stderr, "starting PostgreSQL ...")
+		srv, err := pgtest.Launch()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "stop postgres:", err)
+			}
+		}()
+		url = srv.URL
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	const token = "bench-runner-token"
+	gw, err := engine.StartGateway(ctx, engine.GatewayConfig{
+		Listen: "127.0.0.1:0", PostgresURL: url, RunnerToken: token, Version: "bench", Log: log,
+	})
+	if err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	defer gw.Close()
+	endpoint := "http://" + gw.Addr()
+
+	reg := rivet.NewRegistry().Register(actors.Counter, napper)
+	runCtx, stopRunner := context.WithCancel(ctx)
+	runnerDone := make(chan error, 1)
+	go func() {
+		runnerDone <- reg.RunRunner(runCtx, rivet.RunnerConfig{
+			Endpoint: endpoint, Pool: "default", Version: 1, Listen: "127.0.0.1:0",
+			PostgresURL: url, Token: token, Lease: 5 * time.Second, MaxConns: int32(o.runnerConns),
+			// Counters stay awake for the whole run; napper sleeps on its own.
+			Limits: rivet.Limits{SleepTimeout: time.Hour}, Log: log,
+			ShutdownTimeout: 30 * time.Second,
+		})
+	}()
+	defer func() {
+		stopRunner()
+		if err := <-runnerDone; err != nil {
+			fmt.Fprintln(os.Stderr, "runner:", err)
+		}
+	}()
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 1024
+	cl, err := client.New(client.Config{Endpoint: endpoint, Encoding: client.EncodingBARE, HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		return err
+	}
+	e := &env{url: url, gw: gw, cl: cl}
+	if e.raw, err = pgx.Connect(ctx, url); err != nil {
+		return err
+	}
+	defer e.raw.Close(ctx)
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	pcfg.MaxConns = int32(max(o.callers, 4))
+	if e.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return err
+	}
+	defer e.pool.Close()
+	if err := e.setupRaw(ctx, o); err != nil {
+		return fmt.Errorf("raw table: %w", err)
+	}
+	if err := e.waitReady(ctx); err != nil {
+		return err
+	}
+	pgInfo := e.pgInfo(ctx)
+	postmaster = findPostmaster(ctx, e.raw)
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	fmt.Fprintln(os.Stderr, "measuring ...")
+	if o.want("write") {
+		if err := e.benchWrite(ctx, o, &rep); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	var created []*client.Handle
+	if o.want("create") || o.want("tput") {
+		if created, err = e.benchCreate(ctx, o, &rep); err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+	}
+	if o.want("tput") {
+		if err := e.benchThroughput(ctx, o, &rep, created); err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+	}
+	if o.want("wake") {
+		if err := e.benchWake(ctx, o, &rep); err != nil {
+			return fmt.Errorf("wake: %w", err)
+		}
+	}
+	if o.want("dir") {
+		if err := e.benchDirectory(ctx, o, &rep); err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+	}
+	_, loadEnd := loadAvg()
+	printReport(os.Stdout, o, &rep, pgInfo, loadStr, loadEnd, started, time.Since(started))
+	return nil
+}
+
+// setupRaw creates the baseline table, shaped like actor_state, with
+// o.actors rows (the throughput key space) plus one for the latency loops.
+func (e *env) setupRaw(ctx context.Context, o options) error {
+	if _, err := e.pool.Exec(ctx, `DROP TABLE IF EXISTS bench_raw;
+		CREATE TABLE bench_raw (id text PRIMARY KEY, v bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	_, err := e.pool.Exec(ctx, `INSERT INTO bench_raw (id, v) SELECT 'k' || i, '\xa165636f756e7400'::bytea FROM generate_series(0, $1) i`, max(o.actors, o.callers))
+	return err
+}
+
+func (e *env) waitReady(ctx context.Context) error {
+	h := e.cl.GetOrCreate(counterName, []string{"bench-ready"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := h.Action(ctx, "getCount", nil)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("runner not serving after 30s: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) pgInfo(ctx context.Context) string {
+	var parts []string
+	for _, s := range []string{"server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers", "max_connections"} {
+		var v string
+		if err := e.raw.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v); err == nil {
+			parts = append(parts, s+"="+v)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rawValue is what the raw upserts write: the CBOR of a counter's state,
+// {"count": n} with a 4-byte n, so both sides write rows of the same size.
+var rawValue = []byte{0xa1, 0x65, 'c', 'o', 'u', 'n', 't', 0x1a, 0, 0, 0, 1}
+
+const rawUpsert = `INSERT INTO bench_raw (id, v) VALUES ($1, $2)
+	ON CONFLICT (id) DO UPDATE SET v = excluded.v, updated_at = now()`
+
+const rawBatchUpsert = `INSERT INTO bench_raw (id, v) SELECT * FROM unnest($1::text[], $2::bytea[])
+	ON CONFLICT (id) DO UPDATE SET v = excluded.v, updated_at = now()`
+
+func (e *env) rawCommit(ctx context.Context) error {
+	_, err := e.raw.Exec(ctx, rawUpsert, "k0", rawValue)
+	return err
+}
+
+func (e *env) rawRead(ctx context.Context) error {
+	var v []byte
+	return e.raw.QueryRow(ctx, `SELECT v FROM bench_raw WHERE id = $1`, "k1").Scan(&v)
+}
+
+// ---- durable write latency ----
+
+func (e *env) benchWrite(ctx context.Context, o options, rep *report) error {
+	h := e.cl.GetOrCreate(counterName, []string{"bench-write"})
+	if err := h.Action(ctx, "increment", nil, 1); err != nil {
+		return err
+	}
+	conn, err := h.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	s, err := paired(o, o.lat, []func() error{
+		func() error { return e.rawCommit(ctx) },
+		func() error { return h.Action(ctx, "increment", nil, 1) },
+		func() error { return conn.Action(ctx, "increment", nil, 1) },
+	})
+	if err != nil {
+		return err
+	}
+	raw, httpS, wsS := s[0], s[1], s[2]
+	rep.add(row{"raw PostgreSQL single-row upsert commit (autocommit)", fmtDur(raw.p(50)), fmtDur(raw.p(99)), raw.countStr()})
+	rep.add(row{"durable write counter.increment, HTTP (getOrCreate)", fmtDur(httpS.p(50)), fmtDur(httpS.p(99)),
+		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(httpS.p(50), raw.p(50)), ratioStr(httpS.p(99), raw.p(99)), httpS.countStr())})
+	rep.add(row{"durable write counter.increment, WebSocket connection", fmtDur(wsS.p(50)), fmtDur(wsS.p(99)),
+		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(wsS.p(50), raw.p(50)), ratioStr(wsS.p(99), raw.p(99)), wsS.countStr())})
+	r := float64(httpS.p(50)) / float64(raw.p(50))
+	rep.target(r <= 1.3, "durable write p50 (HTTP) ≤ 1.3× raw single-row commit p50: %.2f× (%s vs %s; p99 %.2f×)",
+		r, fmtDur(httpS.p(50)), fmtDur(raw.p(50)), float64(httpS.p(99))/float64(raw.p(99)))
+	return nil
+}
+
+// ---- creation rate ----
+
+func (e *env) benchCreate(ctx context.Context, o options, rep *report) ([]*client.Handle, error) {
+	n := max(o.newActors, o.actors)
+	hs := make([]*client.Handle, n)
+	for i := range hs {
+		hs[i] = e.cl.GetOrCreate(counterName, []string{fmt.Sprintf("bench-new-%d", i)})
+	}
+	s, d, err := concurrentEach(n, o.createConc, func(i int) error { return hs[i].Action(ctx, "getCount", nil) })
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(n) / d.Seconds()
+	if o.want("create") {
+		rep.add(row{fmt.Sprintf("new actor: getOrCreate + first action (%d concurrent)", o.createConc), fmtDur(s.p(50)), fmtDur(s.p(99)),
+			fmt.Sprintf("%d actors in %s: %.0f actors/s; %s", n, fmtDur(d), rate, s.cpu.perOp(int64(n)))})
+		rep.target(rate >= 5000, "new actors ≥ 5,000/s (getOrCreate + first action, %d concurrent): %.0f/s", o.createConc, rate)
+	}
+	return hs[:o.actors], nil
+}
+
+// ---- throughput ----
+
+func (e *env) benchThroughput(ctx context.Context, o options, rep *report, hs []*client.Handle) error {
+	if len(hs) == 0 {
+		return errors.New("no actors")
+	}
+	nkeys := max(o.actors, o.callers)
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = "k" + strconv.Itoa(i)
+	}
+	vals := make([][]byte, o.callers)
+	for i := range vals {
+		vals[i] = rawValue
+	}
+	runs := []tputRun{
+		{name: "raw pool", callers: o.callers, fn: func(int) (int, error) {
+			_, err := e.pool.Exec(ctx, rawUpsert, keys[rand.IntN(len(keys))], rawValue)
+			return 1, err
+		}},
+		{name: "raw batch", callers: 1, fn: func(int) (int, error) {
+			// o.callers distinct rows per transaction: one multi-row upsert
+			// may not touch a row twice.
+			batch := make([]string, 0, o.callers)
+			for _, i := range rand.Perm(len(keys))[:o.callers] {
+				batch = append(batch, keys[i])
+			}
+			_, err := e.pool.Exec(ctx, rawBatchUpsert, batch, vals)
+			return len(batch), err
+		}},
+		{name: "engine", callers: o.callers, fn: func(int) (int, error) {
+			return 1, hs[rand.IntN(len(hs))].Action(ctx, "increment", nil, 1)
+		}},
+	}
+	rounds := max(o.rounds/2, 1)
+	res, err := throughputRounds(o, rounds, o.tput/time.Duration(rounds), runs)
+	if err != nil {
+		return err
+	}
+	pool, batch, eng := res[0].rate, res[1].rate, res[2].rate
+	rep.add(row{fmt.Sprintf("raw upsert, %d goroutines, 1 row per commit (pool of %d)", o.callers, o.callers), "", "",
+		fmt.Sprintf("%.0f rows/s; %s", pool, res[0].cpu.perOp(res[0].n))})
+	rep.add(row{fmt.Sprintf("raw upsert, %d rows per commit, one commit at a time", o.callers), "", "",
+		fmt.Sprintf("%.0f rows/s; %s", batch, res[1].cpu.perOp(res[1].n))})
+	best, bestName := pool, "1 row per commit"
+	if batch > best {
+		best, bestName = batch, fmt.Sprintf("%d rows per commit", o.callers)
+	}
+	pct := 100 * eng / best
+	rep.add(row{fmt.Sprintf("engine increments, %d callers over %d actors, HTTP", o.callers, len(hs)), "", "",
+		fmt.Sprintf("%.0f actions/s = %.0f%% of the better raw rate (%s); %s", eng, pct, bestName, res[2].cpu.perOp(res[2].n))})
+	rep.target(pct >= 70, "throughput ≥ 70%% of raw batched upserts: %.0f%% (%.0f actions/s vs %.0f rows/s, %s)", pct, eng, best, bestName)
+	return nil
+}
+
+// ---- wake from sleep ----
+
+func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
+	hs := make([]*client.Handle, o.wakeActors)
+	for i := range hs {
+		hs[i] = e.cl.GetOrCreate("napper", []string{fmt.Sprintf("bench-nap-%d", i)})
+	}
+	if _, _, err := concurrentEach(len(hs), 16, func(i int) error { return hs[i].Action(ctx, "getCount", nil) }); err != nil {
+		return err
+	}
+	wake := &samples{}
+	read := &samples{}
+	for round := range o.wakeRounds {
+		if err := e.waitAsleep(ctx, "napper"); err != nil {
+			return err
+		}
+		for _, h := range hs {
+			t0 := time.Now()
+			if err := h.Action(ctx, "getCount", nil); err != nil {
+				return fmt.Errorf("wake round %d: %w", round, err)
+			}
+			wake.add(time.Since(t0))
+			// Raw point reads between the wakes, so both see the same machine.
+			for range 4 {
+				t0 := time.Now()
+				if err := e.rawRead(ctx); err != nil {
+					return err
+				}
+				read.add(time.Since(t0))
+			}
+		}
+	}
+	rep.add(row{"raw PostgreSQL point read (SELECT by primary key)", fmtDur(read.p(50)), fmtDur(read.p(99)), read.countStr()})
+	rep.add(row{"wake from sleep: asleep actor → first action (HTTP)", fmtDur(wake.p(50)), fmtDur(wake.p(99)),
+		fmt.Sprintf("%s p50; %s", ratioStr(wake.p(50), read.p(50)), wake.countStr())})
+	return nil
+}
+
+// waitAsleep waits until no actor of this name is placed on a runner.
+func (e *env) waitAsleep(ctx context.Context, name string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM actors WHERE name = $1 AND runner_id <> '' AND destroyed_at IS NULL`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d %s actors still awake after 60s", n, name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ---- directory size ----
+
+func (e *env) benchDirectory(ctx context.Context, o options, rep *report) error {
+	hot := e.cl.GetOrCreate(counterName, []string{"bench-dir-hot"})
+	if err := hot.Action(ctx, "getCount", nil); err != nil {
+		return err
+	}
+	get := e.cl.Get(counterName, []string{"bench-dir-hot"})
+	measure := func() ([]*samples, error) {
+		return paired(o, o.dirLat, []func() error{
+			func() error { return e.rawRead(ctx) },
+			func() error { return hot.Action(ctx, "getCount", nil) },
+			func() error { _, err := get.Resolve(ctx); return err },
+		})
+	}
+	var before0 int64
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM actors`).Scan(&before0); err != nil {
+		return err
+	}
+	before, err := measure()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "  inserting %d actor rows (COPY) ...\n", o.dirActors)
+	t0 := time.Now()
+	if err := e.copyActors(ctx, o.dirActors); err != nil {
+		return fmt.Errorf("copy actors: %w", err)
+	}
+	copyDur := time.Since(t0)
+	// Settle the bulk load before measuring, as it would be long after in
+	// production: statistics, visibility map, and the WAL it produced.
+	t1 := time.Now()
+	for _, q := range []string{"VACUUM (ANALYZE) actors", "CHECKPOINT"} {
+		if _, err := e.pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	settle := time.Since(t1)
+	var total int64
+	var size string
+	if err := e.pool.QueryRow(ctx, `SELECT count(*), pg_size_pretty(pg_total_relation_size('actors')) FROM actors`).Scan(&total, &size); err != nil {
+		return err
+	}
+	after, err := measure()
+	if err != nil {
+		return err
+	}
+	// Resolution of keys spread over the whole directory (cold index pages).
+	cold := &samples{}
+	c0 := time.Now()
+	for time.Since(c0) < o.dirLat {
+		h := e.cl.Get(counterName, []string{fmt.Sprintf("dir-%d", rand.IntN(o.dirActors))})
+		t := time.Now()
+		if _, err := h.Resolve(ctx); err != nil {
+			return err
+		}
+		cold.add(time.Since(t))
+	}
+
+	rep.add(row{fmt.Sprintf("directory: %d actors before; COPY %d rows", before0, o.dirActors), "", "",
+		fmt.Sprintf("COPY %s (%.0f rows/s), VACUUM ANALYZE + CHECKPOINT %s; actors table now %d rows, %s with indexes",
+			fmtDur(copyDur), float64(o.dirActors)/copyDur.Seconds(), fmtDur(settle), total, size)})
+	names := []string{"raw point read (control)", "action on an awake actor (counter.getCount, HTTP)", "resolve key: GET /actors?name&key"}
+	for i, name := range names {
+		b, a := before[i], after[i]
+		rep.add(row{name + ", before", fmtDur(b.p(50)), fmtDur(b.p(99)), b.countStr()})
+		rep.add(row{fmt.Sprintf("%s, after +%d", name, o.dirActors), fmtDur(a.p(50)), fmtDur(a.p(99)),
+			fmt.Sprintf("p50 %s, p99 %s; %s", changeStr(a.p(50), b.p(50)), changeStr(a.p(99), b.p(99)), a.countStr())})
+	}
+	rep.add(row{fmt.Sprintf("resolve a random key of the %d added (cold)", o.dirActors), fmtDur(cold.p(50)), fmtDur(cold.p(99)), cold.countStr()})
+	for i := 1; i < 3; i++ {
+		b, a := before[i].p(50), after[i].p(50)
+		ch := float64(a)/float64(b) - 1
+		ctl := float64(after[0].p(50))/float64(before[0].p(50)) - 1
+		rep.target(ch <= 0.2, "%s p50 unchanged with +%d actors (within +20%%): %s → %s (%+.0f%%; raw read control %+.0f%%)",
+			names[i], o.dirActors, fmtDur(b), fmtDur(a), 100*ch, 100*ctl)
+	}
+	return nil
+}
+
+// copyActors adds n sleeping, initialized counter rows with keys
+// ["dir-<i>"] straight into the actors table with COPY (setup, not a
+// measurement of the engine's creation path).
+func (e *env) copyActors(ctx context.Context, n int) error {
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	i := 0
+	var id [16]byte
+	_, err = conn.Conn().CopyFrom(ctx, pgx.Identifier{"actors"},
+		[]string{"id", "namespace", "name", "key_serialized", "pool", "crash_policy", "initialized"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= n {
+				return nil, nil
+			}
+			for j := 0; j < 16; j += 8 {
+				v := rand.Uint64()
+				for k := range 8 {
+					id[j+k] = byte(v >> (8 * k))
+				}
+			}
+			row := []any{fmt.Sprintf("%x", id), "default", counterName, store.EncodeKey([]string{"dir-" + strconv.Itoa(i)}), "default", "sleep", true}
+			i++
+			return row, nil
+		}))
+	return err
+}
+
+// ---- measurement helpers ----
+
+// cpuUse is CPU time spent by this process (client, gateway, runner) and by
+// the PostgreSQL server's processes.
+type cpuUse struct{ self, pg time.Duration }
+
+func (a cpuUse) sub(b cpuUse) cpuUse { return cpuUse{a.self - b.self, a.pg - b.pg} }
+func (a cpuUse) add(b cpuUse) cpuUse { return cpuUse{a.self + b.self, a.pg + b.pg} }
+
+// perOp formats the CPU per operation.
+func (a cpuUse) perOp(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("cpu/op %s here + %s PostgreSQL", fmtDur(a.self/time.Duration(n)), fmtDur(a.pg/time.Duration(n)))
+}
+
+// postmaster is the PostgreSQL server's main process ID (0: unknown, and
+// PostgreSQL CPU is not counted).
+var postmaster int
+
+const clockTick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+
+func cpuNow() cpuUse {
+	var u cpuUse
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if postmaster == 0 {
+		return u
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesized command: state ppid ... utime(14) stime(15).
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != postmaster && ppid != postmaster {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		u.pg += time.Duration(ut+st) * clockTick
+	}
+	return u
+}
+
+// findPostmaster finds the server's main process from a backend of conn.
+func findPostmaster(ctx context.Context, conn *pgx.Conn) int {
+	var backend int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(backend) + "/status")
+	if err != nil {
+		return 0 // a server on another machine or in another PID namespace
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// samples are latencies and the CPU they used.
+type samples struct {
+	d      []time.Duration
+	sorted bool
+	cpu    cpuUse
+}
+
+func (s *samples) add(d time.Duration) { s.d = append(s.d, d); s.sorted = false }
+
+func (s *samples) p(q float64) time.Duration {
+	if len(s.d) == 0 {
+		return 0
+	}
+	if !s.sorted {
+		slices.Sort(s.d)
+		s.sorted = true
+	}
+	return s.d[int(float64(len(s.d)-1)*q/100)]
+}
+
+func (s *samples) countStr() string {
+	if s.cpu == (cpuUse{}) {
+		return fmt.Sprintf("n=%d", len(s.d))
+	}
+	return fmt.Sprintf("%s; n=%d", s.cpu.perOp(int64(len(s.d))), len(s.d))
+}
+
+// paired measures fns sequentially (one call at a time) for total each,
+// alternating between them in o.rounds rounds after a warm-up of each, so
+// every function sees the same machine conditions.
+func paired(o options, total time.Duration, fns []func() error) ([]*samples, error) {
+	out := make([]*samples, len(fns))
+	for i, fn := range fns {
+		out[i] = &samples{d: make([]time.Duration, 0, 1<<14)}
+		for end := time.Now().Add(o.warmup); time.Now().Before(end); {
+			if err := fn(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slice := total / time.Duration(o.rounds)
+	for range o.rounds {
+		for i, fn := range fns {
+			c0 := cpuNow()
+			for end := time.Now().Add(slice); time.Now().Before(end); {
+				t0 := time.Now()
+				if err := fn(); err != nil {
+					return nil, err
+				}
+				out[i].add(time.Since(t0))
+			}
+			out[i].cpu = out[i].cpu.add(cpuNow().sub(c0))
+		}
+	}
+	return out, nil
+}
+
+// concurrentEach calls fn(0..n-1) with conc workers and returns each call's
+// latency and the total time.
+func concurrentEach(n, conc int, fn func(i int) error) (*samples, time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	t0, c0 := time.Now(), cpuNow()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				if err := fn(i); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					next.Store(int64(n))
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	return &samples{d: lat, cpu: cpuNow().sub(c0)}, time.Since(t0), firstErr
+}
+
+type tputRun struct {
+	name    string
+	callers int
+	fn      func(i int) (int, error)
+}
+
+type tputResult struct {
+	rate float64 // per second
+	n    int64
+	cpu  cpuUse
+}
+
+// throughputRounds runs each of runs for slice per round (after a warm-up
+// that is not counted), alternating, and returns each one's rate per second
+// over all its rounds.
+func throughputRounds(o options, rounds int, slice time.Duration, runs []tputRun) ([]tputResult, error) {
+	out := make([]tputResult, len(runs))
+	d := make([]time.Duration, len(runs))
+	for range rounds {
+		for i, r := range runs {
+			k, dur, cpu, err := throughput(r.callers, o.warmup, slice, r.fn)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.name, err)
+			}
+			out[i].n += k
+			out[i].cpu = out[i].cpu.add(cpu)
+			d[i] += dur
+		}
+	}
+	for i := range runs {
+		out[i].rate = float64(out[i].n) / d[i].Seconds()
+	}
+	return out, nil
+}
+
+// throughput runs callers goroutines calling fn; it counts what they
+// complete during dur after warmup.
+func throughput(callers int, warmup, dur time.Duration, fn func(i int) (int, error)) (int64, time.Duration, cpuUse, error) {
+	var (
+		n        atomic.Int64
+		counting atomic.Bool
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				k, err := fn(i)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					stop.Store(true)
+					return
+				}
+				if counting.Load() {
+					n.Add(int64(k))
+				}
+			}
+		}()
+	}
+	time.Sleep(warmup)
+	counting.Store(true)
+	t0, c0 := time.Now(), cpuNow()
+	time.Sleep(dur)
+	counting.Store(false)
+	d, cpu := time.Since(t0), cpuNow().sub(c0)
+	stop.Store(true)
+	wg.Wait()
+	return n.Load(), d, cpu, firstErr
+}
+
+// ---- formatting ----
+
+func ratioStr(d, base time.Duration) string {
+	if base <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f× raw", float64(d)/float64(base))
+}
+
+func changeStr(after, before time.Duration) string {
+	if before <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+.0f%%", 100*(float64(after)/float64(before)-1))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return ""
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+}
+
+func metStr(ok bool) string {
+	if ok {
+		return "MET"
+	}
+	return "NOT MET"
+}
+
+func goVersion() string {
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		return strings.TrimSpace(string(out)) + " (built with " + runtime.Version() + ")"
+	}
+	return runtime.Version()
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "unknown"
+}
+
+func nproc() string {
+	if out, err := exec.Command("nproc").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return strconv.Itoa(runtime.NumCPU())
+}
+
+func printReport(w io.Writer, o options, rep *report, pgInfo, loadBefore, loadAfter string, started time.Time, took time.Duration) {
+	fmt.Fprintf(w, "rivetkube distributed-engine benchmark (go run ./bench/pg)  %s\n", started.Format(time.RFC3339))
+	fmt.Fprintf(w, "machine: nproc %s (%s), GOMAXPROCS=%d, %s/%s, %s\n",
+		nproc(), cpuModel(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, goVersion())
+	fmt.Fprintf(w, "PostgreSQL: %s\n", pgInfo)
+	fmt.Fprintf(w, "load average: %s before, %s after\n", loadBefore, loadAfter)
+	fmt.Fprintf(w, "setup: one gateway (engine.StartGateway) and one runner (Registry.RunRunner, pool of %d conns) in this process,\n", o.runnerConns)
+	fmt.Fprintf(w, "       Go client (BARE, keep-alive), throwaway PostgreSQL on the same machine, all on loopback\n")
+	fmt.Fprintf(w, "run took %s\n", took.Round(100*time.Millisecond))
+	for _, n := range rep.notes {
+		fmt.Fprintln(w, n)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "measurement\tp50\tp99\tnotes")
+	fmt.Fprintln(tw, "-----------\t---\t---\t-----")
+	for _, r := range rep.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.p50, r.p99, r.notes)
+	}
+	tw.Flush()
+	if len(rep.targets) > 0 {
+		fmt.Fprintln(w, "\ntargets:")
+		for _, t := range rep.targets {
+			fmt.Fprintln(w, "  "+t)
+		}
+	}
+	fmt.Fprintln(w, "\nLatency pairs alternate engine and raw calls in rounds; raw calls use one pgx connection")
+	fmt.Fprintln(w, "(extended protocol, cached statements). The directory rows are COPYed straight into the")
+	fmt.Fprintln(w, "actors table (setup), followed by VACUUM ANALYZE and CHECKPOINT before measuring again.")
+}
