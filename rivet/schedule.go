@@ -46,11 +46,18 @@ func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) 
 	if len(in.schedules) >= MaxSchedules {
 		return "", fmt.Errorf("rivet: schedule: the actor already has %d pending schedules", MaxSchedules)
 	}
+	if t.Year() < 1970 || t.Year() > 2199 {
+		return "", fmt.Errorf("rivet: schedule: time %s is outside 1970..2199", t.Format(time.RFC3339))
+	}
 	b, err := encodeArgs(args)
 	if err != nil {
 		return "", err
 	}
-	sc := store.Schedule{ActorID: in.id, ID: uuid.NewString(), At: t.UTC(), Action: action, Args: b}
+	if len(b) > store.MaxScheduleArgsSize {
+		return "", fmt.Errorf("rivet: schedule: arguments are %d bytes, limit is %d", len(b), store.MaxScheduleArgsSize)
+	}
+	// The store keeps microseconds; so does the in-memory copy.
+	sc := store.Schedule{ActorID: in.id, ID: uuid.NewString(), At: t.UTC().Truncate(time.Microsecond), Action: action, Args: b}
 	in.schedules[sc.ID] = sc
 	in.schedPuts = append(in.schedPuts, sc)
 	return sc.ID, nil
