@@ -77,6 +77,9 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 		return zero, err
 	}
 	key := w.key(name)
+	if len(key) > store.MaxStepNameSize {
+		return zero, fmt.Errorf("rivet: step %q: the name with its loop prefixes is over %d bytes", key, store.MaxStepNameSize)
+	}
 	if st, ok := w.steps[key]; ok {
 		switch st.Status {
 		case "completed":
@@ -129,6 +132,9 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 			b, merr := Marshal(v)
 			if merr != nil {
 				return zero, fmt.Errorf("rivet: step %q result: %w", key, merr)
+			}
+			if len(b) > store.MaxStepResultSize {
+				return zero, fmt.Errorf("rivet: step %q result is %d bytes, limit is %d", key, len(b), store.MaxStepResultSize)
 			}
 			w.in.traces.add(sp)
 			w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "completed", Result: b, Attempts: attempts, StartedAt: started, FinishedAt: time.Now().UTC()})
