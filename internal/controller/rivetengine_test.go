@@ -22,7 +22,10 @@ func TestRivetEngineCreatesGateway(t *testing.T) {
 
 	// Children: ConfigMap, Deployment with the migration init container,
 	// Service, generated runner token.
-	e.waitFor("gateway deployment", 20*time.Second, func() (bool, string) { return e.deployment("eng-gateway") != nil, "absent" })
+	e.waitFor("gateway deployment and service", 20*time.Second, func() (bool, string) {
+		var svc corev1.Service
+		return e.deployment("eng-gateway") != nil && k8sClient.Get(e.ctx, e.key("eng-gateway"), &svc) == nil, "absent"
+	})
 	d := e.deployment("eng-gateway")
 	if !metav1.IsControlledBy(d, e.getEngine("eng")) {
 		t.Errorf("deployment owner refs = %+v", d.OwnerReferences)

@@ -101,6 +101,10 @@ func run(m *testing.M) int {
 		BinaryAssetsDirectory: dir,
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+		// Generous: CI machines are small and busy.
+		ControlPlaneStartTimeout: 3 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+		AttachControlPlaneOutput: os.Getenv("RIVETKUBE_TEST_VERBOSE") != "",
 	}
 	var err error
 	if restCfg, err = env.Start(); err != nil {

@@ -1,8 +1,13 @@
 package controller
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -134,5 +139,32 @@ func TestSchemaRejectsInvalidSpecs(t *testing.T) {
 	if p.Spec.Autoscaling.Mode != rivetv1.AutoscalingOperator || p.Spec.Autoscaling.TargetActorsPerRunner != 100 ||
 		p.Spec.Drain.ActorsPerSecond != 50 || p.Spec.Drain.Timeout == nil || p.Spec.Drain.Timeout.Duration.String() != "1m0s" {
 		t.Fatalf("defaults not applied: %+v %+v", p.Spec.Autoscaling, p.Spec.Drain)
+	}
+}
+
+// TestSamplesAreValid creates every sample of config/samples (dry run)
+// against the real API server.
+func TestSamplesAreValid(t *testing.T) {
+	needK8s(t)
+	files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "rivetkube_*.yaml"))
+	if err != nil || len(files) != 3 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	if err := k8sClient.Create(t.Context(), namespace("samples")); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b, &u.Object); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		u.SetNamespace("samples")
+		if err := k8sClient.Create(t.Context(), u, client.DryRunAll); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+		}
 	}
 }
