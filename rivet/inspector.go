@@ -34,10 +34,12 @@ type span struct {
 
 const maxSpans = 1000
 
-// traceRing keeps the most recent spans of an instance.
+// traceRing keeps the most recent spans of an instance. It grows with the
+// spans recorded, up to maxSpans (about 110 KiB), so an actor that ran a
+// few actions keeps a few spans, not a full ring.
 type traceRing struct {
 	mu    sync.Mutex
-	spans []span
+	spans []span // len == next until the ring is full
 	next  int
 	full  bool
 	trace string
@@ -46,12 +48,15 @@ type traceRing struct {
 func (t *traceRing) add(s span) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.spans == nil {
-		t.spans = make([]span, maxSpans)
+	if t.trace == "" {
 		t.trace = randomHex(16)
 	}
 	s.SpanID = randomHex(8)
-	t.spans[t.next] = s
+	if len(t.spans) < maxSpans {
+		t.spans = append(t.spans, s)
+	} else {
+		t.spans[t.next] = s
+	}
 	t.next = (t.next + 1) % maxSpans
 	if t.next == 0 {
 		t.full = true
