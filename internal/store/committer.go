@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -30,6 +31,11 @@ type CommitterStats struct {
 // bounded queue, and while one Store.Commit is in flight new writes queue
 // up; the next batch takes everything queued, up to MaxBatch. An idle
 // committer commits a lone write at once, with no added delay.
+//
+// After a batch resolves, the committer yields the processor while each
+// yield brings new writes (see gather), so submitters the batch just woke
+// can queue their next writes into the next batch instead of the one
+// after it. No timer is involved: when nothing arrives, one yield ends it.
 //
 // Writes are committed, and their Pendings resolved, in submission order:
 // batches take a prefix of the FIFO queue and Store.Commit applies a batch
@@ -162,6 +168,7 @@ func (c *Committer) run() {
 		case p := <-c.queue:
 			batch = c.fill(append(batch[:0], p))
 			writes = c.commit(batch, writes)
+			c.gather()
 		case <-c.stop:
 			for {
 				batch = c.fill(batch[:0])
@@ -171,6 +178,25 @@ func (c *Committer) run() {
 				writes = c.commit(batch, writes)
 			}
 		}
+	}
+}
+
+// gather lets the submitters that the last commit woke queue their next
+// writes before the next batch forms. Without it, a closed loop of N
+// submitters (each waiting for its write before the next) settles into
+// batches of about N/2: the writes queued during a commit go out at once,
+// before the submitters that commit released are back. gather yields the
+// processor (runtime.Gosched) as long as each yield finds more writes
+// queued, up to a full batch; it never sleeps, so an idle committer loses
+// only one yield.
+func (c *Committer) gather() {
+	for n := len(c.queue); n < c.maxBatch; {
+		runtime.Gosched()
+		m := len(c.queue)
+		if m == n {
+			return
+		}
+		n = m
 	}
 }
 
