@@ -53,6 +53,7 @@ import (
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
 	"github.com/rivetkube/rivetkube/internal/engine"
 	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
 	"github.com/rivetkube/rivetkube/rivet"
 )
@@ -381,16 +382,48 @@ func (e *env) benchWrite(ctx context.Context, o options, rep *report) error {
 		return err
 	}
 	defer conn.Close()
+	// The runner's write path alone: the group committer over the store,
+	// one write at a time, for an actor placed on a runner that does not
+	// exist (nothing routes to it).
+	st, err := pgstore.Open(ctx, e.url, pgstore.Options{MaxConns: 2, SkipMigrate: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	committer := store.NewCommitter(st, store.CommitterOptions{})
+	defer committer.Close()
+	spec := store.ActorSpec{ID: "bench-store-direct", Namespace: "bench", Name: counterName, Key: []string{"bench-store-direct"}, Pool: "none"}
+	if _, err := st.CreateActor(ctx, spec); err != nil {
+		return err
+	}
+	a, err := st.Activate(ctx, spec.ID, "bench-no-runner", 0)
+	if err != nil {
+		return err
+	}
+	var n uint32
+	storeWrite := func() error {
+		n++
+		state := append([]byte{0xa1, 0x65, 'c', 'o', 'u', 'n', 't', 0x1a}, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		p, err := committer.Submit(ctx, store.Write{ActorID: spec.ID, Generation: a.Generation, State: state})
+		if err != nil {
+			return err
+		}
+		return p.Err()
+	}
+
 	s, err := paired(o, o.lat, []func() error{
 		func() error { return e.rawCommit(ctx) },
+		storeWrite,
 		func() error { return h.Action(ctx, "increment", nil, 1) },
 		func() error { return conn.Action(ctx, "increment", nil, 1) },
 	})
 	if err != nil {
 		return err
 	}
-	raw, httpS, wsS := s[0], s[1], s[2]
+	raw, stS, httpS, wsS := s[0], s[1], s[2], s[3]
 	rep.add(row{"raw PostgreSQL single-row upsert commit (autocommit)", fmtDur(raw.p(50)), fmtDur(raw.p(99)), raw.countStr()})
+	rep.add(row{"store only: group committer + pgstore.Commit, 1 write", fmtDur(stS.p(50)), fmtDur(stS.p(99)),
+		fmt.Sprintf("%s p50; %s", ratioStr(stS.p(50), raw.p(50)), stS.countStr())})
 	rep.add(row{"durable write counter.increment, HTTP (getOrCreate)", fmtDur(httpS.p(50)), fmtDur(httpS.p(99)),
 		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(httpS.p(50), raw.p(50)), ratioStr(httpS.p(99), raw.p(99)), httpS.countStr())})
 	rep.add(row{"durable write counter.increment, WebSocket connection", fmtDur(wsS.p(50)), fmtDur(wsS.p(99)),
