@@ -58,13 +58,16 @@ type instance struct {
 	mu       sync.Mutex
 	state    instState
 	inflight int // tasks queued or running
-	holds    int // open connections and raw websockets
-	stopReq  *stopKind
+	// tasks are the mailbox tasks not started yet, at most MailboxSize. The
+	// buffer is allocated only while tasks wait: idle actors hold none.
+	tasks   fifo[task]
+	holds   int // open connections and raw websockets
+	stopReq *stopKind
 	// forceStop makes a requested sleep happen even with open connections
 	// and queued work (drain); the work is refused and retried elsewhere.
 	forceStop atomic.Bool
 
-	mailbox chan task
+	mailbox chan struct{} // cap 1: tasks got a task
 	wake    chan struct{} // cap 1: a stop was requested
 	pump    *pump
 	// lifetime is cancelled when the instance stops.
@@ -107,7 +110,7 @@ func newInstance(rt *runtime, id string, gen uint64) *instance {
 		log:      rt.log.With("actor_id", id),
 		ready:    make(chan struct{}),
 		stopped:  make(chan struct{}),
-		mailbox:  make(chan task, rt.limits.MailboxSize),
+		mailbox:  make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
 		lifetime: ctx,
 		cancel:   cancel,
@@ -250,17 +253,36 @@ func (in *instance) enqueue(t task) error {
 		in.mu.Unlock()
 		return errStopping
 	}
-	in.inflight++
-	in.mu.Unlock()
-	select {
-	case in.mailbox <- t:
-		return nil
-	default:
-		in.mu.Lock()
-		in.inflight--
+	if in.tasks.len() >= in.rt.limits.MailboxSize {
 		in.mu.Unlock()
 		return errs.Overloaded("mailbox is full")
 	}
+	in.tasks.push(t)
+	in.inflight++
+	in.mu.Unlock()
+	select {
+	case in.mailbox <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// dequeue takes the oldest queued task. When more wait, it signals the
+// mailbox again so the loop comes back for them.
+func (in *instance) dequeue() (task, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.tasks.len() == 0 {
+		return task{}, false
+	}
+	t := in.tasks.pop()
+	if in.tasks.len() > 0 {
+		select {
+		case in.mailbox <- struct{}{}:
+		default:
+		}
+	}
+	return t, true
 }
 
 // requestStop asks the mailbox loop to stop the instance.
@@ -315,7 +337,11 @@ func (in *instance) loop() {
 	in.startRun()
 	for {
 		select {
-		case t := <-in.mailbox:
+		case <-in.mailbox:
+			t, ok := in.dequeue()
+			if !ok {
+				break
+			}
 			in.runTask(t)
 			in.mu.Lock()
 			in.inflight--
@@ -543,15 +569,14 @@ func (in *instance) stop(k stopKind) {
 
 func (in *instance) drainMailbox(err error) {
 	for {
-		select {
-		case t := <-in.mailbox:
-			t.abort(err)
-			in.mu.Lock()
-			in.inflight--
-			in.mu.Unlock()
-		default:
+		t, ok := in.dequeue()
+		if !ok {
 			return
 		}
+		t.abort(err)
+		in.mu.Lock()
+		in.inflight--
+		in.mu.Unlock()
 	}
 }
 
