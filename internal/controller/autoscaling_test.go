@@ -62,7 +62,7 @@ func TestAutoscalingFollowsActorCounts(t *testing.T) {
 	}
 
 	// Up: 5 actors at 2 per runner → 3 runners.
-	e.actors("up-", 5)
+	e.actors("app", "up-", 5)
 	e.waitFor("scale up to 3", 20*time.Second, func() (bool, string) {
 		return e.replicas("app-v1") == 3 && e.pool("app").Status.DesiredReplicas == 3,
 			fmt.Sprintf("replicas %d, pool actors %d", e.replicas("app-v1"), e.pool("app").Status.Actors)
@@ -77,7 +77,7 @@ func TestAutoscalingFollowsActorCounts(t *testing.T) {
 		return st.Version(1).LiveRunners == 3, fmt.Sprint(st.Version(1))
 	})
 	// New actors go to the least-loaded runners (b and c).
-	e.actors("more-", 2)
+	e.actors("app", "more-", 2)
 
 	// Down: a target of 10 per runner wants 1 runner. Each victim is
 	// drained before its pod is marked for removal; play the ReplicaSet by
@@ -139,7 +139,7 @@ func TestExternalModeLeavesReplicasToScale(t *testing.T) {
 
 	// An HPA or KEDA writes /scale; the operator applies it whatever the
 	// actor counts say (target 1 per runner with 3 actors would want 3).
-	e.actors("ext-", 3)
+	e.actors("app", "ext-", 3)
 	scale := func(n int32) {
 		t.Helper()
 		pl := e.pool("app")

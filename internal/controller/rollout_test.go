@@ -81,7 +81,7 @@ func TestRolloutSwitchesAndDrains(t *testing.T) {
 		t.Errorf("preStop = %+v", c.Lifecycle)
 	}
 
-	e.actors("roll-", 6)
+	e.actors("app", "roll-", 6)
 	e.waitFor("actors counted", 20*time.Second, func() (bool, string) {
 		pl := e.pool("app")
 		return pl.Status.Actors == 6 && e.av("app-1").Status.Actors == 6, fmt.Sprintf("pool %d", pl.Status.Actors)
@@ -157,7 +157,7 @@ func TestDeletingActorVersionDrainsItFirst(t *testing.T) {
 	p := pool("app", "eng")
 	p.Spec.Drain.ActorsPerSecond = 1
 	e.startV1(p)
-	e.actors("del-", 4)
+	e.actors("app", "del-", 4)
 	e.waitFor("actors counted", 20*time.Second, func() (bool, string) {
 		return e.av("app-1").Status.Actors == 4, fmt.Sprint(e.av("app-1").Status.Actors)
 	})

@@ -377,10 +377,10 @@ func (e *env) startRunner(pool string, v int64) *runner {
 
 func isConflict(err error) bool { return apierrors.IsConflict(err) }
 
-// actors creates n awake counter actors through the gateway.
-func (e *env) actors(prefix string, n int) {
+// actors creates n awake counter actors in pool through the gateway.
+func (e *env) actors(pool, prefix string, n int) {
 	e.t.Helper()
-	cl, err := rivetclient.New(rivetclient.Config{Endpoint: e.gateway, Encoding: rivetclient.EncodingJSON})
+	cl, err := rivetclient.New(rivetclient.Config{Endpoint: e.gateway, Encoding: rivetclient.EncodingJSON, PoolName: pool})
 	if err != nil {
 		e.t.Fatal(err)
 	}
