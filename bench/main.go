@@ -172,6 +172,11 @@ func run(o options) error {
 		}
 		baseWS = s.p(50)
 		t.add(row{"loopback WebSocket round trip (coder/websocket)", fmtDur(s.p(50)), fmtDur(s.p(99)), s.countStr()})
+		s, err = baselineFsync(o, dir)
+		if err != nil {
+			return fmt.Errorf("baseline fsync: %w", err)
+		}
+		t.add(row{"fsync of a 4 KiB write in the data dir", fmtDur(s.p(50)), fmtDur(s.p(99)), "a bbolt commit syncs twice; " + s.countStr()})
 	}
 
 	if o.want("read") || o.want("write") {
@@ -471,6 +476,27 @@ func baselineHTTP(ctx context.Context, o options, httpc *http.Client) (*samples,
 			return errors.New(resp.Status)
 		}
 		return err
+	})
+}
+
+// baselineFsync measures a 4 KiB overwrite plus fsync in the data dir: the
+// disk's share of every durable write (a bbolt commit syncs twice).
+func baselineFsync(o options, dir string) (*samples, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	i := 0
+	o.latDur, o.warmup = min(o.latDur, time.Second), min(o.warmup, 100*time.Millisecond)
+	return sequential(o, func() error {
+		i++
+		if _, err := f.WriteAt(buf, int64(i%16)*4096); err != nil {
+			return err
+		}
+		return f.Sync()
 	})
 }
 
