@@ -17,6 +17,9 @@ import (
 	"github.com/rivetkube/rivetkube/internal/operator"
 )
 
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
 	var cfg operator.Config
 	fs := flag.NewFlagSet("operator", flag.ExitOnError)
@@ -25,6 +28,7 @@ func main() {
 	zopts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
 	cfg.Logger = zap.New(zap.UseFlagOptions(&zopts))
+	cfg.Logger.Info("rivetkube operator", "version", version)
 	if err := operator.Run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "operator:", err)
 		os.Exit(1)
