@@ -237,7 +237,9 @@ func run(o options) error {
 
 	var created []*client.Handle
 	if o.want("create") || o.want("tput") {
+		c0 := cpuTime()
 		hs, d, err := createActors(ctx, o, cl, "bench-new")
+		cpu := cpuTime() - c0
 		if err != nil {
 			return fmt.Errorf("create actors: %w", err)
 		}
@@ -245,7 +247,7 @@ func run(o options) error {
 		create = d
 		if o.want("create") {
 			t.add(row{fmt.Sprintf("create %d actors (getOrCreate + first action, %d concurrent)", o.actors, o.createConc), "", "",
-				fmt.Sprintf("%s total, %.0f actors/s", fmtDur(d), float64(o.actors)/d.Seconds())})
+				fmt.Sprintf("%s total, %.0f actors/s, cpu %s/actor", fmtDur(d), float64(o.actors)/d.Seconds(), fmtDur(cpu/time.Duration(o.actors)))})
 		}
 	}
 
