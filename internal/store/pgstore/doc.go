@@ -35,6 +35,9 @@
 //     that pass are applied, so a fenced, missing or invalid write never
 //     fails its neighbours. The generations cannot change before the
 //     transaction commits because the rows stay locked.
+//     The transaction takes two round trips: BEGIN with the locking read,
+//     then the changes with COMMIT, each pipelined; a failed statement
+//     makes the server skip the rest of its pipeline, COMMIT included.
 //   - Activate, Deactivate and DestroyActor are single conditional UPDATEs
 //     (or one transaction), so concurrent activations elect one winner.
 //   - Place is one conditional UPDATE (generation = expectGen and not

@@ -467,61 +467,114 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 			ids = append(ids, w.ActorID)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		fences := map[string]fenceState{}
-		initialized := map[string]bool{}
-		if len(ids) > 0 {
-			rows, err := tx.Query(ctx, `SELECT id, generation, destroyed_at IS NOT NULL, initialized
-				FROM actors WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-			if err != nil {
-				return fmt.Errorf("lock actors: %w", err)
-			}
-			for rows.Next() {
-				var (
-					id   string
-					gen  int64
-					f    fenceState
-					init bool
-				)
-				if err := rows.Scan(&id, &gen, &f.destroyed, &init); err != nil {
-					rows.Close()
-					return fmt.Errorf("lock actors: %w", err)
-				}
-				f.gen = uint64(gen)
-				fences[id], initialized[id] = f, init
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("lock actors: %w", err)
-			}
-		}
-		b := &pgx.Batch{}
-		for i, w := range writes {
-			if errs[i] != nil {
-				continue
-			}
-			f, ok := fences[w.ActorID]
-			if !ok {
-				errs[i] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
-				continue
-			}
-			if errs[i] = f.check(w.ActorID, w.Generation); errs[i] != nil {
-				continue
-			}
-			queueWrite(b, w, initialized)
-		}
-		if b.Len() == 0 {
-			return nil
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("apply writes: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if len(ids) == 0 {
+		return errs, nil // no valid write: nothing to apply
+	}
+	if err := s.commitTx(ctx, ids, writes, errs); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return errs, nil
+}
+
+// commitTx runs Commit's transaction in two round trips: BEGIN and the
+// locking read of the batch's actor rows in one pipeline, then the changes
+// of the writes that pass their fence check and COMMIT in another. It sets
+// errs[i] for the writes it skips. A statement that fails makes the server
+// skip the rest of its pipeline, COMMIT included, so the transaction is
+// rolled back and nothing of the batch is applied.
+func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write, errs []error) (err error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Conn()
+	defer func() {
+		if err != nil && !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+			// End what the failed pipeline left open. Should this fail too,
+			// Release destroys the connection, which ends the transaction.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
+		}
+		pc.Release()
+	}()
+
+	lock := &pgx.Batch{}
+	lock.Queue("BEGIN")
+	lock.Queue(`SELECT id, generation, destroyed_at IS NOT NULL, initialized
+		FROM actors WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	br := conn.SendBatch(ctx, lock)
+	fences, initialized, err := readLocks(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("lock actors: %w", err)
+	}
+
+	b := &pgx.Batch{}
+	for i, w := range writes {
+		if errs[i] != nil {
+			continue
+		}
+		f, ok := fences[w.ActorID]
+		if !ok {
+			errs[i] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
+			continue
+		}
+		if errs[i] = f.check(w.ActorID, w.Generation); errs[i] != nil {
+			continue
+		}
+		queueWrite(b, w, initialized)
+	}
+	n := b.Len()
+	b.Queue("COMMIT")
+	br = conn.SendBatch(ctx, b)
+	for range n {
+		if _, err = br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("apply writes: %w", err)
+		}
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// readLocks reads the results of BEGIN and the locking read of commitTx.
+func readLocks(br pgx.BatchResults) (map[string]fenceState, map[string]bool, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	fences := map[string]fenceState{}
+	initialized := map[string]bool{}
+	for rows.Next() {
+		var (
+			id   string
+			gen  int64
+			f    fenceState
+			init bool
+		)
+		if err := rows.Scan(&id, &gen, &f.destroyed, &init); err != nil {
+			return nil, nil, err
+		}
+		f.gen = uint64(gen)
+		fences[id], initialized[id] = f, init
+	}
+	return fences, initialized, rows.Err()
 }
 
 // queueWrite adds the statements of one checked write to b, in the order

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -123,5 +124,68 @@ func TestCommitterOnPG(t *testing.T) {
 	}
 	if st := c.Stats(); st.Batches >= st.Writes {
 		t.Logf("no batching observed: %+v", st)
+	}
+}
+
+// TestCommitFailedStatementRollsBack makes one statement of a batch fail at
+// the server (a trigger refuses a state): nothing of the batch may be
+// applied, and the pool's only connection must be usable afterwards.
+func TestCommitFailedStatementRollsBack(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.StartServer(t)
+	url := srv.NewDatabase(t)
+	s, err := Open(context.Background(), url, Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if _, err := s.Pool().Exec(ctx, `
+		CREATE FUNCTION refuse_bad_state() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.state = '\xbad0'::bytea THEN RAISE EXCEPTION 'refused'; END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_bad_state BEFORE INSERT OR UPDATE ON actor_state
+			FOR EACH ROW EXECUTE FUNCTION refuse_bad_state()`); err != nil {
+		t.Fatal(err)
+	}
+	gens := map[string]uint64{}
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.CreateActor(ctx, store.ActorSpec{ID: id, Namespace: "ns", Name: "n", Key: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Activate(ctx, id, "r", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens[id] = a.Generation
+	}
+	if _, err := s.Commit(ctx, []store.Write{
+		{ActorID: "a", Generation: gens["a"], State: []byte{1}, Puts: []store.KV{{Key: []byte("k"), Value: []byte("v")}}},
+		{ActorID: "b", Generation: gens["b"], State: []byte{0xba, 0xd0}},
+	}); err == nil {
+		t.Fatal("Commit with a refused statement succeeded")
+	}
+	if st, err := s.LoadState(ctx, "a", gens["a"]); err != nil || st != nil {
+		t.Fatalf("state of a after the failed batch: %v (%v), want none", st, err)
+	}
+	if kv, err := s.KVGet(ctx, "a", [][]byte{[]byte("k")}); err != nil || kv[0] != nil {
+		t.Fatalf("kv of a after the failed batch: %q (%v), want none", kv, err)
+	}
+	errs, err := s.Commit(ctx, []store.Write{{ActorID: "a", Generation: gens["a"], State: []byte{2}}})
+	if err != nil || errs[0] != nil {
+		t.Fatalf("Commit after the failed batch: %v %v", err, errs)
+	}
+	if st, err := s.LoadState(ctx, "a", gens["a"]); err != nil || len(st) != 1 || st[0] != 2 {
+		t.Fatalf("state of a: %v (%v), want [2]", st, err)
+	}
+	// A batch that is all fenced still ends its transaction.
+	errs, err = s.Commit(ctx, []store.Write{{ActorID: "a", Generation: gens["a"] + 1, State: []byte{3}}})
+	if err != nil || !errors.Is(errs[0], store.ErrFenced) {
+		t.Fatalf("fenced Commit: %v %v", err, errs)
+	}
+	if _, err := s.GetActor(ctx, "a"); err != nil {
+		t.Fatalf("store unusable after a fenced batch: %v", err)
 	}
 }
