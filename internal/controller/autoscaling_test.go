@@ -83,15 +83,16 @@ func TestAutoscalingFollowsActorCounts(t *testing.T) {
 	// drained before its pod is marked for removal; play the ReplicaSet by
 	// deleting the marked pod and stopping its runner.
 	pl := e.pool("app")
+	patch := client.MergeFrom(pl.DeepCopy())
 	pl.Spec.Autoscaling.TargetActorsPerRunner = 10
-	if err := k8sClient.Update(e.ctx, pl); err != nil {
+	if err := k8sClient.Patch(e.ctx, pl, patch); err != nil {
 		t.Fatal(err)
 	}
 	for want := int32(2); want >= 1; want-- {
 		var victim string
 		e.waitFor(fmt.Sprintf("scale down to %d", want), 40*time.Second, func() (bool, string) {
 			if e.replicas("app-v1") != want {
-				return false, fmt.Sprintf("replicas %d, scaleDown %+v", e.replicas("app-v1"), e.pool("app").Status.ScaleDown)
+				return false, fmt.Sprintf("replicas %d, scaleDown %+v, gateway runners %+v", e.replicas("app-v1"), e.pool("app").Status.ScaleDown, e.poolStatus("app").Runners)
 			}
 			var pods corev1.PodList
 			if err := k8sClient.List(e.ctx, &pods, client.InNamespace(e.ns)); err != nil {

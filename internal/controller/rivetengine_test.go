@@ -91,8 +91,9 @@ func TestRivetEngineCreatesGateway(t *testing.T) {
 	// A configuration change rolls the pods (new config hash).
 	hash := e.deployment("eng-gateway").Spec.Template.Annotations[AnnotationConfigHash]
 	en = e.getEngine("eng")
+	patch := client.MergeFrom(en.DeepCopy())
 	en.Spec.Limits.Lease = &metav1.Duration{Duration: 3 * time.Second}
-	if err := k8sClient.Update(e.ctx, en); err != nil {
+	if err := k8sClient.Patch(e.ctx, en, patch); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor("rolled config", 10*time.Second, func() (bool, string) {

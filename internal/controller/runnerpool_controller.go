@@ -48,8 +48,11 @@ type RunnerPoolReconciler struct {
 
 // Reconcile plans and executes one step of a pool's rollout.
 func (r *RunnerPoolReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
+	// The pool's status is the planner's memory (the last plan, the victim
+	// in progress): read it fresh, not from a cache that may lag behind the
+	// previous pass's write.
 	pool := &rivetv1.RunnerPool{}
-	if err := r.Get(ctx, req.NamespacedName, pool); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, pool); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.recs.forget(req.NamespacedName)
 		}
@@ -201,8 +204,8 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 			Updated: dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas >= want,
 		}
 	}
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(pool.Namespace), client.MatchingLabels{LabelPool: pool.Name, LabelName: "rivet-runner"}); err != nil {
+	var pods corev1.PodList // fresh too: deletion-cost marks must be seen
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(pool.Namespace), client.MatchingLabels{LabelPool: pool.Name, LabelName: "rivet-runner"}); err != nil {
 		return d, o, fmt.Errorf("list pods: %w", err)
 	}
 	for _, pod := range pods.Items {
@@ -212,6 +215,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 		}
 		o.Pods = append(o.Pods, plan.Pod{
 			Name: pod.Name, Version: v, Address: podRunnerAddress(&pod), Ready: podReady(&pod), Deleting: !pod.DeletionTimestamp.IsZero(),
+			MarkedForRemoval: pod.Annotations[AnnotationPodDeletionCost] == victimDeletionCost,
 		})
 	}
 	return d, o, nil

@@ -188,3 +188,68 @@ func TestAutoscale(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoscaleStaleAndLostState covers the cases where the operator's view
+// lags or its record of a victim was lost (leader change, stale cache).
+func TestAutoscaleStaleAndLostState(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		mutate   func(*Desired, *Observed)
+		replicas int32
+		mark     string
+		unmark   string
+		remove   string
+		victim   string
+	}{
+		{
+			name: "a runner left draining is the next victim, not a second one",
+			mutate: func(d *Desired, o *Observed) {
+				o.Gateway.Actors = 9
+				o.Gateway.Runners[0].Draining = true // runner 1 has 6 actors
+			},
+			replicas: 2, victim: "1",
+		},
+		{
+			name: "an orphan draining mark is cleared when no scale-down is needed",
+			mutate: func(d *Desired, o *Observed) {
+				o.Gateway.Actors = 20
+				o.Gateway.Runners[1].Draining = true
+			},
+			replicas: 2, unmark: "2",
+		},
+		{
+			name: "a released pod is not counted: the planned replicas are the truth",
+			mutate: func(d *Desired, o *Observed) {
+				// The last plan lowered 3 → 2 and marked pod-3; the Deployment
+				// still says 3. Actors want 1 runner.
+				o.Gateway.Actors = 9
+				o.Gateway.Runners = append(o.Gateway.Runners, Runner{ID: "3", Version: 1, Address: "10.0.0.3:6421", Alive: true, Draining: true})
+				o.Pods = append(o.Pods, Pod{Name: "pod-3", Version: 1, Address: "10.0.0.3:6421", Ready: true, MarkedForRemoval: true})
+				o.Deployments[1] = avail(3)
+			},
+			replicas: 2, mark: "2", victim: "2",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, o := steady(2, 15, runner("1", 6), runner("2", 3))
+			tc.mutate(&d, &o)
+			r := Plan(d, o)
+			if got := find(r, 1).Replicas; got != tc.replicas {
+				t.Errorf("replicas = %d, want %d", got, tc.replicas)
+			}
+			if r.MarkDraining != tc.mark || r.UnmarkDraining != tc.unmark || r.RemovePod != tc.remove {
+				t.Errorf("mark %q unmark %q remove %q, want %q %q %q", r.MarkDraining, r.UnmarkDraining, r.RemovePod, tc.mark, tc.unmark, tc.remove)
+			}
+			victim := ""
+			if r.ScaleDown != nil {
+				victim = r.ScaleDown.RunnerID
+			}
+			if victim != tc.victim {
+				t.Errorf("victim = %q, want %q", victim, tc.victim)
+			}
+		})
+	}
+}

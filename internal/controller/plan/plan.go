@@ -113,6 +113,9 @@ type Pod struct {
 	Address  string
 	Ready    bool
 	Deleting bool
+	// MarkedForRemoval: the pod already carries the lowest deletion cost
+	// (a released victim the ReplicaSet is about to remove).
+	MarkedForRemoval bool
 }
 
 // Gateway is the gateway's view of a pool.
@@ -512,17 +515,22 @@ func (r *Result) scaleDown(d Desired, o Observed, cur *VersionPlan) {
 		return
 	}
 	dep, ok := o.Deployments[cur.Version]
-	if !ok || cur.Replicas >= dep.Replicas {
-		if sd != nil {
-			r.UnmarkDraining = sd.RunnerID // not needed any more
-		}
+	if !ok {
+		r.ScaleDown = sd
 		return
 	}
+	// What the last plan gave the version is the truth; the Deployment may
+	// not have caught up yet.
 	have := dep.Replicas
-	cur.Replicas = have // hold until a runner is released
+	for _, p := range o.Previous {
+		if p.Version == cur.Version && !p.Rejected && p.Phase != Pending {
+			have = p.Replicas
+		}
+	}
+	// Candidates: pods that are neither going away nor released already.
 	var pods []Pod
 	for _, p := range o.Pods {
-		if p.Version == cur.Version && !p.Deleting {
+		if p.Version == cur.Version && !p.Deleting && !p.MarkedForRemoval {
 			pods = append(pods, p)
 		}
 	}
@@ -532,6 +540,23 @@ func (r *Result) scaleDown(d Desired, o Observed, cur *VersionPlan) {
 			runners[rn.Address] = rn
 		}
 	}
+	if cur.Replicas >= have {
+		// No scale-down: release a cancelled victim, or a runner left
+		// draining by a victim whose record was lost.
+		switch {
+		case sd != nil:
+			r.UnmarkDraining = sd.RunnerID
+		default:
+			for _, p := range pods {
+				if rn, ok := runners[p.Address]; ok && rn.Draining {
+					r.UnmarkDraining = rn.ID
+					break
+				}
+			}
+		}
+		return
+	}
+	cur.Replicas = have // hold until a runner is released
 	if sd != nil {
 		i := slices.IndexFunc(pods, func(p Pod) bool { return p.Name == sd.Pod })
 		rn, registered := Runner{}, false
@@ -574,17 +599,20 @@ func (r *Result) scaleDown(d Desired, o Observed, cur *VersionPlan) {
 			cur.Replicas = have - 1
 			return
 		}
-		if rn.Draining {
-			continue
-		}
-		if victim == nil || rn.Actors < best.Actors {
+		// A runner already draining (a victim whose record was lost) goes
+		// first; then the emptiest.
+		better := victim == nil || (rn.Draining && !best.Draining) ||
+			(rn.Draining == best.Draining && rn.Actors < best.Actors)
+		if better {
 			victim, best = &pods[i], rn
 		}
 	}
 	if victim == nil {
-		return // every runner is draining already; wait
+		return
 	}
-	r.MarkDraining = best.ID
+	if !best.Draining {
+		r.MarkDraining = best.ID
+	}
 	if best.Actors == 0 {
 		r.RemovePod = victim.Name
 		cur.Replicas = have - 1
