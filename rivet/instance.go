@@ -375,6 +375,14 @@ func (in *instance) loop() {
 				timer.Reset(in.sleepTimeout())
 			}
 		case <-in.wake:
+			// Something let go of the actor (or asked it to stop): if it is
+			// idle now, its sleep countdown starts again.
+			in.mu.Lock()
+			idle := in.idleLocked()
+			in.mu.Unlock()
+			if idle && !in.cfg.noSleep {
+				timer.Reset(in.sleepTimeout())
+			}
 		}
 		in.mu.Lock()
 		req := in.stopReq

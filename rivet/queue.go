@@ -238,6 +238,12 @@ func (in *instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest)
 	if limit <= 0 {
 		limit = in.rt.limits.MaxQueue
 	}
+	// Keep the actor awake from the store write until the message is in
+	// its buffer (and, when waiting, until the answer comes).
+	if !in.hold() {
+		return hostapi.QueueSendResponse{}, errStopping
+	}
+	defer in.unhold()
 	m, err := in.rt.store.Enqueue(ctx, in.id, req.Queue, req.Body, limit)
 	if errors.Is(err, store.ErrQueueFull) {
 		return hostapi.QueueSendResponse{}, queueFullErr(limit)
@@ -273,6 +279,24 @@ func (in *instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest)
 		in.queue.dropWaiter(m.Seq)
 		return hostapi.QueueSendResponse{Completed: false}, nil
 	}
+}
+
+// hold keeps a running instance awake until unhold; false if it stops.
+func (in *instance) hold() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.state != stateRunning {
+		return false
+	}
+	in.holds++
+	return true
+}
+
+func (in *instance) unhold() {
+	in.mu.Lock()
+	in.holds--
+	in.mu.Unlock()
+	in.poke()
 }
 
 // poke wakes the mailbox loop so it re-evaluates idleness.
@@ -319,6 +343,12 @@ func (rl *runLoop) acquire(ctx context.Context) error {
 			close(g.ready)
 			g.mu.Unlock()
 			<-g.released
+			// What the Run loop did while it held the actor (state, acks,
+			// schedules, workflow steps) commits now, and its outputs (a
+			// waiting sender's answer, events) leave behind that commit.
+			if _, err := rl.in.flush(); err != nil {
+				rl.in.log.Warn("commit after run loop", "err", err)
+			}
 		},
 		abort: func(error) {
 			g.mu.Lock()

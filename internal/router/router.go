@@ -122,7 +122,8 @@ var _ hostapi.Host = (*Router)(nil)
 
 // registryView is a snapshot of the runner registry.
 type registryView struct {
-	at      time.Time
+	at      time.Time // when the read finished
+	started time.Time // when the read began
 	runners map[string]store.Runner
 	byPool  map[string][]store.Runner
 	names   map[string]bool
@@ -132,20 +133,27 @@ func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
 	return r.SinceHeartbeat+time.Since(v.at) < lease
 }
 
-// registry returns a fresh enough snapshot of the runner registry.
+// registry returns a snapshot of the runner registry: one at most
+// RunnerRefresh old, or with force one whose read began after this call
+// (so a runner registered before the call is in it). One read runs at a
+// time; callers wait for it.
 func (rt *Router) registry(ctx context.Context, force bool) (*registryView, error) {
+	var after time.Time
+	if force {
+		after = time.Now()
+	}
 	for {
 		rt.mu.Lock()
-		if rt.view != nil && !force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh {
-			v := rt.view
-			rt.mu.Unlock()
-			return v, nil
+		if v := rt.view; v != nil {
+			if (force && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
+				rt.mu.Unlock()
+				return v, nil
+			}
 		}
 		if wait := rt.loading; wait != nil {
 			rt.mu.Unlock()
 			select {
 			case <-wait:
-				force = false
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -153,6 +161,7 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 		}
 		done := make(chan struct{})
 		rt.loading = done
+		started := time.Now()
 		rt.mu.Unlock()
 
 		runners, err := rt.cfg.Store.ListRunners(ctx, "")
@@ -167,7 +176,7 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 			return nil, err
 		}
-		v := &registryView{at: time.Now(), runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{}, names: map[string]bool{}}
+		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{}, names: map[string]bool{}}
 		for _, r := range runners {
 			v.runners[r.ID] = r
 			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
@@ -201,13 +210,11 @@ func (rt *Router) HasActor(name string) bool {
 	if v.names[name] {
 		return true
 	}
-	// A runner may have registered since the snapshot.
-	if time.Since(v.at) > 100*time.Millisecond {
-		if v, err = rt.registry(ctx, true); err == nil {
-			return v.names[name]
-		}
+	// A runner may have registered since the snapshot: read it again.
+	if v, err = rt.registry(ctx, true); err != nil {
+		return true
 	}
-	return false
+	return v.names[name]
 }
 
 // pick chooses the runner for a new placement in pool.
@@ -369,7 +376,7 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 	placedHere := false
 	if a.RunnerID != "" {
 		r, ok := v.runners[a.RunnerID]
-		if !ok && time.Since(v.at) > 50*time.Millisecond {
+		if !ok {
 			// Maybe it registered after the snapshot.
 			if v, err = rt.registry(ctx, true); err != nil {
 				return errRetry
