@@ -520,8 +520,33 @@ func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
 	if _, _, err := concurrentEach(len(hs), 16, func(i int) error { return hs[i].Action(ctx, "getCount", nil) }); err != nil {
 		return err
 	}
+	// The runner's activation reads alone, on the store, for one of them.
+	st, err := pgstore.Open(ctx, e.url, pgstore.Options{MaxConns: 2, SkipMigrate: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	napID, err := hs[0].Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	activationReads := func() error {
+		a, err := st.GetActor(ctx, napID)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ListQueue(ctx, napID, 0, nil, 256); err != nil {
+			return err
+		}
+		if _, err := st.ListSchedules(ctx, napID); err != nil {
+			return err
+		}
+		_, err = st.LoadState(ctx, napID, a.Generation)
+		return err
+	}
 	wake := &samples{}
 	read := &samples{}
+	reads := &samples{}
 	for round := range o.wakeRounds {
 		if err := e.waitAsleep(ctx, "napper"); err != nil {
 			return err
@@ -540,9 +565,16 @@ func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
 				}
 				read.add(time.Since(t0))
 			}
+			t0 = time.Now()
+			if err := activationReads(); err != nil {
+				return err
+			}
+			reads.add(time.Since(t0))
 		}
 	}
 	rep.add(row{"raw PostgreSQL point read (SELECT by primary key)", fmtDur(read.p(50)), fmtDur(read.p(99)), read.countStr()})
+	rep.add(row{"store only: activation reads (actor, queue, schedules, state)", fmtDur(reads.p(50)), fmtDur(reads.p(99)),
+		fmt.Sprintf("%s p50; %s", ratioStr(reads.p(50), read.p(50)), reads.countStr())})
 	rep.add(row{"wake from sleep: asleep actor → first action (HTTP)", fmtDur(wake.p(50)), fmtDur(wake.p(99)),
 		fmt.Sprintf("%s p50; %s", ratioStr(wake.p(50), read.p(50)), wake.countStr())})
 	return nil
