@@ -55,6 +55,7 @@ func (r *RunnerPoolReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	if err := r.APIReader.Get(ctx, req.NamespacedName, pool); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.recs.forget(req.NamespacedName)
+			forgetMetrics(req.Namespace, req.Name)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -101,6 +102,9 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 		}
 	}
 	gwErr = err
+	if gwErr != nil {
+		gatewayErrors.WithLabelValues(pool.Namespace, pool.Name).Inc()
+	}
 	key := client.ObjectKeyFromObject(pool)
 	o.Recommendations = r.recs.get(key)
 
@@ -136,6 +140,7 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 	}
 
 	r.recordPlan(pool, o, p)
+	recordMetrics(pool)
 	switch {
 	case gwErr != nil:
 		setCondition(pool, rivetv1.ConditionDegraded, true, "GatewayUnreachable", gwErr.Error())
