@@ -100,6 +100,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
+	// Directory writes wait at most this long for company (see batch).
+	db.MaxBatchDelay = 500 * time.Microsecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -156,6 +158,19 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	defer s.end()
 	return s.db.Update(fn)
+}
+
+// batch is update for small directory writes (create, activate,
+// deactivate): concurrent calls share one transaction and one fsync, which
+// is what makes creating many actors at once fast. fn may run more than
+// once (bbolt re-runs the functions of a failed batch one by one), so it
+// only assigns its results.
+func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	return s.db.Batch(fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
@@ -235,7 +250,7 @@ func (s *Store) CreateActor(ctx context.Context, spec store.ActorSpec) (store.Ac
 	}
 	encKey := store.EncodeKey(spec.Key)
 	var r *record
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		if id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(spec.Namespace, spec.Name, encKey)); id != nil {
 			return fmt.Errorf("actor %s %q: %w", spec.Name, spec.Key, store.ErrExists)
 		}
@@ -269,7 +284,8 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 		r       *record
 		created bool
 	)
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.batch(ctx, func(tx *bolt.Tx) error {
+		created = false
 		if id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(spec.Namespace, spec.Name, encKey)); id != nil {
 			var err error
 			r, err = getRecord(tx, string(id))
@@ -459,7 +475,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 // Activate places the actor on runnerID under generation current+1.
 func (s *Store) Activate(ctx context.Context, id, runnerID string, expectGen uint64) (store.Actor, error) {
 	var r *record
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		var err error
 		if r, err = getRecord(tx, id); err != nil {
 			return err
@@ -503,7 +519,7 @@ func fence(r *record, gen uint64) error {
 
 // Deactivate clears the placement if gen is current.
 func (s *Store) Deactivate(ctx context.Context, id string, gen uint64) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		r, err := getRecord(tx, id)
 		if err != nil {
 			return err
