@@ -44,7 +44,7 @@ type RunnerPoolReconciler struct {
 // +kubebuilder:rbac:groups=rivetkube.dev,resources=runnerpools,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rivetkube.dev,resources=runnerpools/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=rivetkube.dev,resources=actorversions,verbs=delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;patch
 
 // Reconcile plans and executes one step of a pool's rollout.
 func (r *RunnerPoolReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {

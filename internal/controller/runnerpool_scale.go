@@ -50,7 +50,7 @@ func (r *RunnerPoolReconciler) executeScale(ctx context.Context, pool *rivetv1.R
 	}
 	if p.RemovePod != "" {
 		pod := &corev1.Pod{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: pool.Namespace, Name: p.RemovePod}, pod)
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: pool.Namespace, Name: p.RemovePod}, pod)
 		if err == nil && pod.Annotations[AnnotationPodDeletionCost] != victimDeletionCost {
 			patch := client.MergeFrom(pod.DeepCopy())
 			if pod.Annotations == nil {

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -46,6 +50,23 @@ func (o *Options) defaults() {
 	if o.IdlePoll <= 0 {
 		o.IdlePoll = 15 * time.Second
 	}
+}
+
+// CacheOptions limits the manager's cache to what the operator manages:
+// Deployments, Services and ConfigMaps are cached only when they carry the
+// operator's label (pods and Secrets are read uncached, never watched). A
+// non-empty namespace limits the cache to it.
+func CacheOptions(namespace string) cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{LabelManagedBy: managedBy})
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&appsv1.Deployment{}: {Label: managed},
+		&corev1.Service{}:    {Label: managed},
+		&corev1.ConfigMap{}:  {Label: managed},
+	}}
+	if namespace != "" {
+		o.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	}
+	return o
 }
 
 // Index keys of the field indexers.

@@ -11,15 +11,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -63,19 +59,6 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions limits the cache to what the operator manages: pods and
-// Deployments are cached only when they carry the operator's labels.
-func CacheOptions(namespace string) cache.Options {
-	managed := labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "rivetkube-operator"})
-	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: managed},
-	}}
-	if namespace != "" {
-		o.DefaultNamespaces = map[string]cache.Config{namespace: {}}
-	}
-	return o
-}
-
 // NewManager builds the manager with the reconcilers registered.
 func NewManager(cfg Config) (ctrl.Manager, error) {
 	ctrl.SetLogger(cfg.Logger)
@@ -88,7 +71,7 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{
 		Scheme:                        Scheme(),
-		Cache:                         CacheOptions(cfg.Namespace),
+		Cache:                         controller.CacheOptions(cfg.Namespace),
 		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:        cfg.ProbeAddr,
 		LeaderElection:                cfg.LeaderElect,
