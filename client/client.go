@@ -61,7 +61,9 @@ type Config struct {
 	// Encoding of actions and connections. Default: EncodingBARE.
 	Encoding Encoding
 	// HTTPClient sends every request, including WebSocket handshakes.
-	// Default: http.DefaultClient.
+	// Default: a shared client whose transport keeps up to 256 idle
+	// keep-alive connections per host (http.DefaultClient keeps 2, which
+	// makes concurrent callers open new connections all the time).
 	HTTPClient *http.Client
 	// Header holds extra headers sent with every request.
 	Header http.Header
@@ -160,7 +162,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client: unknown encoding %q", c.encoding)
 	}
 	if c.httpc == nil {
-		c.httpc = http.DefaultClient
+		c.httpc = defaultHTTPClient
 	}
 	if c.maxRetries == 0 {
 		c.maxRetries = DefaultMaxRetries
@@ -503,3 +505,11 @@ func escapeComponent(s string) string {
 	}
 	return b.String()
 }
+
+// defaultHTTPClient is shared by clients built without an HTTPClient.
+var defaultHTTPClient = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return &http.Client{Transport: t}
+}()
