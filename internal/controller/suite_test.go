@@ -36,12 +36,10 @@ import (
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
 	rivetclient "github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/admin"
+	"github.com/rivetkube/rivetkube/internal/testutil/k8stest"
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
 	"github.com/rivetkube/rivetkube/internal/testutil/proc"
 )
-
-// requireK8sEnv, when set, turns missing Kubernetes binaries into a failure.
-const requireK8sEnv = "RIVETKUBE_REQUIRE_K8S"
 
 const (
 	adminToken  = "controller-test-admin-token"
@@ -56,20 +54,6 @@ var (
 	gatewayBin, runnerBin string
 )
 
-// assetsDir is where hack/k8s-binaries.sh caches etcd, kube-apiserver and
-// kubectl.
-func assetsDir() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		return d
-	}
-	base := os.Getenv("RIVETKUBE_CACHE")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache", "rivetkube")
-	}
-	return filepath.Join(base, "k8s", "v1.37.2")
-}
-
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -83,14 +67,9 @@ func run(m *testing.M) int {
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logOut)))
 
-	dir := assetsDir()
-	for _, b := range []string{"etcd", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			skipReason = fmt.Sprintf("Kubernetes test binaries not found in %s (run hack/k8s-binaries.sh or set KUBEBUILDER_ASSETS); set %s=1 to fail instead", dir, requireK8sEnv)
-		}
-	}
-	if skipReason != "" {
-		if os.Getenv(requireK8sEnv) != "" {
+	dir := k8stest.Dir()
+	if skipReason = k8stest.Missing(); skipReason != "" {
+		if k8stest.Required() {
 			fmt.Fprintln(os.Stderr, "FAIL:", skipReason)
 			return 1
 		}
