@@ -70,20 +70,14 @@ func (s *Store) ListQueue(ctx context.Context, actorID string, after uint64, nam
 		return nil, err
 	}
 	defer s.end()
-	var (
-		rows pgx.Rows
-		err  error
-	)
 	from := int64(min(after, math.MaxInt64))
+	b := &pgx.Batch{}
 	if len(names) == 0 {
-		rows, err = s.pool.Query(ctx, listQueueSQL, actorID, from, store.ListLimit(limit))
+		b.Queue(listQueueSQL, actorID, from, store.ListLimit(limit))
 	} else {
-		rows, err = s.pool.Query(ctx, listQueueNamesSQL, actorID, from, store.ListLimit(limit), names)
+		b.Queue(listQueueNamesSQL, actorID, from, store.ListLimit(limit), names)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list queue: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.QueueMessage, error) {
+	out, err := collectWithActor(ctx, s, b, actorID, func(row pgx.CollectableRow) (store.QueueMessage, error) {
 		m := store.QueueMessage{ActorID: actorID}
 		var seq int64
 		err := row.Scan(&seq, &m.Name, &m.Body, &m.EnqueuedAt)
@@ -94,12 +88,31 @@ func (s *Store) ListQueue(ctx context.Context, actorID string, after uint64, nam
 		return nil, fmt.Errorf("list queue: %w", err)
 	}
 	if len(out) == 0 {
-		if err := s.checkActor(ctx, actorID); err != nil {
-			return nil, fmt.Errorf("list queue: %w", err)
-		}
 		return nil, nil
 	}
 	return out, nil
+}
+
+// collectWithActor runs the one query of b and the check that the actor
+// exists in one round trip (a pipeline), and returns the query's rows, or
+// ErrNotFound when the actor does not exist.
+func collectWithActor[T any](ctx context.Context, s *Store, b *pgx.Batch, actorID string, scan pgx.RowToFunc[T]) ([]T, error) {
+	b.Queue(`SELECT 1 FROM actors WHERE id = $1`, actorID)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	var one int
+	if err := br.QueryRow().Scan(&one); err != nil {
+		return nil, notFound(err, "actor "+actorID)
+	}
+	return out, br.Close()
 }
 
 // QueueLen reads the actor's queue_len counter.
@@ -121,11 +134,9 @@ func (s *Store) ListSchedules(ctx context.Context, actorID string) ([]store.Sche
 		return nil, err
 	}
 	defer s.end()
-	rows, err := s.pool.Query(ctx, listSchedulesSQL, actorID)
-	if err != nil {
-		return nil, fmt.Errorf("list schedules: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Schedule, error) {
+	b := &pgx.Batch{}
+	b.Queue(listSchedulesSQL, actorID)
+	out, err := collectWithActor(ctx, s, b, actorID, func(row pgx.CollectableRow) (store.Schedule, error) {
 		sc := store.Schedule{ActorID: actorID}
 		err := row.Scan(&sc.ID, &sc.At, &sc.Action, &sc.Args, &sc.CreatedAt)
 		sc.Args = nonNil(sc.Args)
@@ -135,9 +146,6 @@ func (s *Store) ListSchedules(ctx context.Context, actorID string) ([]store.Sche
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
 	if len(out) == 0 {
-		if err := s.checkActor(ctx, actorID); err != nil {
-			return nil, fmt.Errorf("list schedules: %w", err)
-		}
 		return nil, nil
 	}
 	return out, nil
