@@ -153,8 +153,8 @@ type RunnerPoolStatus struct {
 	// +optional
 	LatestVersion int64 `json:"latestVersion,omitempty"`
 
-	// Replicas is the number of runner pods of all versions (the /scale
-	// status).
+	// Replicas is the number of runner pods of the current version (the
+	// /scale status).
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
@@ -167,7 +167,8 @@ type RunnerPoolStatus struct {
 	// +optional
 	Actors int32 `json:"actors,omitempty"`
 
-	// Selector selects the pool's runner pods (the /scale selector).
+	// Selector selects the current version's runner pods (the /scale
+	// selector).
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Selector string `json:"selector,omitempty"`

@@ -19,8 +19,8 @@ import (
 
 // finalize keeps a deleted ActorVersion until its pool's plan says it is
 // drained (its actors moved to another version), then deletes its
-// Deployment and lets it go. A version whose pool is gone, or that the pool
-// rejected, goes at once.
+// Deployment and lets it go. A version whose pool or engine is gone, or
+// that the pool rejected, goes at once.
 func (r *ActorVersionReconciler) finalize(ctx context.Context, av *rivetv1.ActorVersion) (res reconcile.Result, err error) {
 	if !controllerutil.ContainsFinalizer(av, FinalizerDrain) {
 		return reconcile.Result{}, nil
@@ -29,6 +29,15 @@ func (r *ActorVersionReconciler) finalize(ctx context.Context, av *rivetv1.Actor
 	err = r.Get(ctx, types.NamespacedName{Namespace: av.Namespace, Name: av.Spec.PoolRef.Name}, pool)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
+	}
+	if err == nil {
+		// Without its engine nothing can drain the version: let it go.
+		engine := &rivetv1.RivetEngine{}
+		if eerr := r.Get(ctx, types.NamespacedName{Namespace: av.Namespace, Name: pool.Spec.EngineRef.Name}, engine); apierrors.IsNotFound(eerr) {
+			err = eerr
+		} else if eerr != nil {
+			return reconcile.Result{}, eerr
+		}
 	}
 	if err == nil {
 		if e := planEntry(pool, av); e != nil && !e.Rejected && e.Phase != rivetv1.PhaseDrained {

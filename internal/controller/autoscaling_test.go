@@ -177,9 +177,11 @@ func TestExternalModeLeavesReplicasToScale(t *testing.T) {
 			t.Fatalf("external mode drained runner %s", rn.ID)
 		}
 	}
-	// The /scale status reports the pool's pods.
-	var sc = e.pool("app")
-	if sc.Status.Selector == "" {
-		t.Fatal("no /scale selector in status")
-	}
+	// The /scale status reports the current version's pods.
+	e.makeAvailable("app-v1")
+	e.waitFor("/scale status", 20*time.Second, func() (bool, string) {
+		st := e.pool("app").Status
+		return st.Replicas == 2 && st.Selector == "app.kubernetes.io/name=rivet-runner,rivetkube.dev/pool=app,rivetkube.dev/version=1",
+			fmt.Sprintf("replicas %d selector %q", st.Replicas, st.Selector)
+	})
 }

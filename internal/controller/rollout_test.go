@@ -191,4 +191,16 @@ func TestDeletingActorVersionDrainsItFirst(t *testing.T) {
 		}
 		return gone, fmt.Sprintf("actors on v1 %d, v2 %d", st.Version(1).Actors, st.Version(2).Actors)
 	})
+
+	// Without its engine nothing can drain a version: deleting it does not
+	// hang on the finalizer.
+	if err := k8sClient.Delete(e.ctx, e.getEngine("eng")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Delete(e.ctx, e.av("app-2")); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("version 2 released without an engine", 20*time.Second, func() (bool, string) {
+		return e.av("app-2") == nil && e.deployment("app-v2") == nil, "still there"
+	})
 }

@@ -73,7 +73,9 @@ func (r *RunnerPoolReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 
 func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.RunnerPool) (reconcile.Result, error) {
 	log := logf.FromContext(ctx)
-	pool.Status.Selector = labels.SelectorFromSet(labels.Set{LabelPool: pool.Name, LabelName: "rivet-runner"}).String()
+	if pool.Status.Selector == "" {
+		pool.Status.Selector = labels.SelectorFromSet(labels.Set{LabelPool: pool.Name, LabelName: "rivet-runner"}).String()
+	}
 
 	engine := &rivetv1.RivetEngine{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: pool.Namespace, Name: pool.Spec.EngineRef.Name}, engine); err != nil {
@@ -205,7 +207,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 		}
 		want := ptr.Deref(dep.Spec.Replicas, 1)
 		o.Deployments[v] = plan.Deployment{
-			Replicas: want, Available: dep.Status.AvailableReplicas,
+			Replicas: want, Available: dep.Status.AvailableReplicas, Pods: dep.Status.Replicas,
 			Updated: dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas >= want,
 		}
 	}
@@ -245,7 +247,6 @@ func (r *RunnerPoolReconciler) recordPlan(pool *rivetv1.RunnerPool, o plan.Obser
 		old[v.Version] = v.Phase
 	}
 	pool.Status.Versions = pool.Status.Versions[:0:0]
-	var total int32
 	for _, vp := range p.Versions {
 		e := rivetv1.PoolVersionStatus{
 			Version: vp.Version, Name: vp.Name, Phase: rivetv1.ActorVersionPhase(vp.Phase), Rejected: vp.Rejected,
@@ -254,7 +255,6 @@ func (r *RunnerPoolReconciler) recordPlan(pool *rivetv1.RunnerPool, o plan.Obser
 		}
 		if dep, ok := o.Deployments[vp.Version]; ok && !vp.Rejected {
 			e.AvailableReplicas = dep.Available
-			total += dep.Replicas
 		}
 		if vp.Rejected {
 			e.Version, e.Replicas = vp.Version, 0
@@ -270,7 +270,18 @@ func (r *RunnerPoolReconciler) recordPlan(pool *rivetv1.RunnerPool, o plan.Obser
 	pool.Status.CurrentVersion = p.Current
 	pool.Status.LatestVersion = p.LatestVersion
 	pool.Status.DesiredReplicas = p.DesiredReplicas
-	pool.Status.Replicas = total
+	// The /scale view is the current version: its pods and a selector
+	// for them (an HPA averaging metrics over draining runners would
+	// scale on load that is leaving).
+	pool.Status.Replicas = 0
+	if cur, ok := o.Deployments[p.Current]; ok {
+		pool.Status.Replicas = cur.Pods
+	}
+	sel := labels.Set{LabelPool: pool.Name, LabelName: "rivet-runner"}
+	if p.Current != 0 {
+		sel[LabelRunnerVersion] = strconv.FormatInt(p.Current, 10)
+	}
+	pool.Status.Selector = labels.SelectorFromSet(sel).String()
 	if o.Gateway != nil {
 		pool.Status.Actors = int32(min(o.Gateway.Actors, 1<<31-1))
 	}

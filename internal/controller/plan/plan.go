@@ -99,6 +99,8 @@ type Deployment struct {
 	Replicas int32
 	// Available is status.availableReplicas.
 	Available int32
+	// Pods is status.replicas (pods that exist, ready or not).
+	Pods int32
 	// Updated is true when the Deployment controller observed the latest
 	// spec and every replica runs it.
 	Updated bool
