@@ -212,6 +212,9 @@ func newEnv(t *testing.T) *env {
 // changes) until it holds; msg describes the last state seen.
 func (e *env) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
 	e.t.Helper()
+	// The bounds are for a busy 2-core CI machine running other suites in
+	// parallel; a condition that holds returns at once.
+	timeout *= 3
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
