@@ -32,7 +32,7 @@ k8s-binaries: ## Build and cache kube-apiserver, etcd and kubectl for envtest.
 
 .PHONY: test-operator
 test-operator: ## Controller tests against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$$(bash hack/k8s-binaries.sh)" RIVETKUBE_REQUIRE_K8S=1 go test -count=1 ./api/... ./internal/controller/... ./internal/admin/...
+	KUBEBUILDER_ASSETS="$$(bash hack/k8s-binaries.sh)" RIVETKUBE_REQUIRE_K8S=1 go test -count=1 ./api/... ./internal/admin/... ./internal/controller/... ./internal/operator/...
 
 $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
