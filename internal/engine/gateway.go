@@ -95,6 +95,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		MaxMessageSize: cfg.MaxMessageSize,
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
 		InspectorToken: cfg.InspectorToken,
+		RunnersMayJoin: true,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

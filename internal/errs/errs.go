@@ -67,6 +67,13 @@ func NotConfigured(name string) *Error {
 	return New(http.StatusNotFound, "actor", "name_not_found", "No actor named %q is registered.", name)
 }
 
+// NotConfiguredYet is actor/not_configured: no runner has registered an
+// actor of that name (yet). Clients retry it for a while, which is right in
+// the distributed engine, where runners may still be starting.
+func NotConfiguredYet(name string) *Error {
+	return New(http.StatusServiceUnavailable, "actor", "not_configured", "No runner hosts actors named %q yet.", name)
+}
+
 // ActionNotFound is actor/action_not_found.
 func ActionNotFound(name string) *Error {
 	return New(http.StatusNotFound, "actor", "action_not_found", "Action `%s` was not found.", name)

@@ -106,7 +106,7 @@ func (s *Server) parseCreate(r *http.Request, keyRequired bool) (store.ActorSpec
 		return store.ActorSpec{}, err
 	}
 	if !s.cfg.Host.HasActor(b.Name) {
-		return store.ActorSpec{}, errs.NotConfigured(b.Name)
+		return store.ActorSpec{}, s.unknownName(b.Name)
 	}
 	var key []string
 	switch {
@@ -308,4 +308,12 @@ func storeError(err error) error {
 		return pe
 	}
 	return errs.Unavailable("store error")
+}
+
+// unknownName is the error for an actor name no host knows.
+func (s *Server) unknownName(name string) error {
+	if s.cfg.RunnersMayJoin {
+		return errs.NotConfiguredYet(name)
+	}
+	return errs.NotConfigured(name)
 }

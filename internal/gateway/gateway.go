@@ -50,6 +50,10 @@ type Config struct {
 	InspectorOpen  bool
 	// MaxQueueWait bounds how long a queue send with wait may wait (default 5 min).
 	MaxQueueWait time.Duration
+	// RunnersMayJoin says actor names come from runners that register over
+	// time (the distributed engine): an unknown name then answers the
+	// retryable actor/not_configured instead of the final name_not_found.
+	RunnersMayJoin bool
 	// Admin, when set, is served under /admin behind AdminToken.
 	Admin      Admin
 	AdminToken string

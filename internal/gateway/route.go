@@ -53,7 +53,7 @@ func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
 			return target{}, err
 		}
 		if !s.cfg.Host.HasActor(seg) {
-			return target{}, errs.NotConfigured(seg)
+			return target{}, s.unknownName(seg)
 		}
 		key := protocol.ParseQueryKey(q.Get("rvt-key"))
 		if err := validKey(key); err != nil {
