@@ -37,7 +37,11 @@
 //     transaction commits because the rows stay locked.
 //     The transaction takes two round trips: BEGIN with the locking read,
 //     then the changes with COMMIT, each pipelined; a failed statement
-//     makes the server skip the rest of its pipeline, COMMIT included.
+//     makes the server skip the rest of its pipeline, COMMIT included. A
+//     batch of writes that only set state (and Initialized) takes one: its
+//     statements follow the locking read in the same pipeline and each
+//     repeats its write's fence check in its WHERE clause, which reads the
+//     rows the locking read holds.
 //   - Activate, Deactivate and DestroyActor are single conditional UPDATEs
 //     (or one transaction), so concurrent activations elect one winner.
 //   - Place is one conditional UPDATE (generation = expectGen and not

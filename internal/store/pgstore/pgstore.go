@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -476,12 +477,21 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	return errs, nil
 }
 
-// commitTx runs Commit's transaction in two round trips: BEGIN and the
-// locking read of the batch's actor rows in one pipeline, then the changes
-// of the writes that pass their fence check and COMMIT in another. It sets
-// errs[i] for the writes it skips. A statement that fails makes the server
-// skip the rest of its pipeline, COMMIT included, so the transaction is
-// rolled back and nothing of the batch is applied.
+// lockActorsSQL locks the batch's actor rows in ID order (so concurrent
+// batches cannot deadlock) and reads what the fence checks need.
+const lockActorsSQL = `SELECT id, generation, destroyed_at IS NOT NULL, initialized
+	FROM actors WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// commitTx runs Commit's transaction. It sets errs[i] for the writes it
+// skips. In general it takes two round trips: BEGIN and the locking read of
+// the batch's actor rows in one pipeline, then the changes of the writes
+// that pass their fence check and COMMIT in another. When every write only
+// sets state (and Initialized), one pipeline carries everything: each
+// statement then checks the write's fence itself, against the rows the
+// locking read holds, so it changes nothing for a write that read shows
+// fenced. A statement that fails makes the server skip the rest of its
+// pipeline, COMMIT included, so the transaction is rolled back and nothing
+// of the batch is applied.
 func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write, errs []error) (err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -499,20 +509,32 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		pc.Release()
 	}()
 
-	lock := &pgx.Batch{}
-	lock.Queue("BEGIN")
-	lock.Queue(`SELECT id, generation, destroyed_at IS NOT NULL, initialized
-		FROM actors WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	br := conn.SendBatch(ctx, lock)
-	fences, initialized, err := readLocks(br)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	fast := true
+	for i, w := range writes {
+		if errs[i] == nil && !stateOnly(w) {
+			fast = false
+			break
+		}
 	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lockActorsSQL, ids)
+	n := 0 // statements queued after the locking read, COMMIT aside
+	if fast {
+		for i, w := range writes {
+			if errs[i] == nil {
+				n += queueGuardedState(b, w)
+			}
+		}
+		b.Queue("COMMIT")
+	}
+	br := conn.SendBatch(ctx, b)
+	fences, initialized, err := readLocks(br)
 	if err != nil {
+		_ = br.Close()
 		return fmt.Errorf("lock actors: %w", err)
 	}
-
-	b := &pgx.Batch{}
+	apply := &pgx.Batch{}
 	for i, w := range writes {
 		if errs[i] != nil {
 			continue
@@ -525,11 +547,18 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		if errs[i] = f.check(w.ActorID, w.Generation); errs[i] != nil {
 			continue
 		}
-		queueWrite(b, w, initialized)
+		if !fast {
+			queueWrite(apply, w, initialized)
+		}
 	}
-	n := b.Len()
-	b.Queue("COMMIT")
-	br = conn.SendBatch(ctx, b)
+	if !fast {
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("lock actors: %w", err)
+		}
+		n = apply.Len()
+		apply.Queue("COMMIT")
+		br = conn.SendBatch(ctx, apply)
+	}
 	for range n {
 		if _, err = br.Exec(); err != nil {
 			_ = br.Close()
@@ -547,6 +576,35 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		return pgx.ErrTxCommitRollback
 	}
 	return nil
+}
+
+// stateOnly reports whether w sets nothing but State and Initialized. It
+// compares with the zero Write, so a part added to store.Write later is
+// never mistaken for nothing.
+func stateOnly(w store.Write) bool {
+	w.ActorID, w.Generation, w.State, w.Initialized = "", 0, nil, false
+	return reflect.DeepEqual(w, store.Write{})
+}
+
+// queueGuardedState adds the statements of a state-only write that apply
+// only while the actor has the write's generation and is not destroyed,
+// in queueWrite's order (State, then Initialized), and returns how many.
+func queueGuardedState(b *pgx.Batch, w store.Write) int {
+	n := 0
+	if w.State != nil {
+		b.Queue(`INSERT INTO actor_state (actor_id, state)
+			SELECT id, $2 FROM actors WHERE id = $1 AND generation = $3 AND destroyed_at IS NULL
+			ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()`,
+			w.ActorID, w.State, int64(w.Generation))
+		n++
+	}
+	if w.Initialized {
+		b.Queue(`UPDATE actors SET initialized = true
+			WHERE id = $1 AND generation = $2 AND destroyed_at IS NULL AND NOT initialized`,
+			w.ActorID, int64(w.Generation))
+		n++
+	}
+	return n
 }
 
 // readLocks reads the results of BEGIN and the locking read of commitTx.

@@ -180,6 +180,29 @@ func TestCommitFailedStatementRollsBack(t *testing.T) {
 	if st, err := s.LoadState(ctx, "a", gens["a"]); err != nil || len(st) != 1 || st[0] != 2 {
 		t.Fatalf("state of a: %v (%v), want [2]", st, err)
 	}
+	// The same with state-only writes, which Commit sends in one pipeline.
+	if _, err := s.Commit(ctx, []store.Write{
+		{ActorID: "a", Generation: gens["a"], State: []byte{4}},
+		{ActorID: "b", Generation: gens["b"], State: []byte{0xba, 0xd0}, Initialized: true},
+	}); err == nil {
+		t.Fatal("state-only Commit with a refused statement succeeded")
+	}
+	if st, err := s.LoadState(ctx, "a", gens["a"]); err != nil || len(st) != 1 || st[0] != 2 {
+		t.Fatalf("state of a after the failed state-only batch: %v (%v), want [2]", st, err)
+	}
+	if b, err := s.GetActor(ctx, "b"); err != nil || b.Initialized {
+		t.Fatalf("b after the failed state-only batch: initialized %v (%v), want false", b.Initialized, err)
+	}
+	errs, err = s.Commit(ctx, []store.Write{
+		{ActorID: "a", Generation: gens["a"], State: []byte{5}},
+		{ActorID: "b", Generation: gens["b"], State: []byte{6}, Initialized: true},
+	})
+	if err != nil || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("state-only Commit after the failed one: %v %v", err, errs)
+	}
+	if b, err := s.GetActor(ctx, "b"); err != nil || !b.Initialized {
+		t.Fatalf("b: initialized %v (%v), want true", b.Initialized, err)
+	}
 	// A batch that is all fenced still ends its transaction.
 	errs, err = s.Commit(ctx, []store.Write{{ActorID: "a", Generation: gens["a"] + 1, State: []byte{3}}})
 	if err != nil || !errors.Is(errs[0], store.ErrFenced) {
@@ -187,5 +210,75 @@ func TestCommitFailedStatementRollsBack(t *testing.T) {
 	}
 	if _, err := s.GetActor(ctx, "a"); err != nil {
 		t.Fatalf("store unusable after a fenced batch: %v", err)
+	}
+}
+
+// TestCommitStateOnlyFences checks Commit's one-round-trip path: a batch of
+// state-only writes where some are fenced, destroyed or missing applies
+// exactly the writes that pass, in order.
+func TestCommitStateOnlyFences(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.StartServer(t)
+	s := open(t, srv.NewDatabase(t))
+	ctx := context.Background()
+	act := func(id string) store.Actor {
+		t.Helper()
+		if _, err := s.CreateActor(ctx, store.ActorSpec{ID: id, Namespace: "ns", Name: "n", Key: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Activate(ctx, id, "r", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	good, stale, dead := act("good"), act("stale"), act("dead")
+	staleGen := stale.Generation
+	stale, err := s.Activate(ctx, stale.ID, "r2", stale.Generation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs, err := s.Commit(ctx, []store.Write{{ActorID: stale.ID, Generation: stale.Generation, State: []byte("keep")}}); err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if _, err := s.DestroyActor(ctx, dead.ID); err != nil {
+		t.Fatal(err)
+	}
+	errs, err := s.Commit(ctx, []store.Write{
+		{ActorID: good.ID, Generation: good.Generation, State: []byte("s1"), Initialized: true},
+		{ActorID: stale.ID, Generation: staleGen, State: []byte("lost"), Initialized: true},
+		{ActorID: "no-such-actor", Generation: 1, State: []byte("x")},
+		{ActorID: dead.ID, Generation: dead.Generation, State: []byte("x"), Initialized: true},
+		{ActorID: good.ID, Generation: good.Generation, State: []byte("s2")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[4] != nil {
+		t.Fatalf("good writes failed: %v, %v", errs[0], errs[4])
+	}
+	for i, want := range []error{1: store.ErrFenced, 2: store.ErrNotFound, 3: store.ErrDestroyed} {
+		if want != nil && !errors.Is(errs[i], want) {
+			t.Fatalf("write %d: %v, want %v", i, errs[i], want)
+		}
+	}
+	if st, err := s.LoadState(ctx, good.ID, good.Generation); err != nil || string(st) != "s2" {
+		t.Fatalf("good state %q (%v), want s2", st, err)
+	}
+	if a, _ := s.GetActor(ctx, good.ID); !a.Initialized {
+		t.Fatal("good actor not initialized")
+	}
+	if st, err := s.LoadState(ctx, stale.ID, stale.Generation); err != nil || string(st) != "keep" {
+		t.Fatalf("fenced write changed state to %q (%v)", st, err)
+	}
+	if a, _ := s.GetActor(ctx, stale.ID); a.Initialized {
+		t.Fatal("fenced write marked the actor initialized")
+	}
+	if a, _ := s.GetActor(ctx, dead.ID); a.Initialized {
+		t.Fatal("write to a destroyed actor marked it initialized")
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM actor_state WHERE actor_id IN ($1, $2)`, dead.ID, "no-such-actor").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d state rows for the destroyed and missing actors (%v)", n, err)
 	}
 }
