@@ -49,3 +49,22 @@ phase_end "k8s binaries"
 phase "operator: controller tests against a real kube-apiserver and etcd"
 go test -count=1 -timeout 20m ./api/... ./internal/admin/... ./internal/controller/... ./internal/operator/... ./cmd/operator/...
 phase_end "operator tests"
+
+phase "release tools: helm and kustomize (built from the module proxy once, then cached)"
+bash hack/tool.sh helm >/dev/null
+bash hack/tool.sh kustomize >/dev/null
+phase_end "release tools"
+
+phase "release: chart and dist/install.yaml match config/; helm lint and chart tests"
+bash hack/check-release.sh
+phase_end "check-release"
+
+phase "release: registry-free images (operator, gateway, quickstart runner)"
+images="$(mktemp -d)"
+make -s images IMAGES_DIR="$images"
+for img in operator gateway runner; do
+  tar -tf "$images/$img.tar" > "$images/$img.list"
+  grep -qx manifest.json "$images/$img.list" || { echo "$img.tar is not a docker archive" >&2; exit 1; }
+done
+rm -rf "$images"
+phase_end "images"
