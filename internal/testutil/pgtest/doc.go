@@ -7,6 +7,9 @@
 // server keeps its production durability settings (fsync on). t.Cleanup
 // stops the server and removes the directory. Launch does the same outside
 // a test (for benchmarks and tools); its caller stops the server with Stop.
+// StartServerWith and LaunchWith take Options: extra listen addresses and
+// networks trusted without a password, so that pods of a local cluster can
+// reach a server on the host (the cluster e2e suite, test/e2e/cluster).
 //
 // Invariants:
 //   - A test skips only when the binaries are missing and the environment

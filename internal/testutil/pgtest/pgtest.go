@@ -39,6 +39,7 @@ type Server struct {
 	Dir  string // temporary directory holding data, socket and log
 	Port int
 
+	opts   Options
 	cmd    *exec.Cmd
 	waited chan error // receives cmd.Wait's result once
 	cred   *syscall.Credential
@@ -62,6 +63,38 @@ func BinDir() (string, bool) {
 	return dir, true
 }
 
+// Options changes whom a server serves. The zero value is the default: TCP
+// on 127.0.0.1 only, trusting local connections.
+type Options struct {
+	// ListenAddresses are IP addresses postgres listens on in addition to
+	// 127.0.0.1, for example 10.88.0.1 (a local cluster's bridge gateway)
+	// so that pods can reach a server on the host. An address that does
+	// not exist on the host only makes postgres log a warning.
+	ListenAddresses []string
+	// TrustNetworks are CIDRs (e.g. 10.88.0.0/16) whose TCP connections
+	// are trusted: any user, any database, no password.
+	TrustNetworks []string
+}
+
+func (o Options) validate() error {
+	for _, a := range o.ListenAddresses {
+		if net.ParseIP(a) == nil {
+			return fmt.Errorf("listen address %q is not an IP address", a)
+		}
+	}
+	for _, n := range o.TrustNetworks {
+		if _, _, err := net.ParseCIDR(n); err != nil {
+			return fmt.Errorf("trust network %q: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// listenAddresses is postgres' listen_addresses setting.
+func (o Options) listenAddresses() string {
+	return strings.Join(append([]string{"127.0.0.1"}, o.ListenAddresses...), ",")
+}
+
 // Start starts a server for t and returns its URL.
 func Start(t testing.TB) string {
 	t.Helper()
@@ -71,6 +104,12 @@ func Start(t testing.TB) string {
 // StartServer starts a server for t; see the package doc.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return StartServerWith(t, Options{})
+}
+
+// StartServerWith is StartServer with Options.
+func StartServerWith(t testing.TB, opts Options) *Server {
+	t.Helper()
 	bin, ok := BinDir()
 	if !ok {
 		if os.Getenv(RequireEnv) != "" {
@@ -78,7 +117,7 @@ func StartServer(t testing.TB) *Server {
 		}
 		t.Skipf("pgtest: PostgreSQL binaries not found in %s (install postgresql-15 or set %s); set %s=1 to fail instead", bin, BinDirEnv, RequireEnv)
 	}
-	s, err := start(bin)
+	s, err := start(bin, opts)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -93,12 +132,15 @@ func StartServer(t testing.TB) *Server {
 // Launch starts a server outside a test (benchmarks, tools); see the
 // package doc. It fails when the binaries are missing. Stop stops the
 // server and removes its directory.
-func Launch() (*Server, error) {
+func Launch() (*Server, error) { return LaunchWith(Options{}) }
+
+// LaunchWith is Launch with Options.
+func LaunchWith(opts Options) (*Server, error) {
 	bin, ok := BinDir()
 	if !ok {
 		return nil, fmt.Errorf("pgtest: PostgreSQL binaries not found in %s (install postgresql-15 or set %s)", bin, BinDirEnv)
 	}
-	s, err := start(bin)
+	s, err := start(bin, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -141,7 +183,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(bin string) (_ *Server, err error) {
+func start(bin string, opts Options) (_ *Server, err error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	cred, err := credential()
 	if err != nil {
 		return nil, err
@@ -160,7 +205,7 @@ func start(bin string) (_ *Server, err error) {
 			return nil, fmt.Errorf("chown %s: %w", dir, err)
 		}
 	}
-	s := &Server{Dir: dir, cred: cred, bin: bin}
+	s := &Server{Dir: dir, cred: cred, bin: bin, opts: opts}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 
@@ -168,6 +213,9 @@ func start(bin string) (_ *Server, err error) {
 	initdb := s.command(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	if err := trustNetworks(data, opts.TrustNetworks); err != nil {
+		return nil, err
 	}
 
 	port, err := freePort()
@@ -192,6 +240,30 @@ func (s *Server) command(ctx context.Context, name string, args ...string) *exec
 	return cmd
 }
 
+// trustNetworks appends a trust line per network to pg_hba.conf in data.
+func trustNetworks(data string, networks []string) error {
+	if len(networks) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("pg_hba.conf: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("\n# pgtest.Options.TrustNetworks\n")
+	for _, n := range networks {
+		fmt.Fprintf(&b, "host all all %s trust\n", n)
+	}
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("pg_hba.conf: %w", err)
+	}
+	return nil
+}
+
 // stop shuts the server down and removes its directory.
 func (s *Server) stop() error {
 	defer os.RemoveAll(s.Dir)
@@ -203,7 +275,7 @@ func (s *Server) stop() error {
 func (s *Server) launch(ctx context.Context) error {
 	data := filepath.Join(s.Dir, "data")
 	cmd := s.command(context.Background(), "postgres", "-D", data, "-p", strconv.Itoa(s.Port), "-k", s.Dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=200",
+		"-c", "listen_addresses="+s.opts.listenAddresses(), "-c", "fsync=on", "-c", "max_connections=200",
 		"-c", "logging_collector=off")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,10 +1,16 @@
 package pgtest
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestStart starts a server, checks it listens on its port and owns its
@@ -49,5 +55,57 @@ func TestLaunch(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
 		t.Fatalf("Stop left the directory %s: %v", s.Dir, err)
+	}
+}
+
+// TestOptionsListenAndTrust listens on an extra loopback address and trusts
+// a network that a client bound to 127.0.0.2 comes from; a server without
+// the option refuses that client (pg_hba.conf has no line for it).
+func TestOptionsListenAndTrust(t *testing.T) {
+	t.Parallel()
+	from := func(url string) error {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return err
+		}
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 10 * time.Second}
+		cfg.DialFunc = d.DialContext
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		var one int
+		return conn.QueryRow(ctx, "select 1").Scan(&one)
+	}
+
+	s := StartServerWith(t, Options{ListenAddresses: []string{"127.0.0.2"}, TrustNetworks: []string{"127.0.0.2/32"}})
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(s.Port)))
+	if err != nil {
+		t.Fatalf("postgres does not listen on the extra address: %v", err)
+	}
+	c.Close()
+	url := fmt.Sprintf("postgres://postgres@127.0.0.2:%d/postgres?sslmode=disable", s.Port)
+	if err := from(url); err != nil {
+		t.Fatalf("client from a trusted network refused: %v", err)
+	}
+
+	plain := StartServer(t)
+	if err := from(plain.URL); err == nil || !strings.Contains(err.Error(), "pg_hba.conf") {
+		t.Fatalf("client from 127.0.0.2 without TrustNetworks: err = %v, want a pg_hba.conf refusal", err)
+	}
+}
+
+func TestOptionsRejected(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{ListenAddresses: []string{"localhost"}}, {TrustNetworks: []string{"10.88.0.1"}}} {
+		if err := o.validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	if got := (Options{ListenAddresses: []string{"10.88.0.1"}}).listenAddresses(); got != "127.0.0.1,10.88.0.1" {
+		t.Errorf("listen_addresses = %q", got)
 	}
 }
