@@ -43,11 +43,19 @@ func Available(t *testing.T, dir string) string {
 // streaming its output to the test log, and fails t if any test fails.
 func Run(t *testing.T, dir, endpoint string) {
 	t.Helper()
+	RunFiles(t, dir, endpoint)
+}
+
+// RunFiles is Run for the given test files only (paths relative to dir),
+// for instance ones outside node's default test file patterns such as
+// cluster/quickstart.mjs. No files means node's default: the whole suite.
+func RunFiles(t *testing.T, dir, endpoint string, files ...string) {
+	t.Helper()
 	node := Available(t, dir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), jsSuiteTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec")
+	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec"}, files...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "RIVET_ENDPOINT="+endpoint, "NO_COLOR=1", "FORCE_COLOR=0")
 	if os.Getenv("RIVET_LOG_LEVEL") == "" {
