@@ -22,9 +22,9 @@ type config struct {
 	root       string // repository root
 
 	operatorImage, gatewayImage string
-	runnerImages               [2]string // versions 1 and 2
-	pullPolicy                 corev1.PullPolicy
-	helm                       string
+	runnerImages                [2]string // versions 1 and 2
+	pullPolicy                  corev1.PullPolicy
+	helm                        string
 
 	// pgMode is "host" (a throwaway PostgreSQL on this machine, reached by
 	// pods at hostAddr) or "incluster" (a postgres Deployment).

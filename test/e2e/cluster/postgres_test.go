@@ -69,7 +69,7 @@ func (s *suite) deployPostgres(t *testing.T, host *pgHost) string {
 	labels := map[string]string{"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "rivetkube-e2e"}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "postgres", Namespace: ns, Labels: labels},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "postgres", Port: 5432, TargetPort: intstr.FromInt32(5432), Protocol: corev1.ProtocolTCP}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "postgres", Port: 5432, TargetPort: intstr.FromInt32(5432), Protocol: corev1.ProtocolTCP}}},
 	}
 	if host != nil {
 		if err := s.k.Create(ctx, svc); err != nil {
