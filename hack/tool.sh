@@ -5,6 +5,7 @@
 #
 #   hack/tool.sh helm        helm.sh/helm/v3/cmd/helm        (HELM_VERSION)
 #   hack/tool.sh kustomize   sigs.k8s.io/kustomize/kustomize (KUSTOMIZE_VERSION)
+#   hack/tool.sh kind        sigs.k8s.io/kind                (KIND_VERSION; hack/e2e-kind.sh)
 #
 # Cache: ${RIVETKUBE_CACHE:-$HOME/.cache/rivetkube}/<tool>/<version>/<tool>.
 # Idempotent and safe to run concurrently (one builder per cache directory).
@@ -13,6 +14,7 @@ set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 # kustomize v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with 1.26.
 KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.2}"
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 
 name="${1:-}"
 case "$name" in
@@ -32,8 +34,13 @@ case "$name" in
     pkg="sigs.k8s.io/kustomize/kustomize/v5"
     ldflags="-s -w"
     ;;
-  -h|--help|"") sed -n '2,11p' "$0"; [ -n "$name" ]; exit ;;
-  *) echo "tool: unknown tool $name (helm, kustomize)" >&2; exit 2 ;;
+  kind)
+    version="$KIND_VERSION"
+    pkg="sigs.k8s.io/kind"
+    ldflags="-s -w"
+    ;;
+  -h|--help|"") sed -n '2,12p' "$0"; [ -n "$name" ]; exit ;;
+  *) echo "tool: unknown tool $name (helm, kustomize, kind)" >&2; exit 2 ;;
 esac
 
 cache="${RIVETKUBE_CACHE:-$HOME/.cache/rivetkube}/${name}/${version}"
