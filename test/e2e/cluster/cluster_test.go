@@ -292,12 +292,13 @@ func (s *suite) connectGateway(t *testing.T) {
 	if s.cfg.direct {
 		s.endpoint = fmt.Sprintf("http://%s:%d", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
 	} else {
-		f, err := newForwarder(s, int(svc.Spec.Ports[0].TargetPort.IntValue()), t.Logf)
+		remote := svc.Spec.Ports[0].TargetPort.IntValue()
+		if remote == 0 {
+			remote = 6420 // a named target port ("http"): the gateway container's
+		}
+		f, err := newForwarder(s, remote, t.Logf)
 		if err != nil {
 			t.Fatalf("port-forward: %v", err)
-		}
-		if svc.Spec.Ports[0].TargetPort.IntValue() == 0 {
-			f.remote = 6420 // a named target port: the gateway container's
 		}
 		s.fwd = f
 		s.endpoint = f.Endpoint()
