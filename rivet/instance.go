@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -147,12 +148,18 @@ func (in *instance) start() {
 func (in *instance) activate() error {
 	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
 	defer cancel()
-	a, err := in.rt.store.GetActor(ctx, in.id)
+	// One read (one round trip on PostgreSQL) for the row, the first queue
+	// page, the schedules and the state.
+	act, err := store.LoadActivation(ctx, in.rt.store, in.id, queuePage)
+	if errors.Is(err, store.ErrNotFound) {
+		return hostapi.Gone()
+	}
 	if err != nil {
 		return storeErr(err)
 	}
+	a := act.Actor
 	if a.Destroyed() {
-		return errs.NotFound()
+		return hostapi.Gone() // nothing ran: a gateway may resolve the key again
 	}
 	def, ok := in.rt.defs[a.Name]
 	if !ok {
@@ -165,9 +172,18 @@ func (in *instance) activate() error {
 			return errs.Stale()
 		}
 	} else {
+		gen := a.Generation
 		a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
 		if err != nil {
 			return storeErr(err)
+		}
+		if a.Generation != gen+1 {
+			// Another activation came between the read and Activate: what
+			// was read may be stale. (Only one runtime activates in the
+			// local engine, so this does not happen there.)
+			if act, err = store.LoadActivation(ctx, in.rt.store, in.id, queuePage); err != nil {
+				return storeErr(err)
+			}
 		}
 		in.mu.Lock()
 		in.gen = a.Generation
@@ -177,11 +193,11 @@ func (in *instance) activate() error {
 	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
 	in.beh = def.newBehavior(in)
 	in.queue.init()
-	if err := in.loadQueue(ctx); err != nil {
+	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err
 	}
-	if err := in.loadSchedules(ctx); err != nil {
-		return err
+	for _, sc := range act.Schedules {
+		in.schedules[sc.ID] = sc
 	}
 	if !a.Initialized {
 		if err := in.hook(func() error { return in.beh.create(in.lifetime, a.Input) }); err != nil {
@@ -200,10 +216,7 @@ func (in *instance) activate() error {
 		}
 		in.lastState = st
 	} else {
-		st, err := in.rt.store.LoadState(ctx, in.id, a.Generation)
-		if err != nil {
-			return storeErr(err)
-		}
+		st := act.State
 		if err := in.beh.load(st); err != nil {
 			in.log.Error("decode persisted state", "err", err)
 			return errs.Internal()

@@ -201,20 +201,22 @@ func (in *instance) ack(seq uint64, resp []byte) {
 	}})
 }
 
-// loadQueue fills the buffer from the store at activation.
-func (in *instance) loadQueue(ctx context.Context) error {
-	const page = 256
-	after := uint64(0)
+// queuePage is how many queued messages one read at activation returns.
+const queuePage = 256
+
+// loadQueue fills the buffer at activation from first, the first page read
+// with the actor, and the store for the pages after it.
+func (in *instance) loadQueue(ctx context.Context, first []store.QueueMessage) error {
+	ms := first
 	for {
-		ms, err := in.rt.store.ListQueue(ctx, in.id, after, nil, page)
-		if err != nil {
-			return storeErr(err)
-		}
 		in.queue.add(ms...)
-		if len(ms) < page {
+		if len(ms) < queuePage {
 			return nil
 		}
-		after = ms[len(ms)-1].Seq
+		var err error
+		if ms, err = in.rt.store.ListQueue(ctx, in.id, ms[len(ms)-1].Seq, nil, queuePage); err != nil {
+			return storeErr(err)
+		}
 	}
 }
 

@@ -254,11 +254,14 @@ func (rt *runtime) WebSocket(ctx context.Context, t hostapi.Target, r *http.Requ
 func (rt *runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 	actorID := t.ActorID
 	a, err := rt.store.GetActor(ctx, actorID)
+	if errors.Is(err, store.ErrNotFound) {
+		return hostapi.Gone()
+	}
 	if err != nil {
 		return storeErr(err)
 	}
 	if a.Destroyed() {
-		return errs.NotFound()
+		return hostapi.Gone()
 	}
 	def := rt.defs[a.Name]
 	rt.mu.Lock()

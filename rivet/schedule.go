@@ -100,18 +100,6 @@ func (in *instance) sortedSchedules() []store.Schedule {
 	return out
 }
 
-// loadSchedules reads the actor's schedules at activation.
-func (in *instance) loadSchedules(ctx context.Context) error {
-	scs, err := in.rt.store.ListSchedules(ctx, in.id)
-	if err != nil {
-		return storeErr(err)
-	}
-	for _, sc := range scs {
-		in.schedules[sc.ID] = sc
-	}
-	return nil
-}
-
 // nextDue returns how long until the earliest schedule (ok false: none).
 func (in *instance) nextDue() (time.Duration, bool) {
 	var first time.Time

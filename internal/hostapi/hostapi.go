@@ -10,9 +10,12 @@ package hostapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
 
@@ -116,3 +119,14 @@ type Host interface {
 	// HasActor reports whether an actor of this name is registered.
 	HasActor(name string) bool
 }
+
+// ErrGone marks an actor/not_found that means "the actor named by ID is
+// destroyed (or unknown) and the request did not run": the host refused it
+// before any actor code saw it. A gateway that reached the ID through a
+// cached key binding may resolve the key again and retry; an actor's own
+// error never carries it. Test with errors.Is; the error still reads as
+// actor/not_found with errors.As (*errs.Error).
+var ErrGone = errors.New("actor gone: request not run")
+
+// Gone returns actor/not_found marked with ErrGone.
+func Gone() error { return fmt.Errorf("%w: %w", ErrGone, errs.NotFound()) }

@@ -8,6 +8,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
 
@@ -98,6 +99,8 @@ type wireError struct {
 	Message  string `cbor:"3,keyasint,omitempty"`
 	Metadata []byte `cbor:"4,keyasint,omitempty"`
 	Status   int    `cbor:"5,keyasint,omitempty"`
+	// Gone carries hostapi.ErrGone (the request did not run).
+	Gone bool `cbor:"6,keyasint,omitempty"`
 }
 
 // toWireError converts err for the link; anything that is not an
@@ -107,7 +110,8 @@ func toWireError(err error) *wireError {
 		return nil
 	}
 	e := errs.From(err)
-	return &wireError{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata, Status: e.Status}
+	return &wireError{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata, Status: e.Status,
+		Gone: errors.Is(err, hostapi.ErrGone)}
 }
 
 func (w *wireError) err() error {
@@ -118,7 +122,11 @@ func (w *wireError) err() error {
 	if st == 0 {
 		st = http.StatusInternalServerError
 	}
-	return &errs.Error{Group: w.Group, Code: w.Code, Message: w.Message, Metadata: w.Metadata, Status: st}
+	e := &errs.Error{Group: w.Group, Code: w.Code, Message: w.Message, Metadata: w.Metadata, Status: st}
+	if w.Gone {
+		return fmt.Errorf("%w: %w", hostapi.ErrGone, e)
+	}
+	return e
 }
 
 // Link-level forms of protocol.ToClient and protocol.ToServer (those are

@@ -52,6 +52,11 @@ type ActorSpec struct {
 	Pool        string // runner_name_selector
 	CrashPolicy string
 	Input       []byte // canonical CBOR, nil when none
+	// RunnerID, when set, creates the actor placed on that runner: with
+	// generation 1, StartedAt now, as if Place(ID, RunnerID, 0) ran in the
+	// same transaction. An existing actor that GetOrCreateActor returns is
+	// left as it is.
+	RunnerID string
 }
 
 // Actor is a row of the actor directory.

@@ -232,6 +232,11 @@ func (s *Store) insert(tx *bolt.Tx, spec store.ActorSpec, encKey []byte) (*recor
 	if err := putRecord(tx, r); err != nil {
 		return nil, err
 	}
+	if spec.RunnerID != "" {
+		if err := s.activate(tx, r, spec.RunnerID); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Bucket(bucketKeyIdx).Put(keyIndexKey(spec.Namespace, spec.Name, encKey), []byte(spec.ID)); err != nil {
 		return nil, fmt.Errorf("index actor key: %w", err)
 	}

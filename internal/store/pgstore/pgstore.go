@@ -95,15 +95,18 @@ func (s *Store) Close() error {
 const actorCols = `id, namespace, name, key_serialized, pool, crash_policy, input, generation,
 	runner_id, initialized, created_at, started_at, sleep_at, destroyed_at`
 
-func scanActor(row pgx.Row) (store.Actor, error) {
+func scanActor(row pgx.Row) (store.Actor, error) { return scanActorExtra(row) }
+
+// scanActorExtra scans actorCols followed by extra columns into extra.
+func scanActorExtra(row pgx.Row, extra ...any) (store.Actor, error) {
 	var (
 		a                         store.Actor
 		encKey                    []byte
 		gen                       int64
 		started, sleep, destroyed *time.Time
 	)
-	err := row.Scan(&a.ID, &a.Namespace, &a.Name, &encKey, &a.Pool, &a.CrashPolicy, &a.Input, &gen,
-		&a.RunnerID, &a.Initialized, &a.CreatedAt, &started, &sleep, &destroyed)
+	err := row.Scan(append([]any{&a.ID, &a.Namespace, &a.Name, &encKey, &a.Pool, &a.CrashPolicy, &a.Input, &gen,
+		&a.RunnerID, &a.Initialized, &a.CreatedAt, &started, &sleep, &destroyed}, extra...)...)
 	if err != nil {
 		return store.Actor{}, err
 	}
@@ -135,11 +138,15 @@ func notFound(err error, what string) error {
 	return err
 }
 
-const insertActor = `INSERT INTO actors (id, namespace, name, key_serialized, pool, crash_policy, input)
-	VALUES ($1, $2, $3, $4, $5, $6, $7)`
+// insertActor inserts spec's actor, placed on runner $8 at generation 1
+// when $8 is not empty (see store.ActorSpec.RunnerID).
+const insertActor = `INSERT INTO actors (id, namespace, name, key_serialized, pool, crash_policy, input,
+		runner_id, generation, started_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text, CASE WHEN $8::text = '' THEN 0 ELSE 1 END,
+		CASE WHEN $8::text = '' THEN NULL ELSE now() END)`
 
 func insertArgs(spec store.ActorSpec) []any {
-	return []any{spec.ID, spec.Namespace, spec.Name, store.EncodeKey(spec.Key), spec.Pool, spec.CrashPolicy, spec.Input}
+	return []any{spec.ID, spec.Namespace, spec.Name, store.EncodeKey(spec.Key), spec.Pool, spec.CrashPolicy, spec.Input, spec.RunnerID}
 }
 
 // CreateActor inserts a new actor; ErrExists if (ns,name,key) or the ID is
@@ -165,9 +172,23 @@ func (s *Store) CreateActor(ctx context.Context, spec store.ActorSpec) (store.Ac
 const selectLiveByKey = `SELECT ` + actorCols + ` FROM actors
 	WHERE namespace = $1 AND name = $2 AND key_serialized = $3 AND destroyed_at IS NULL`
 
-// GetOrCreateActor returns the live actor for the spec's key or creates it.
-// INSERT ... ON CONFLICT DO NOTHING on the live-key index elects exactly
-// one creator among concurrent callers.
+// getOrCreateSQL inserts the actor unless its key is taken (ON CONFLICT DO
+// NOTHING on the live-key index elects exactly one creator among
+// concurrent callers) and otherwise returns the live row of the key, in one
+// statement. It returns no row when the key's owner committed after the
+// statement's snapshot was taken, or was destroyed meanwhile: the caller
+// runs it again.
+const getOrCreateSQL = `WITH ins AS (` + insertActor + `
+		ON CONFLICT (namespace, name, key_serialized) WHERE destroyed_at IS NULL DO NOTHING
+		RETURNING ` + actorCols + `)
+	SELECT *, true FROM ins
+	UNION ALL
+	SELECT ` + actorCols + `, false FROM actors
+	WHERE namespace = $2 AND name = $3 AND key_serialized = $4 AND destroyed_at IS NULL
+		AND NOT EXISTS (SELECT 1 FROM ins)`
+
+// GetOrCreateActor returns the live actor for the spec's key or creates it,
+// in one round trip.
 func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
 	if err := store.ValidateSpec(spec); err != nil {
 		return store.Actor{}, false, err
@@ -176,20 +197,12 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 		return store.Actor{}, false, err
 	}
 	defer s.end()
-	encKey := store.EncodeKey(spec.Key)
+	args := insertArgs(spec)
 	for attempt := 0; ; attempt++ {
-		a, err := scanActor(s.pool.QueryRow(ctx, selectLiveByKey, spec.Namespace, spec.Name, encKey))
+		var created bool
+		a, err := scanActorExtra(s.pool.QueryRow(ctx, getOrCreateSQL, args...), &created)
 		if err == nil {
-			return a, false, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return store.Actor{}, false, fmt.Errorf("get or create actor: %w", err)
-		}
-		a, err = scanActor(s.pool.QueryRow(ctx, insertActor+
-			` ON CONFLICT (namespace, name, key_serialized) WHERE destroyed_at IS NULL DO NOTHING RETURNING `+actorCols,
-			insertArgs(spec)...))
-		if err == nil {
-			return a, true, nil
+			return a, created, nil
 		}
 		if isUniqueViolation(err) {
 			return store.Actor{}, false, fmt.Errorf("get or create actor: id %s: %w", spec.ID, store.ErrExists)
@@ -197,7 +210,7 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return store.Actor{}, false, fmt.Errorf("get or create actor: %w", err)
 		}
-		// Another caller created the actor after our lookup (and it may
+		// Another caller created the actor after our snapshot (and it may
 		// already be destroyed again): look again.
 		if attempt == 10 {
 			return store.Actor{}, false, fmt.Errorf("get or create actor %s %q: key keeps changing", spec.Name, spec.Key)

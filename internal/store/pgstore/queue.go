@@ -346,3 +346,87 @@ func queueQueueWrite(b *pgx.Batch, w store.Write) {
 			w.ActorID, wfs, names, seqs, statuses, results, errs, attempts, started, finished)
 	}
 }
+
+// LoadActivation reads the actor row, the first queue page, the schedules
+// and the state in one pipeline, inside one read-only REPEATABLE READ
+// transaction (one snapshot). Queue and schedules are skipped by the
+// server for an actor that cannot have any: the queue when queue_len is 0,
+// everything when the row is destroyed.
+func (s *Store) LoadActivation(ctx context.Context, id string, queueLimit int) (store.Activation, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Activation{}, err
+	}
+	defer s.end()
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT `+actorCols+` FROM actors WHERE id = $1`, id)
+	b.Queue(`SELECT q.seq, q.name, q.body, q.enqueued_at FROM actor_queue q
+		WHERE q.actor_id = $1 AND EXISTS (SELECT 1 FROM actors a WHERE a.id = $1 AND a.queue_len > 0 AND a.destroyed_at IS NULL)
+		ORDER BY q.seq LIMIT $2`, id, store.ListLimit(queueLimit))
+	b.Queue(listSchedulesSQL, id)
+	b.Queue(`SELECT state FROM actor_state WHERE actor_id = $1`, id)
+	b.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, b)
+	out, err := readActivation(br, id)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("load activation: %w", cerr)
+	}
+	if err != nil {
+		return store.Activation{}, err
+	}
+	return out, nil
+}
+
+func readActivation(br pgx.BatchResults, id string) (store.Activation, error) {
+	var out store.Activation
+	if _, err := br.Exec(); err != nil {
+		return out, fmt.Errorf("load activation: %w", err)
+	}
+	a, err := scanActor(br.QueryRow())
+	if err != nil {
+		return out, fmt.Errorf("load activation: %w", notFound(err, "actor "+id))
+	}
+	out.Actor = a
+	rows, err := br.Query()
+	if err != nil {
+		return out, fmt.Errorf("load activation: queue: %w", err)
+	}
+	out.Queue, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.QueueMessage, error) {
+		m := store.QueueMessage{ActorID: id}
+		var seq int64
+		err := row.Scan(&seq, &m.Name, &m.Body, &m.EnqueuedAt)
+		m.Seq, m.Body = uint64(seq), nonNil(m.Body)
+		return m, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("load activation: queue: %w", err)
+	}
+	if rows, err = br.Query(); err != nil {
+		return out, fmt.Errorf("load activation: schedules: %w", err)
+	}
+	out.Schedules, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Schedule, error) {
+		sc := store.Schedule{ActorID: id}
+		err := row.Scan(&sc.ID, &sc.At, &sc.Action, &sc.Args, &sc.CreatedAt)
+		sc.Args = nonNil(sc.Args)
+		return sc, err
+	})
+	if err != nil {
+		return out, fmt.Errorf("load activation: schedules: %w", err)
+	}
+	if err := br.QueryRow().Scan(&out.State); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return out, fmt.Errorf("load activation: state: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return out, fmt.Errorf("load activation: %w", err)
+	}
+	if a.Destroyed() {
+		out.Queue, out.Schedules, out.State = nil, nil, nil
+	}
+	if len(out.Queue) == 0 {
+		out.Queue = nil
+	}
+	if len(out.Schedules) == 0 {
+		out.Schedules = nil
+	}
+	return out, nil
+}
