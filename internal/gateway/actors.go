@@ -211,7 +211,7 @@ func (s *Server) handleGetOrCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.EncodingJSON, err, nil)
 		return
 	}
-	a, created, err := s.cfg.Store.GetOrCreateActor(r.Context(), spec)
+	a, created, err := s.getOrCreate(r.Context(), spec)
 	if err != nil {
 		writeError(w, protocol.EncodingJSON, storeError(err), nil)
 		return
@@ -286,7 +286,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.cfg.Host.Destroy(r.Context(), hostapi.Target{ActorID: id}); err != nil {
+	err := s.cfg.Host.Destroy(r.Context(), hostapi.Target{ActorID: id})
+	s.bindings.forget(id)
+	if err != nil {
 		writeError(w, protocol.EncodingJSON, err, nil)
 		return
 	}

@@ -45,7 +45,14 @@ func (s *Server) handleQueue(ctx context.Context, w http.ResponseWriter, r *http
 			send.Timeout = min(time.Duration(*req.Timeout)*time.Millisecond, s.cfg.MaxQueueWait)
 		}
 	}
-	res, err := s.cfg.Host.QueueSend(ctx, send)
+	var res hostapi.QueueSendResponse
+	err = s.onActor(ctx, r, &t, func(t target) error {
+		send.ActorID = t.actor.ID
+		var err error
+		res, err = s.cfg.Host.QueueSend(ctx, send)
+		return err
+	})
+	w.Header().Set("x-rivet-actor", t.actor.ID)
 	if err != nil {
 		writeError(w, enc, err, t.specifier())
 		return
@@ -85,9 +92,12 @@ func (s *Server) handleInspector(ctx context.Context, w http.ResponseWriter, r *
 	r2.URL.RawPath = ""
 	r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 	r2.RequestURI = ""
-	r2.Body = readCloser(body)
 	r2.ContentLength = int64(len(body))
-	if err := s.cfg.Host.Inspect(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2); err != nil {
+	if err := s.onActor(ctx, r, &t, func(t target) error {
+		r2.Body = readCloser(body)
+		w.Header().Set("x-rivet-actor", t.actor.ID)
+		return s.cfg.Host.Inspect(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2)
+	}); err != nil {
 		writeError(w, protocol.EncodingJSON, err, t.specifier())
 	}
 }

@@ -57,6 +57,17 @@ type Config struct {
 	// Admin, when set, is served under /admin behind AdminToken.
 	Admin      Admin
 	AdminToken string
+	// BindingCache bounds how many resolved actors (key and ID → actor)
+	// the gateway remembers (default 100,000; negative disables it). See
+	// bindingCache for why a cached binding is safe to use.
+	BindingCache int
+}
+
+// ActorCreator is implemented by a Host that creates actors itself (the
+// distributed router places a new actor in the statement that creates
+// it). Otherwise the gateway creates them in the store.
+type ActorCreator interface {
+	GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -87,20 +98,32 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.BindingCache == 0 {
+		c.BindingCache = 100_000
+	}
 	return c
 }
 
 // Server is the gateway's http.Handler.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	log      *slog.Logger
+	bindings *bindingCache
+}
+
+// getOrCreate creates through the Host when it can (ActorCreator).
+func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
+	if c, ok := s.cfg.Host.(ActorCreator); ok {
+		return c.GetOrCreateActor(ctx, spec)
+	}
+	return s.cfg.Store.GetOrCreateActor(ctx, spec)
 }
 
 // New returns a gateway server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache)}
 	s.mux.HandleFunc("GET /metadata", s.handleMetadata)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("POST /actors", s.handleCreate)

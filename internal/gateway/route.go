@@ -15,7 +15,8 @@ import (
 
 // target is a resolved /gateway/{target} actor.
 type target struct {
-	actor store.Actor
+	actor  store.Actor
+	cached bool // from the binding cache, not read from the store now
 }
 
 func (t target) specifier() *protocol.ActorSpecifier {
@@ -27,6 +28,12 @@ func (t target) specifier() *protocol.ActorSpecifier {
 // With rvt-method the segment is an actor name; otherwise it is an actor id,
 // optionally followed by "@token".
 func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
+	return s.resolveWith(ctx, r, true)
+}
+
+// resolveWith is resolve; useCache allows answering from the binding
+// cache. What it reads from the store goes into the cache.
+func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool) (target, error) {
 	seg := r.PathValue("target")
 	q := r.URL.Query()
 	method := q.Get("rvt-method")
@@ -40,6 +47,11 @@ func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
 		if id == "" {
 			return target{}, errs.InvalidRequest("missing actor id")
 		}
+		if useCache {
+			if a, ok := s.bindings.byIDGet(id); ok {
+				return target{actor: a, cached: true}, nil
+			}
+		}
 		a, err := s.cfg.Store.GetActor(ctx, id)
 		if err != nil {
 			return target{}, storeError(err)
@@ -47,6 +59,7 @@ func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
 		if a.Destroyed() {
 			return target{}, errs.NotFound()
 		}
+		s.bindings.put(a)
 		return target{actor: a}, nil
 	case "get", "getOrCreate":
 		if err := validName(seg); err != nil {
@@ -59,11 +72,18 @@ func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
 		if err := validKey(key); err != nil {
 			return target{}, err
 		}
+		bk := bindingKey(ns, seg, key)
+		if useCache {
+			if a, ok := s.bindings.byKeyGet(bk); ok {
+				return target{actor: a, cached: true}, nil
+			}
+		}
 		if method == "get" {
 			a, err := s.cfg.Store.GetActorByKey(ctx, ns, seg, key)
 			if err != nil {
 				return target{}, storeError(err)
 			}
+			s.bindings.put(a)
 			return target{actor: a}, nil
 		}
 		spec := store.ActorSpec{
@@ -80,10 +100,11 @@ func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
 				return target{}, err
 			}
 		}
-		a, _, err := s.cfg.Store.GetOrCreateActor(ctx, spec)
+		a, _, err := s.getOrCreate(ctx, spec)
 		if err != nil {
 			return target{}, storeError(err)
 		}
+		s.bindings.put(a)
 		return target{actor: a}, nil
 	default:
 		return target{}, errs.InvalidRequest("unknown rvt-method %q", method)
@@ -175,7 +196,13 @@ func (s *Server) handleAction(ctx context.Context, w http.ResponseWriter, r *htt
 		writeError(w, enc, err, t.specifier())
 		return
 	}
-	out, err := s.cfg.Host.Action(ctx, hostapi.ActionRequest{ActorID: t.actor.ID, Name: name, Args: req.Args, ConnParams: params})
+	var out []byte
+	err = s.onActor(ctx, r, &t, func(t target) error {
+		var err error
+		out, err = s.cfg.Host.Action(ctx, hostapi.ActionRequest{ActorID: t.actor.ID, Name: name, Args: req.Args, ConnParams: params})
+		return err
+	})
+	w.Header().Set("x-rivet-actor", t.actor.ID)
 	if err != nil {
 		writeError(w, enc, err, t.specifier())
 		return
@@ -223,9 +250,12 @@ func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r 
 	r2.URL.RawPath = ""
 	r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 	r2.RequestURI = ""
-	r2.Body = readCloser(body)
 	r2.ContentLength = int64(len(body))
-	if err := s.cfg.Host.Request(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2); err != nil {
+	if err := s.onActor(ctx, r, &t, func(t target) error {
+		r2.Body = readCloser(body)
+		w.Header().Set("x-rivet-actor", t.actor.ID)
+		return s.cfg.Host.Request(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2)
+	}); err != nil {
 		writeError(w, protocol.EncodingJSON, err, t.specifier())
 	}
 }

@@ -121,14 +121,16 @@ func (s *Server) handleWebSocketRoute(w http.ResponseWriter, r *http.Request, ki
 		r2.URL.RawPath = ""
 		r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
 		mc := &messageConn{c: c}
-		if err := s.cfg.Host.WebSocket(ctx, hostapi.Target{ActorID: t.actor.ID}, r2, mc); err != nil {
+		if err := s.onActor(ctx, r, &t, func(t target) error {
+			return s.cfg.Host.WebSocket(ctx, hostapi.Target{ActorID: t.actor.ID}, r2, mc)
+		}); err != nil {
 			fail(err)
 			return
 		}
 		_ = c.Close(websocket.StatusNormalClosure, "")
 		return
 	}
-	s.serveConn(ctx, c, enc, params, t)
+	s.serveConn(ctx, r, c, enc, params, t)
 }
 
 func msgType(enc protocol.Encoding) websocket.MessageType {
@@ -139,11 +141,16 @@ func msgType(enc protocol.Encoding) websocket.MessageType {
 }
 
 // serveConn bridges one client connection to the actor.
-func (s *Server) serveConn(ctx context.Context, c *websocket.Conn, enc protocol.Encoding, params []byte, t target) {
+func (s *Server) serveConn(ctx context.Context, r *http.Request, c *websocket.Conn, enc protocol.Encoding, params []byte, t target) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sink := newWSSink(ctx, c, enc, s.cfg.WSOutbox, s.cfg.MaxMessageSize)
-	hc, err := s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params}, sink)
+	var hc hostapi.Conn
+	err := s.onActor(ctx, r, &t, func(t target) error {
+		var err error
+		hc, err = s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params}, sink)
+		return err
+	})
 	if err != nil {
 		sink.fail(err)
 		<-sink.done

@@ -125,6 +125,7 @@ func (rt *Router) move(ctx context.Context, v *registryView, src store.Runner, a
 		return false
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rt.placements.forget(a.ID, placement{runner: src.ID, gen: a.Generation})
 	err = c.Stop(sctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
 	cancel()
 	if err != nil {
@@ -139,6 +140,8 @@ func (rt *Router) move(ctx context.Context, v *registryView, src store.Runner, a
 	if err != nil {
 		return true // a request placed it first
 	}
+	rt.notePlaced(target.ID)
+	rt.placements.put(a.ID, placement{runner: target.ID, gen: placed.Generation})
 	// Re-activate it on the new version now, not on its next request.
 	if tc, err := rt.link(ctx, target); err == nil {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)

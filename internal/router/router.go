@@ -69,6 +69,9 @@ type Config struct {
 	// ID names this gateway (leases, logs).
 	ID  string
 	Log *slog.Logger
+	// PlacementCache bounds how many actors' last known placements the
+	// router remembers (default 100,000; negative disables the cache).
+	PlacementCache int
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +93,9 @@ func (c Config) withDefaults() Config {
 	if c.IsLinkLost == nil {
 		c.IsLinkLost = func(error) bool { return false }
 	}
+	if c.PlacementCache == 0 {
+		c.PlacementCache = 100_000
+	}
 	return c
 }
 
@@ -104,6 +110,8 @@ type Router struct {
 	viewAt  time.Time
 	loading chan struct{}  // non-nil while a refresh runs
 	placed  map[string]int // placements made since the last refresh, by runner
+
+	placements placementCache
 }
 
 type linkEntry struct {
@@ -115,7 +123,8 @@ type linkEntry struct {
 // New returns a router.
 func New(cfg Config) *Router {
 	cfg = cfg.withDefaults()
-	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{}}
+	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
+		placements: placementCache{max: cfg.PlacementCache, m: map[string]placement{}}}
 }
 
 var _ hostapi.Host = (*Router)(nil)
@@ -127,6 +136,9 @@ type registryView struct {
 	runners map[string]store.Runner
 	byPool  map[string][]store.Runner
 	names   map[string]bool
+	// pools caches pool configs read while this view is current (under
+	// Router.mu), so they are as fresh as the runner registry.
+	pools map[string]store.PoolConfig
 }
 
 func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
@@ -176,7 +188,8 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 			return nil, err
 		}
-		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{}, names: map[string]bool{}}
+		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
+			names: map[string]bool{}, pools: map[string]store.PoolConfig{}}
 		for _, r := range runners {
 			v.runners[r.ID] = r
 			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
@@ -217,9 +230,30 @@ func (rt *Router) HasActor(name string) bool {
 	return v.names[name]
 }
 
-// pick chooses the runner for a new placement in pool.
-func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store.Runner, error) {
+// poolConfig returns pool's routing as of view v: read once per view (at
+// most RunnerRefresh old, like the registry; SetPoolRouting refreshes the
+// view).
+func (rt *Router) poolConfig(ctx context.Context, v *registryView, pool string) (store.PoolConfig, error) {
+	rt.mu.Lock()
+	pc, ok := v.pools[pool]
+	rt.mu.Unlock()
+	if ok {
+		return pc, nil
+	}
 	pc, err := rt.cfg.Store.GetPoolConfig(ctx, pool)
+	if err != nil {
+		return store.PoolConfig{}, err
+	}
+	rt.mu.Lock()
+	v.pools[pool] = pc
+	rt.mu.Unlock()
+	return pc, nil
+}
+
+// pick chooses the runner for a new placement in pool. The caller counts
+// a placement it makes there with notePlaced.
+func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store.Runner, error) {
+	pc, err := rt.poolConfig(ctx, v, pool)
 	if err != nil {
 		return store.Runner{}, storeErr(err)
 	}
@@ -250,8 +284,15 @@ func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store
 			best, bestLoad = r, l
 		}
 	}
-	rt.placed[best.ID]++
 	return best, nil
+}
+
+// notePlaced counts a placement on runnerID until the next registry read
+// (which counts it itself), so picks in between spread.
+func (rt *Router) notePlaced(runnerID string) {
+	rt.mu.Lock()
+	rt.placed[runnerID]++
+	rt.mu.Unlock()
 }
 
 var errNoRunner = errs.Unavailable("no live runner can host this actor's pool yet")
@@ -360,17 +401,39 @@ var (
 	errNoRunnerRetry = errors.Join(errRetry, errors.New("no runner"))
 )
 
+// routeOnce makes one attempt to run fn where actorID lives. A remembered
+// placement is tried first, without reading the store; when the runner
+// answers that it no longer hosts that generation (stale, stopping), or
+// cannot be reached, or is past its lease, the placement is forgotten and
+// the store's row decides, as for an actor seen for the first time.
 func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return errRetry
+	}
+	if p, ok := rt.placements.get(actorID); ok {
+		if r, ok := v.runners[p.runner]; ok && v.alive(r, rt.cfg.Lease) {
+			err := rt.call(ctx, actorID, r, p.gen, fn)
+			if !rt.placementFailed(actorID, p, err) {
+				return err
+			}
+			if !retryable(err) && !errors.Is(err, errRetry) {
+				return err // gone or dropped: not sent again
+			}
+			// It did not run: ask the store where the actor is now.
+		} else {
+			rt.placements.forget(actorID, p)
+		}
+	}
 	a, err := rt.cfg.Store.GetActor(ctx, actorID)
+	if errors.Is(err, store.ErrNotFound) {
+		return hostapi.Gone()
+	}
 	if err != nil {
 		return storeErr(err)
 	}
 	if a.Destroyed() {
-		return errs.NotFound()
-	}
-	v, err := rt.registry(ctx, false)
-	if err != nil {
-		return errRetry
+		return hostapi.Gone()
 	}
 	var target store.Runner
 	placedHere := false
@@ -400,21 +463,55 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 		if errors.Is(err, store.ErrFenced) {
 			return errRetry // another gateway placed it first: route to the winner
 		}
+		if errors.Is(err, store.ErrDestroyed) {
+			return hostapi.Gone()
+		}
 		if err != nil {
 			return storeErr(err)
 		}
+		rt.notePlaced(r.ID)
 		a, target = na, r
 	}
+	p := placement{runner: target.ID, gen: a.Generation}
+	rt.placements.put(actorID, p)
+	err = rt.call(ctx, actorID, target, a.Generation, fn)
+	rt.placementFailed(actorID, p, err)
+	return err
+}
+
+// call runs fn on the link to target.
+func (rt *Router) call(ctx context.Context, actorID string, target store.Runner, gen uint64, fn func(c Caller, gen uint64) error) error {
 	c, err := rt.link(ctx, target)
 	if err != nil {
-		rt.log.Debug("runner unreachable", "runner", target.ID, "err", err)
+		rt.log.Debug("runner unreachable", "runner", target.ID, "actor_id", actorID, "err", err)
 		return errRetry // retried until the runner's lease expires, then placed elsewhere
 	}
-	err = fn(c, a.Generation)
+	err = fn(c, gen)
 	if err != nil && rt.cfg.IsLinkLost(err) {
-		return errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The runner hosting the actor went away; the request may or may not have run.")
+		return errDroppedReply()
 	}
 	return err
+}
+
+func errDroppedReply() error {
+	return errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The runner hosting the actor went away; the request may or may not have run.")
+}
+
+// placementFailed forgets placement p of actorID when err says the actor
+// is not (or no longer) there: the runner refused the generation or is
+// stopping it, the runner or its link is gone, or the actor is destroyed.
+// It reports whether it did.
+func (rt *Router) placementFailed(actorID string, p placement, err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *errs.Error
+	if retryable(err) || errors.Is(err, errRetry) || errors.Is(err, hostapi.ErrGone) ||
+		(errors.As(err, &pe) && pe.Group == "actor" && pe.Code == "dropped_reply") {
+		rt.placements.forget(actorID, p)
+		return true
+	}
+	return false
 }
 
 // Action implements hostapi.Host.
@@ -459,9 +556,11 @@ func (rt *Router) WebSocket(ctx context.Context, t hostapi.Target, r *http.Reque
 
 // Destroy implements hostapi.Host.
 func (rt *Router) Destroy(ctx context.Context, t hostapi.Target) error {
-	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+	err := rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
 		return c.Destroy(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
 	})
+	rt.placements.forgetAll(t.ActorID)
+	return err
 }
 
 // QueueSend implements hostapi.Host.
@@ -512,6 +611,7 @@ func (rt *Router) Stop(ctx context.Context, t hostapi.Target) error {
 	if err != nil {
 		return errs.Unavailable("runner unreachable")
 	}
+	rt.placements.forget(a.ID, placement{runner: a.RunnerID, gen: a.Generation})
 	return c.Stop(ctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
 }
 
@@ -527,4 +627,30 @@ func storeErr(err error) error {
 		return pe
 	}
 	return errs.Unavailable("store error")
+}
+
+// GetOrCreateActor returns the live actor for spec's key or creates it.
+// A new actor is created already placed on the runner a first request
+// would pick (store.ActorSpec.RunnerID): the same compare-and-set outcome
+// as a Place from generation 0, without its separate statement and commit.
+// When no runner can host the pool yet it is created asleep and placed by
+// its first request. The row's placement is remembered for routing.
+func (rt *Router) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
+	spec.RunnerID = ""
+	if v, err := rt.registry(ctx, false); err == nil {
+		if r, err := rt.pick(ctx, v, spec.Pool); err == nil {
+			spec.RunnerID = r.ID
+		}
+	}
+	a, created, err := rt.cfg.Store.GetOrCreateActor(ctx, spec)
+	if err != nil {
+		return a, created, err
+	}
+	if created && a.RunnerID != "" {
+		rt.notePlaced(a.RunnerID)
+	}
+	if a.RunnerID != "" && !a.Destroyed() {
+		rt.placements.put(a.ID, placement{runner: a.RunnerID, gen: a.Generation})
+	}
+	return a, created, nil
 }
