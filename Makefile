@@ -42,6 +42,14 @@ test-e2e: ## Cluster e2e suite (test/e2e/cluster) on a throwaway kind cluster; n
 test-e2e-local: ## Cluster e2e suite on the local host-process cluster (hack/local-cluster.sh); root, no Docker (hack/e2e-local.sh).
 	bash hack/e2e-local.sh $(E2E_FLAGS)
 
+.PHONY: cluster-up
+cluster-up: ## Start the local single-node host-process Kubernetes (hack/local-cluster.sh up; root; docs/local-cluster.md).
+	bash hack/local-cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and clean up the host (hack/local-cluster.sh down).
+	bash hack/local-cluster.sh down
+
 $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

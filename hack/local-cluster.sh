@@ -93,22 +93,41 @@ start() {
   log "started $name (pid $!)"
 }
 
-# stop NAME [GRACE]: SIGTERM, wait up to GRACE seconds, SIGKILL.
+# stop GRACE NAME...: SIGTERM to each, wait up to GRACE seconds for all,
+# then SIGKILL what is left.
 stop() {
-  local name="$1" grace="${2:-15}" pid i
-  pid="$(pid_of "$name")" || { rm -f "$PIDS/$name.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
+  local grace="$1" name pid i t0 left
+  shift
+  local -A pids=()
+  t0="$(now)"
+  for name in "$@"; do
+    if pid="$(pid_of "$name")"; then
+      pids[$name]="$pid"
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDS/$name.pid"
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
   for ((i = 0; i < grace * 10; i++)); do
-    [ -d "/proc/$pid" ] || break
+    left=0
+    for name in "${!pids[@]}"; do [ -d "/proc/${pids[$name]}" ] && left=1; done
+    [ "$left" = 1 ] || break
     sleep 0.1
   done
-  if [ -d "/proc/$pid" ]; then
-    log "$name did not stop in ${grace}s; killing pid $pid"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  fi
-  rm -f "$PIDS/$name.pid"
-  log "stopped $name (pid $pid)"
+  for name in "${!pids[@]}"; do
+    pid="${pids[$name]}"
+    if [ -d "/proc/$pid" ]; then
+      log "$name did not stop in ${grace}s; killing pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = 0; i < 50; i++)); do
+    left=0
+    for name in "${!pids[@]}"; do [ -d "/proc/${pids[$name]}" ] && left=1; done
+    [ "$left" = 1 ] || break
+    sleep 0.1
+  done
+  log "stopped ${!pids[*]} ($(since "$t0"))"
 }
 
 FAILED=""
@@ -638,14 +657,14 @@ teardown() {
   # Collect pods' network namespaces while containerd can still answer.
   netns="$(pod_netns || true)"
   # Nothing may restart containers or rewrite rules while we clean up.
-  for c in kubelet kube-proxy kube-scheduler kube-controller-manager; do stop "$c" 15; done
+  stop 15 kubelet kube-proxy kube-scheduler kube-controller-manager
   pid="$(pod_pids)"
   if [ -n "$pid" ]; then
     log "killing $(echo "$pid" | wc -w) pod process(es)"
     kill -KILL $pid 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do [ -z "$(pod_pids)" ] && break; sleep 0.1; done
   fi
-  stop containerd 15
+  stop 15 containerd
   # containerd's shims outlive it; ours are the ones serving our socket.
   for pid in $(grep -lzF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
     if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "" ] && \
@@ -654,8 +673,7 @@ teardown() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  stop kube-apiserver 15
-  stop etcd 15
+  stop 15 kube-apiserver etcd
 
   # kube-proxy's own cleanup (iptables, ipvs and nftables), then whatever
   # KUBE-*/CNI-* chains are left (kubelet's and the CNI plugins').
@@ -683,6 +701,8 @@ teardown() {
     i="${c#/var/lib/cni/results/$CNI_NET-}"
     rm -f "$c" /var/lib/cni/results/cni-loopback-"${i%-*}"-lo
   done
+  # Shim socket directory (hard-wired in containerd 1.6), when empty.
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
 
   # kubepods cgroups, deepest first (a cgroup goes once its tasks are gone).
   for ((i = 0; i < 20; i++)); do
