@@ -4,8 +4,10 @@
 #
 #   hack/local-cluster.sh up            start everything; prints the admin kubeconfig path
 #   hack/local-cluster.sh down          stop everything and clean up (keeps the binary cache)
-#   hack/local-cluster.sh status        components, node Ready, CoreDNS ready (exit 1 if not all)
-#   hack/local-cluster.sh smoke         run hack/local-cluster/smoke.sh against the cluster
+#   hack/local-cluster.sh status [--smoke]  components, node Ready, CoreDNS ready (exit 1
+#                                       if not all); --smoke then runs the smoke check
+#   hack/local-cluster.sh smoke         hack/local-cluster/smoke.sh: workloads, Services,
+#                                       DNS, pod -> host (10.88.0.1) checks
 #   hack/local-cluster.sh import TAR... ctr -n k8s.io image import each image tarball
 #   hack/local-cluster.sh kubeconfig    print the admin kubeconfig path
 #
@@ -786,7 +788,10 @@ with_lock() {
 case "${1:-}" in
   up) with_lock; cmd_up ;;
   down) with_lock; cmd_down ;;
-  status) cmd_status ;;
+  status)
+    cmd_status
+    if [ "${2:-}" = --smoke ]; then exec "$HERE/smoke.sh"; fi
+    ;;
   smoke) shift; exec "$HERE/smoke.sh" "$@" ;;
   import)
     shift
@@ -799,6 +804,6 @@ case "${1:-}" in
     [ -f "$ADMIN_KUBECONFIG" ] || die "no kubeconfig at $ADMIN_KUBECONFIG; run up first"
     echo "$ADMIN_KUBECONFIG"
     ;;
-  -h|--help|help) sed -n '2,23p' "$0" ;;
-  *) sed -n '2,23p' "$0" >&2; exit 2 ;;
+  -h|--help|help) sed -n '2,24p' "$0" ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac
