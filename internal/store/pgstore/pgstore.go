@@ -484,10 +484,100 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	if len(ids) == 0 {
 		return errs, nil // no valid write: nothing to apply
 	}
-	if err := s.commitTx(ctx, ids, writes, errs); err != nil {
+	fast := true
+	for i, w := range writes {
+		if errs[i] == nil && !stateOnly(w) {
+			fast = false
+			break
+		}
+	}
+	var err error
+	if fast {
+		err = s.commitStateOnly(ctx, ids, writes, errs)
+	} else {
+		err = s.commitTx(ctx, ids, writes, errs)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return errs, nil
+}
+
+// commitStateOnlySQL applies a batch of state-only writes in one statement
+// (its own implicit transaction): it locks the batch's actor rows in ID
+// order (as lockActorsSQL), keeps the writes whose generation matches a
+// live row, upserts the last state each actor's passing writes set,
+// marks initialized the actors a passing write asks to, and returns the
+// locked rows so the caller can tell each write's outcome. $1..$4 are
+// parallel arrays of the writes (ID, state or NULL, generation,
+// initialized); $5 the distinct IDs.
+const commitStateOnlySQL = `WITH w AS (
+		SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bool[]) WITH ORDINALITY AS t(id, state, gen, init, ord)),
+	a AS (
+		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors
+		WHERE id = ANY($5::text[]) ORDER BY id FOR UPDATE),
+	ok AS (
+		SELECT w.* FROM w JOIN a ON a.id = w.id AND a.generation = w.gen AND NOT a.destroyed),
+	st AS (
+		INSERT INTO actor_state (actor_id, state)
+		SELECT DISTINCT ON (id) id, state FROM ok WHERE state IS NOT NULL ORDER BY id, ord DESC
+		ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()),
+	ini AS (
+		UPDATE actors SET initialized = true
+		WHERE id IN (SELECT id FROM ok WHERE init) AND NOT initialized)
+	SELECT id, generation, destroyed FROM a`
+
+// commitStateOnly is Commit for a batch of state-only writes: one statement,
+// one round trip, committed when its result is complete. errs[i] is set
+// for every write.
+func (s *Store) commitStateOnly(ctx context.Context, ids []string, writes []store.Write, errs []error) error {
+	var (
+		wid    = make([]string, 0, len(writes))
+		wstate = make([][]byte, 0, len(writes))
+		wgen   = make([]int64, 0, len(writes))
+		winit  = make([]bool, 0, len(writes))
+	)
+	for i, w := range writes {
+		if errs[i] != nil {
+			continue
+		}
+		wid, wstate, wgen, winit = append(wid, w.ActorID), append(wstate, w.State), append(wgen, int64(w.Generation)), append(winit, w.Initialized)
+	}
+	rows, err := s.pool.Query(ctx, commitStateOnlySQL, wid, wstate, wgen, winit, ids)
+	if err != nil {
+		return err
+	}
+	fences := make(map[string]fenceState, len(ids))
+	for rows.Next() {
+		var (
+			id  string
+			gen int64
+			f   fenceState
+		)
+		if err := rows.Scan(&id, &gen, &f.destroyed); err != nil {
+			rows.Close()
+			return err
+		}
+		f.gen = uint64(gen)
+		fences[id] = f
+	}
+	// Close waits for the end of the statement and its implicit commit.
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, w := range writes {
+		if errs[i] != nil {
+			continue
+		}
+		f, ok := fences[w.ActorID]
+		if !ok {
+			errs[i] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
+			continue
+		}
+		errs[i] = f.check(w.ActorID, w.Generation)
+	}
+	return nil
 }
 
 // lockActorsSQL locks the batch's actor rows in ID order (so concurrent
@@ -495,14 +585,11 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 const lockActorsSQL = `SELECT id, generation, destroyed_at IS NOT NULL, initialized
 	FROM actors WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 
-// commitTx runs Commit's transaction. It sets errs[i] for the writes it
-// skips. In general it takes two round trips: BEGIN and the locking read of
-// the batch's actor rows in one pipeline, then the changes of the writes
-// that pass their fence check and COMMIT in another. When every write only
-// sets state (and Initialized), one pipeline carries everything: each
-// statement then checks the write's fence itself, against the rows the
-// locking read holds, so it changes nothing for a write that read shows
-// fenced. A statement that fails makes the server skip the rest of its
+// commitTx runs Commit's transaction for a batch with more than state
+// changes, in two round trips: BEGIN and the locking read of the batch's
+// actor rows in one pipeline, then the changes of the writes that pass
+// their fence check and COMMIT in another. It sets errs[i] for the writes
+// it skips. A statement that fails makes the server skip the rest of its
 // pipeline, COMMIT included, so the transaction is rolled back and nothing
 // of the batch is applied.
 func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write, errs []error) (err error) {
@@ -522,29 +609,15 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		pc.Release()
 	}()
 
-	fast := true
-	for i, w := range writes {
-		if errs[i] == nil && !stateOnly(w) {
-			fast = false
-			break
-		}
-	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockActorsSQL, ids)
-	n := 0 // statements queued after the locking read, COMMIT aside
-	if fast {
-		for i, w := range writes {
-			if errs[i] == nil {
-				n += queueGuardedState(b, w)
-			}
-		}
-		b.Queue("COMMIT")
-	}
 	br := conn.SendBatch(ctx, b)
 	fences, initialized, err := readLocks(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		_ = br.Close()
 		return fmt.Errorf("lock actors: %w", err)
 	}
 	apply := &pgx.Batch{}
@@ -560,18 +633,11 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		if errs[i] = f.check(w.ActorID, w.Generation); errs[i] != nil {
 			continue
 		}
-		if !fast {
-			queueWrite(apply, w, initialized)
-		}
+		queueWrite(apply, w, initialized)
 	}
-	if !fast {
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("lock actors: %w", err)
-		}
-		n = apply.Len()
-		apply.Queue("COMMIT")
-		br = conn.SendBatch(ctx, apply)
-	}
+	n := apply.Len()
+	apply.Queue("COMMIT")
+	br = conn.SendBatch(ctx, apply)
 	for range n {
 		if _, err = br.Exec(); err != nil {
 			_ = br.Close()
@@ -597,27 +663,6 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 func stateOnly(w store.Write) bool {
 	w.ActorID, w.Generation, w.State, w.Initialized = "", 0, nil, false
 	return reflect.DeepEqual(w, store.Write{})
-}
-
-// queueGuardedState adds the statements of a state-only write that apply
-// only while the actor has the write's generation and is not destroyed,
-// in queueWrite's order (State, then Initialized), and returns how many.
-func queueGuardedState(b *pgx.Batch, w store.Write) int {
-	n := 0
-	if w.State != nil {
-		b.Queue(`INSERT INTO actor_state (actor_id, state)
-			SELECT id, $2 FROM actors WHERE id = $1 AND generation = $3 AND destroyed_at IS NULL
-			ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()`,
-			w.ActorID, w.State, int64(w.Generation))
-		n++
-	}
-	if w.Initialized {
-		b.Queue(`UPDATE actors SET initialized = true
-			WHERE id = $1 AND generation = $2 AND destroyed_at IS NULL AND NOT initialized`,
-			w.ActorID, int64(w.Generation))
-		n++
-	}
-	return n
 }
 
 // readLocks reads the results of BEGIN and the locking read of commitTx.

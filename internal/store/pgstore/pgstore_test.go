@@ -180,7 +180,7 @@ func TestCommitFailedStatementRollsBack(t *testing.T) {
 	if st, err := s.LoadState(ctx, "a", gens["a"]); err != nil || len(st) != 1 || st[0] != 2 {
 		t.Fatalf("state of a: %v (%v), want [2]", st, err)
 	}
-	// The same with state-only writes, which Commit sends in one pipeline.
+	// The same with state-only writes, which Commit sends as one statement.
 	if _, err := s.Commit(ctx, []store.Write{
 		{ActorID: "a", Generation: gens["a"], State: []byte{4}},
 		{ActorID: "b", Generation: gens["b"], State: []byte{0xba, 0xd0}, Initialized: true},
@@ -213,7 +213,7 @@ func TestCommitFailedStatementRollsBack(t *testing.T) {
 	}
 }
 
-// TestCommitStateOnlyFences checks Commit's one-round-trip path: a batch of
+// TestCommitStateOnlyFences checks Commit's one-statement path: a batch of
 // state-only writes where some are fenced, destroyed or missing applies
 // exactly the writes that pass, in order.
 func TestCommitStateOnlyFences(t *testing.T) {
