@@ -367,6 +367,7 @@ func (s *suite) uninstall(t *testing.T) {
 	if !installed {
 		t.Skip("nothing was installed")
 	}
+	s.checkOperatorLogs(t)
 	if err := s.deleteRivetObjects(t, 3*time.Minute); err != nil {
 		s.fatalf(t, "deleting RivetEngine, RunnerPool and ActorVersions: %v", err)
 	}
@@ -418,6 +419,31 @@ func (s *suite) uninstall(t *testing.T) {
 	s.mu.Lock()
 	s.uninstalled = true
 	s.mu.Unlock()
+}
+
+// checkOperatorLogs fails t when the operator was refused by the API
+// server (missing RBAC shows only in its log: the API server rejects an
+// Event, a status write, a list).
+func (s *suite) checkOperatorLogs(t *testing.T) {
+	t.Helper()
+	ctx := ctxFor(t, time.Minute)
+	pods, err := s.cs.CoreV1().Pods(systemNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=operator"})
+	if err != nil {
+		t.Errorf("list operator pods: %v", err)
+		return
+	}
+	for _, p := range pods.Items {
+		raw, err := s.cs.CoreV1().Pods(systemNS).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			t.Errorf("operator log of %s: %v", p.Name, err)
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.Contains(line, "forbidden") {
+				t.Errorf("operator %s was refused by the API server (RBAC): %s", p.Name, line)
+			}
+		}
+	}
 }
 
 // leftovers lists what of rivetkube is still in the cluster: cluster-wide
