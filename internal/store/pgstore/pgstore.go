@@ -30,7 +30,9 @@ type Options struct {
 
 // Store is the PostgreSQL store.Store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	creates grouper[*createCall] // concurrent GetOrCreateActor calls
+	loads   grouper[*loadCall]   // concurrent LoadActivation calls
 
 	mu     sync.RWMutex // shared by operations, exclusive in Close
 	closed bool
@@ -58,7 +60,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open pg store: %w", err)
 		}
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, creates: grouper[*createCall]{max: maxCreateBatch}, loads: grouper[*loadCall]{max: maxLoadBatch}}, nil
 }
 
 // Pool returns the connection pool, for callers that share it.
@@ -188,7 +190,9 @@ const getOrCreateSQL = `WITH ins AS (` + insertActor + `
 		AND NOT EXISTS (SELECT 1 FROM ins)`
 
 // GetOrCreateActor returns the live actor for the spec's key or creates it,
-// in one round trip.
+// in one round trip: grouped with concurrent calls (createGrouped), or
+// alone with getOrCreateSQL when it is the only one, its group failed or
+// its key's row changed under the group.
 func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
 	if err := store.ValidateSpec(spec); err != nil {
 		return store.Actor{}, false, err
@@ -197,6 +201,11 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 		return store.Actor{}, false, err
 	}
 	defer s.end()
+	if a, created, found, err := s.createGrouped(ctx, spec); err != nil {
+		return store.Actor{}, false, fmt.Errorf("get or create actor: %w", err)
+	} else if found {
+		return a, created, nil
+	}
 	args := insertArgs(spec)
 	for attempt := 0; ; attempt++ {
 		var created bool
