@@ -301,12 +301,18 @@ var errNoRunner = errs.Unavailable("no live runner can host this actor's pool ye
 func (rt *Router) link(ctx context.Context, r store.Runner) (Caller, error) {
 	rt.mu.Lock()
 	e := rt.links[r.ID]
-	if e != nil && e.c != nil {
+	if e != nil {
 		select {
-		case <-e.c.Done():
-			rt.dropLinkLocked(r.ID, e)
-			e = nil
-		default:
+		case <-e.ready: // e.c is set before ready closes: safe to read now
+			if e.c != nil {
+				select {
+				case <-e.c.Done():
+					rt.dropLinkLocked(r.ID, e)
+					e = nil
+				default:
+				}
+			}
+		default: // still dialing: wait for it below
 		}
 	}
 	if e == nil {
