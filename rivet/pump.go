@@ -42,7 +42,10 @@ var errPumpClosed = errs.New(http.StatusServiceUnavailable, "actor", "dropped_re
 // A batch whose gate is already durable (or that has none), pushed while
 // nothing is queued or being delivered, is delivered at once by the pushing
 // goroutine: a read-only action's reply waits for nothing, so it skips a
-// goroutine hop. Every other batch is queued, bounded by size, and a
+// goroutine hop. Likewise a batch pushed then that waits for its commit is
+// delivered by the commit's resolution (store.Pending.OnDone, on the
+// committer's goroutine), which skips the hop to a waiting goroutine.
+// Every other batch is queued, bounded by size, and a
 // goroutine started on demand delivers the queue in order and exits once it
 // is empty, so an idle actor holds neither a goroutine nor a buffer here.
 type pump struct {
@@ -104,10 +107,44 @@ func (p *pump) push(gate *store.Pending, items []delivery) {
 		p.mu.Unlock()
 		return
 	}
+	if gate != nil && !p.busy && !p.running && p.queue.len() == 0 && inlineSafe(items) {
+		// Idle, and this batch waits only for its own commit: deliver it
+		// from the commit's resolution (on the committer's goroutine)
+		// rather than from a goroutine started to wait for it. Until then
+		// the pump counts as running, so later batches queue behind it.
+		p.busy, p.running = true, true
+		p.mu.Unlock()
+		gate.OnDone(func() { p.deliverResolved(gate, items) })
+		return
+	}
 	p.queue.push(outBatch{gate: gate, items: items})
 	if !p.running {
 		p.running = true
 		go p.run()
+	}
+	p.mu.Unlock()
+}
+
+// deliverResolved delivers a batch whose gate has resolved (see push), then
+// hands what queued meanwhile to the run goroutine, or ends running.
+func (p *pump) deliverResolved(gate *store.Pending, items []delivery) {
+	err := gate.Err() // resolved: does not wait
+	for _, d := range items {
+		p.deliver(d, err)
+	}
+	if err != nil {
+		p.in.requestStop(stopFailed)
+	}
+	p.mu.Lock()
+	p.busy = false
+	if p.queue.len() > 0 {
+		go p.run() // still running
+	} else {
+		p.running = false
+		if p.exited != nil {
+			close(p.exited)
+			p.exited = nil
+		}
 	}
 	p.mu.Unlock()
 }

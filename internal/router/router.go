@@ -214,6 +214,9 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 
 // HasActor reports whether a live runner hosts actors of this name.
 func (rt *Router) HasActor(name string) bool {
+	if v := rt.freshView(); v != nil && v.names[name] {
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	v, err := rt.registry(ctx, false)
@@ -248,6 +251,17 @@ func (rt *Router) poolConfig(ctx context.Context, v *registryView, pool string) 
 	v.pools[pool] = pc
 	rt.mu.Unlock()
 	return pc, nil
+}
+
+// freshView returns the registry snapshot when it is younger than
+// RunnerRefresh (what registry would return without reading), else nil.
+func (rt *Router) freshView() *registryView {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.view != nil && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh {
+		return rt.view
+	}
+	return nil
 }
 
 // pick chooses the runner for a new placement in pool. The caller counts
@@ -376,6 +390,22 @@ func retryable(err error) bool {
 // route runs fn against the runner hosting actorID, placing it if needed.
 // fn gets the link and the placement generation.
 func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	// The common case first, without the wait's timer: a remembered
+	// placement on a runner the current snapshot shows alive.
+	if p, ok := rt.placements.get(actorID); ok {
+		if v := rt.freshView(); v != nil {
+			if r, ok := v.runners[p.runner]; ok && v.alive(r, rt.cfg.Lease) {
+				err := rt.call(ctx, actorID, r, p.gen, fn)
+				if !rt.placementFailed(actorID, p, err) {
+					return err
+				}
+				if !retryable(err) && !errors.Is(err, errRetry) {
+					return err // gone or dropped: not sent again
+				}
+				// It did not run: the loop below asks the store.
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, rt.cfg.WaitTimeout)
 	defer cancel()
 	backoff := 10 * time.Millisecond

@@ -61,6 +61,39 @@ type Pending struct {
 	w    Write
 	done chan struct{}
 	err  error
+
+	mu        sync.Mutex
+	resolved  bool
+	callbacks []func()
+}
+
+// OnDone arranges for fn to run once the outcome is known: on the
+// committer's goroutine when the commit resolves, right after done closes,
+// or at once on the caller's goroutine when it already has. fn must not
+// block: it delays the resolution of the rest of the batch.
+func (p *Pending) OnDone(fn func()) {
+	p.mu.Lock()
+	if p.resolved {
+		p.mu.Unlock()
+		fn()
+		return
+	}
+	p.callbacks = append(p.callbacks, fn)
+	p.mu.Unlock()
+}
+
+// resolve sets the outcome, closes done and runs the callbacks.
+func (p *Pending) resolve(err error) {
+	p.err = err
+	close(p.done)
+	p.mu.Lock()
+	p.resolved = true
+	cbs := p.callbacks
+	p.callbacks = nil
+	p.mu.Unlock()
+	for _, fn := range cbs {
+		fn()
+	}
 }
 
 // Done is closed once the write's outcome is known.
@@ -232,11 +265,10 @@ func (c *Committer) commit(batch []*Pending, writes []Write) []Write {
 	}
 	for i, p := range batch {
 		if err != nil {
-			p.err = err
+			p.resolve(err)
 		} else {
-			p.err = errs[i]
+			p.resolve(errs[i])
 		}
-		close(p.done)
 		batch[i] = nil
 	}
 	clear(writes) // drop references to state and KV buffers

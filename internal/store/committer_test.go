@@ -346,3 +346,47 @@ func TestPendingWait(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPendingOnDone: a callback registered before the commit resolves runs
+// after done is closed, with the outcome set, in registration order; one
+// registered afterwards runs at once.
+func TestPendingOnDone(t *testing.T) {
+	t.Parallel()
+	f := &fakeStore{gate: make(chan struct{}), entered: make(chan int, 2)}
+	c := NewCommitter(f, CommitterOptions{})
+	defer c.Close()
+	p := mustSubmit(t, c, Write{ActorID: "a", Generation: 0}) // fenced by the fake
+	<-f.entered
+	got := make(chan string, 3)
+	for _, name := range []string{"first", "second"} {
+		p.OnDone(func() {
+			select {
+			case <-p.Done():
+			default:
+				t.Error("callback ran before done closed")
+			}
+			if !errors.Is(p.Err(), ErrFenced) {
+				t.Errorf("callback sees %v, want ErrFenced", p.Err())
+			}
+			got <- name
+		})
+	}
+	select {
+	case n := <-got:
+		t.Fatalf("callback %s ran before the commit resolved", n)
+	default:
+	}
+	f.gate <- struct{}{}
+	if a, b := <-got, <-got; a != "first" || b != "second" {
+		t.Fatalf("callbacks ran as %s, %s", a, b)
+	}
+	p.OnDone(func() { got <- "late" })
+	select {
+	case n := <-got:
+		if n != "late" {
+			t.Fatal(n)
+		}
+	default:
+		t.Fatal("a callback registered after resolution did not run at once")
+	}
+}
