@@ -536,6 +536,21 @@ const commitStateOnlySQL = `WITH w AS (
 		WHERE id IN (SELECT id FROM ok WHERE init) AND NOT initialized)
 	SELECT id, generation, destroyed FROM a`
 
+// commitOneStateSQL is commitStateOnlySQL for a batch of one write ($1
+// ID, $2 state or NULL, $3 generation, $4 initialized): the same steps
+// without the arrays.
+const commitOneStateSQL = `WITH a AS (
+		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors WHERE id = $1 FOR UPDATE),
+	st AS (
+		INSERT INTO actor_state (actor_id, state)
+		SELECT id, $2::bytea FROM a WHERE generation = $3 AND NOT destroyed AND $2::bytea IS NOT NULL
+		ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()),
+	ini AS (
+		UPDATE actors SET initialized = true
+		WHERE id = $1 AND $4::bool AND NOT initialized
+			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
+	SELECT id, generation, destroyed FROM a`
+
 // commitStateOnly is Commit for a batch of state-only writes: one statement,
 // one round trip, committed when its result is complete. errs[i] is set
 // for every write.
@@ -552,7 +567,13 @@ func (s *Store) commitStateOnly(ctx context.Context, ids []string, writes []stor
 		}
 		wid, wstate, wgen, winit = append(wid, w.ActorID), append(wstate, w.State), append(wgen, int64(w.Generation)), append(winit, w.Initialized)
 	}
-	rows, err := s.pool.Query(ctx, commitStateOnlySQL, wid, wstate, wgen, winit, ids)
+	var rows pgx.Rows
+	var err error
+	if len(wid) == 1 {
+		rows, err = s.pool.Query(ctx, commitOneStateSQL, wid[0], wstate[0], wgen[0], winit[0])
+	} else {
+		rows, err = s.pool.Query(ctx, commitStateOnlySQL, wid, wstate, wgen, winit, ids)
+	}
 	if err != nil {
 		return err
 	}
