@@ -244,7 +244,8 @@ func (s *suite) deployEngine(t *testing.T, host *pgHost) {
 		if err != nil {
 			return false, "", err
 		}
-		return conditionTrue(e.Status.Conditions, rivetv1.ConditionReady), condition(e.Status.Conditions, rivetv1.ConditionReady), nil
+		return conditionTrue(e.Status.Conditions, rivetv1.ConditionReady),
+			condition(e.Status.Conditions, rivetv1.ConditionReady) + "; gateway " + s.podSummary(ctx, ns, "app.kubernetes.io/component=gateway"), nil
 	})
 	s.eventually(t, "ActorVersion 1 Current with its runners ready", 5*time.Minute, func(ctx context.Context) (bool, string, error) {
 		return s.versionServing(ctx, 1, minRunners)

@@ -230,6 +230,33 @@ func (s *suite) gone(ctx context.Context, obj client.Object) (bool, error) {
 	return false, err
 }
 
+// podSummary describes the pods matching selector in namespace n in one
+// line (phase, readiness, restarts, why a container waits or ended), for the
+// status of a wait.
+func (s *suite) podSummary(ctx context.Context, n, selector string) string {
+	pods, err := s.cs.CoreV1().Pods(n).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return "pods: " + err.Error()
+	}
+	var parts []string
+	for _, p := range pods.Items {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s ready=%v", p.Name, p.Status.Phase, podReady(&p))
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			fmt.Fprintf(&b, " [%s restarts=%d", cs.Name, cs.RestartCount)
+			if w := cs.State.Waiting; w != nil {
+				fmt.Fprintf(&b, " waiting: %s", w.Reason)
+			}
+			if x := cs.LastTerminationState.Terminated; x != nil && x.ExitCode != 0 {
+				fmt.Fprintf(&b, " last exit %d: %s", x.ExitCode, strings.TrimSpace(x.Message))
+			}
+			b.WriteString("]")
+		}
+		parts = append(parts, b.String())
+	}
+	return "pods: " + strings.Join(parts, "; ")
+}
+
 // --- dumping state on failure ---
 
 // dump logs what a failed wait needs to be understood: pods, Deployments,
