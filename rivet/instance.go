@@ -563,6 +563,8 @@ func (in *instance) stop(k stopKind) {
 			log.Error("final commit failed; state rolls back to the last commit", "err", err)
 		} else if err := in.rt.store.Deactivate(ctx, in.id, in.actor.Generation); err != nil && !errors.Is(err, store.ErrFenced) {
 			log.Warn("deactivate", "err", err)
+		} else if err == nil {
+			in.rt.noteEnded(in.id, in.actor.Generation, false)
 		}
 	case stopDestroy:
 		if err := in.hook(func() error { return in.beh.destroy(in.lifetime) }); err != nil {
@@ -572,6 +574,8 @@ func (in *instance) stop(k stopKind) {
 		_ = waitPending(ctx, in.gate)
 		if _, err := in.rt.store.DestroyActor(ctx, in.id); err != nil {
 			log.Error("destroy", "err", err)
+		} else {
+			in.rt.noteEnded(in.id, in.actor.Generation, true)
 		}
 	case stopFailed:
 		in.releaseOutputs()

@@ -79,6 +79,40 @@ type runtime struct {
 	actors  map[string]*instance
 	closing bool
 	wg      sync.WaitGroup // instance goroutines
+	// ended remembers, in runner mode, the generation at which an actor's
+	// instance here ended for good (under mu): put to sleep with its
+	// placement cleared, or destroyed. A later request naming that
+	// generation is stale (or gone) for sure, since any new placement has a
+	// higher one: it is refused without reading the store. Bounded.
+	ended map[string]endedAt
+}
+
+// endedAt is an entry of runtime.ended.
+type endedAt struct {
+	gen       uint64
+	destroyed bool
+}
+
+// maxEnded bounds runtime.ended.
+const maxEnded = 100_000
+
+// noteEnded records that id's instance of generation gen ended for good.
+func (rt *runtime) noteEnded(id string, gen uint64, destroyed bool) {
+	if !rt.placed {
+		return
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.ended == nil {
+		rt.ended = map[string]endedAt{}
+	}
+	if _, ok := rt.ended[id]; !ok && len(rt.ended) >= maxEnded {
+		for k := range rt.ended { // arbitrary eviction: costs one store read
+			delete(rt.ended, k)
+			break
+		}
+	}
+	rt.ended[id] = endedAt{gen: gen, destroyed: destroyed}
 }
 
 var _ hostapi.Host = (*runtime)(nil)
@@ -166,6 +200,18 @@ func (rt *runtime) instance(ctx context.Context, t hostapi.Target) (*instance, e
 				continue
 			case <-ctx.Done():
 				return nil, errs.Stopping()
+			}
+		}
+		if in == nil && t.Generation != 0 {
+			if e, ok := rt.ended[t.ActorID]; ok {
+				if t.Generation <= e.gen {
+					rt.mu.Unlock()
+					if e.destroyed {
+						return nil, hostapi.Gone()
+					}
+					return nil, errs.Stale()
+				}
+				delete(rt.ended, t.ActorID) // placed again since
 			}
 		}
 		if in == nil {
