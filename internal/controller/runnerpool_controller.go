@@ -95,17 +95,24 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 		return reconcile.Result{}, err
 	}
 	var gwErr error
-	ac, err := r.adminClient(ctx, engine)
-	if err == nil {
-		var st admin.PoolStatus
-		st, err = ac.PoolStatus(ctx, pool.Name)
-		if err == nil {
-			o.Gateway = gatewayView(st)
-		}
+	var ac *admin.Client
+	starting, err := r.gatewayStarting(ctx, engine)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	gwErr = err
-	if gwErr != nil {
-		gatewayErrors.WithLabelValues(pool.Namespace, pool.Name).Inc()
+	if starting == "" {
+		ac, err = r.adminClient(ctx, engine)
+		if err == nil {
+			var st admin.PoolStatus
+			st, err = ac.PoolStatus(ctx, pool.Name)
+			if err == nil {
+				o.Gateway = gatewayView(st)
+			}
+		}
+		gwErr = err
+		if gwErr != nil {
+			gatewayErrors.WithLabelValues(pool.Namespace, pool.Name).Inc()
+		}
 	}
 	key := client.ObjectKeyFromObject(pool)
 	o.Recommendations = r.recs.get(key)
@@ -144,6 +151,8 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 	r.recordPlan(pool, o, p)
 	recordMetrics(pool)
 	switch {
+	case starting != "":
+		setCondition(pool, rivetv1.ConditionDegraded, false, "GatewayStarting", starting)
 	case gwErr != nil:
 		setCondition(pool, rivetv1.ConditionDegraded, true, "GatewayUnreachable", gwErr.Error())
 	case execErr != nil:
@@ -157,7 +166,43 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 		return reconcile.Result{}, execErr
 	}
 	pool.Status.ObservedGeneration = pool.Generation
-	return reconcile.Result{RequeueAfter: p.RequeueAfter}, nil
+	res := reconcile.Result{RequeueAfter: p.RequeueAfter}
+	if starting != "" && (res.RequeueAfter <= 0 || res.RequeueAfter > serviceSettle) {
+		res.RequeueAfter = serviceSettle
+	}
+	return res, nil
+}
+
+// serviceSettle is how old the engine's gateway Service must be before the
+// first admin call of a pool.
+//
+// Decision: wait for the Service, and give cluster DNS time to learn it. A
+// pool created together with its engine would otherwise look the gateway's
+// name up before the Service exists (or before CoreDNS's watch has seen
+// it), and cluster DNS caches that NXDOMAIN (30 s with kubeadm's CoreDNS
+// settings): the pool became Ready about 30 s late on a real cluster. The
+// gateway is not serving within the first seconds of its Service anyway.
+const serviceSettle = 3 * time.Second
+
+// gatewayStarting says why the pool must not call the engine's admin API
+// yet ("" when it may): its gateway Service does not exist or is younger
+// than serviceSettle. A test's GatewayURLOverride bypasses cluster DNS, so
+// it only needs the Service to exist.
+func (r *RunnerPoolReconciler) gatewayStarting(ctx context.Context, engine *rivetv1.RivetEngine) (string, error) {
+	svc := &corev1.Service{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: engine.Namespace, Name: GatewayName(engine)}, svc)
+	if apierrors.IsNotFound(err) {
+		return fmt.Sprintf("waiting for the gateway Service %s of RivetEngine %s", GatewayName(engine), engine.Name), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read gateway service: %w", err)
+	}
+	if r.Opts.GatewayURLOverride == nil {
+		if age := time.Since(svc.CreationTimestamp.Time); age < serviceSettle {
+			return fmt.Sprintf("the gateway Service %s is %s old; cluster DNS gets %s to learn it", svc.Name, age.Round(time.Second), serviceSettle), nil
+		}
+	}
+	return "", nil
 }
 
 // observe gathers the planner's input from the cluster.
