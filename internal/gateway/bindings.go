@@ -75,6 +75,7 @@ func (c *bindingCache) put(a store.Actor) {
 	if c.max < 0 || a.Destroyed() {
 		return
 	}
+	a.Input = nil // up to MaxInputSize each; requests never need it
 	k := bindingKey(a.Namespace, a.Name, a.Key)
 	c.mu.Lock()
 	defer c.mu.Unlock()

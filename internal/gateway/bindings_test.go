@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -205,5 +206,33 @@ func TestBindingCacheDroppedOnDestroy(t *testing.T) {
 	}
 	if n := host.calls.Load() - calls; n != 1 {
 		t.Fatalf("%d host calls; want 1 (the binding was dropped by the destroy)", n)
+	}
+}
+
+// The cache keeps no inputs, replaces a key's old actor, and stays bounded.
+func TestBindingCacheEntries(t *testing.T) {
+	c := newBindingCache(3)
+	a := store.Actor{ID: "a", Namespace: "ns", Name: "n", Key: []string{"k"}, Input: make([]byte, 1<<20)}
+	c.put(a)
+	got, ok := c.byIDGet("a")
+	if !ok || got.Input != nil {
+		t.Fatalf("cached %v with %d input bytes; want it without input", ok, len(got.Input))
+	}
+	c.put(store.Actor{ID: "b", Namespace: "ns", Name: "n", Key: []string{"k"}}) // the key's new actor
+	if _, ok := c.byIDGet("a"); ok {
+		t.Fatal("the key's old actor is still cached by ID")
+	}
+	if got, ok := c.byKeyGet(bindingKey("ns", "n", []string{"k"})); !ok || got.ID != "b" {
+		t.Fatalf("key binds %q (%v); want b", got.ID, ok)
+	}
+	for i := 0; i < 10; i++ {
+		c.put(store.Actor{ID: fmt.Sprint("x", i), Namespace: "ns", Name: "n", Key: []string{fmt.Sprint(i)}})
+	}
+	if len(c.byID) > 3 || len(c.byKey) > 3 {
+		t.Fatalf("cache holds %d IDs and %d keys; bound is 3", len(c.byID), len(c.byKey))
+	}
+	// Distinct namespaces and names never share an entry.
+	if bindingKey("a", "bc", nil) == bindingKey("ab", "c", nil) {
+		t.Fatal("ambiguous binding keys")
 	}
 }
