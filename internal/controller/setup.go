@@ -42,7 +42,17 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// Decision: a new connection per admin call. The calls are rare
+		// (a few per pool every ActivePoll), and a kept-alive connection
+		// can outlive the path it was dialled on: a call made before
+		// kube-proxy had programmed a new Service's address left by the
+		// node's default route, something there answered 404, and the
+		// connection stayed on it, so the engine stayed Degraded for
+		// minutes (seen on a real cluster). A fresh dial takes the
+		// Service's current rules every time.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DisableKeepAlives = true
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
 	if o.ActivePoll <= 0 {
 		o.ActivePoll = 2 * time.Second
