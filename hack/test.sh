@@ -59,12 +59,6 @@ phase "release: chart and dist/install.yaml match config/; helm lint and chart t
 bash hack/check-release.sh
 phase_end "check-release"
 
-phase "release: registry-free images (operator, gateway, quickstart runner)"
-images="$(mktemp -d)"
-make -s images IMAGES_DIR="$images"
-for img in operator gateway runner; do
-  tar -tf "$images/$img.tar" > "$images/$img.list"
-  grep -qx manifest.json "$images/$img.list" || { echo "$img.tar is not a docker archive" >&2; exit 1; }
-done
-rm -rf "$images"
-phase_end "images"
+phase "end to end on the local host-process cluster (hack/e2e-local.sh: registry-free images, cluster up, helm install, scenarios, uninstall, cluster down)"
+RIVETKUBE_REQUIRE_E2E=1 bash hack/e2e-local.sh
+phase_end "e2e-local"
