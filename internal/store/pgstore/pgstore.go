@@ -33,6 +33,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	creates grouper[*createCall] // concurrent GetOrCreateActor calls
 	loads   grouper[*loadCall]   // concurrent LoadActivation calls
+	deacts  grouper[*deactCall]  // concurrent Deactivate calls
 
 	mu     sync.RWMutex // shared by operations, exclusive in Close
 	closed bool
@@ -60,7 +61,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open pg store: %w", err)
 		}
 	}
-	return &Store{pool: pool, creates: grouper[*createCall]{max: maxCreateBatch}, loads: grouper[*loadCall]{max: maxLoadBatch}}, nil
+	return &Store{pool: pool, creates: grouper[*createCall]{max: maxCreateBatch}, loads: grouper[*loadCall]{max: maxLoadBatch},
+		deacts: grouper[*deactCall]{max: maxLoadBatch}}, nil
 }
 
 // Pool returns the connection pool, for callers that share it.
@@ -422,6 +424,11 @@ func (s *Store) Deactivate(ctx context.Context, id string, gen uint64) error {
 		return err
 	}
 	defer s.end()
+	if done, err := s.deactivateGrouped(ctx, id, gen); err != nil {
+		return fmt.Errorf("deactivate: %w", err)
+	} else if done {
+		return nil
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE actors SET runner_id = '', sleep_at = now()
 		WHERE id = $1 AND generation = $2 AND destroyed_at IS NULL`, id, int64(gen))
 	if err != nil {
