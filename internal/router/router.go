@@ -392,19 +392,12 @@ func retryable(err error) bool {
 func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
 	// The common case first, without the wait's timer: a remembered
 	// placement on a runner the current snapshot shows alive.
-	if p, ok := rt.placements.get(actorID); ok {
-		if v := rt.freshView(); v != nil {
-			if r, ok := v.runners[p.runner]; ok && v.alive(r, rt.cfg.Lease) {
-				err := rt.call(ctx, actorID, r, p.gen, fn)
-				if !rt.placementFailed(actorID, p, err) {
-					return err
-				}
-				if !retryable(err) && !errors.Is(err, errRetry) {
-					return err // gone or dropped: not sent again
-				}
-				// It did not run: the loop below asks the store.
-			}
+	if v := rt.freshView(); v != nil {
+		if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+			return err
 		}
+		// Nothing remembered, or it did not run: the loop below asks the
+		// store.
 	}
 	ctx, cancel := context.WithTimeout(ctx, rt.cfg.WaitTimeout)
 	defer cancel()
@@ -437,6 +430,31 @@ var (
 	errNoRunnerRetry = errors.Join(errRetry, errors.New("no runner"))
 )
 
+// tryRemembered runs fn on actorID's remembered placement when v shows
+// its runner alive. done says err is the answer; otherwise fn did not run
+// (nothing remembered, the runner is gone or past its lease, or it refused
+// the generation as stale or stopping), the placement is forgotten, and
+// the store must decide.
+func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID string, fn func(c Caller, gen uint64) error) (done bool, err error) {
+	p, ok := rt.placements.get(actorID)
+	if !ok {
+		return false, nil
+	}
+	r, ok := v.runners[p.runner]
+	if !ok || !v.alive(r, rt.cfg.Lease) {
+		rt.placements.forget(actorID, p)
+		return false, nil
+	}
+	err = rt.call(ctx, actorID, r, p.gen, fn)
+	if !rt.placementFailed(actorID, p, err) {
+		return true, err
+	}
+	if !retryable(err) && !errors.Is(err, errRetry) {
+		return true, err // gone or dropped: not sent again
+	}
+	return false, nil
+}
+
 // routeOnce makes one attempt to run fn where actorID lives. A remembered
 // placement is tried first, without reading the store; when the runner
 // answers that it no longer hosts that generation (stale, stopping), or
@@ -447,20 +465,11 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 	if err != nil {
 		return errRetry
 	}
-	if p, ok := rt.placements.get(actorID); ok {
-		if r, ok := v.runners[p.runner]; ok && v.alive(r, rt.cfg.Lease) {
-			err := rt.call(ctx, actorID, r, p.gen, fn)
-			if !rt.placementFailed(actorID, p, err) {
-				return err
-			}
-			if !retryable(err) && !errors.Is(err, errRetry) {
-				return err // gone or dropped: not sent again
-			}
-			// It did not run: ask the store where the actor is now.
-		} else {
-			rt.placements.forget(actorID, p)
-		}
+	if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+		return err
 	}
+	// Nothing remembered, or it did not run: ask the store where the actor
+	// is now.
 	a, err := rt.cfg.Store.GetActor(ctx, actorID)
 	if errors.Is(err, store.ErrNotFound) {
 		return hostapi.Gone()
