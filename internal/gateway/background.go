@@ -82,22 +82,5 @@ func (s *Server) handleInspector(ctx context.Context, w http.ResponseWriter, r *
 		writeError(w, protocol.EncodingJSON, errs.New(http.StatusForbidden, "auth", "inspector_disabled", "The inspector is disabled: no inspector token is configured."), nil)
 		return
 	}
-	body, err := readBody(r, s.cfg.MaxMessageSize)
-	if err != nil {
-		writeError(w, protocol.EncodingJSON, err, t.specifier())
-		return
-	}
-	r2 := r.Clone(ctx)
-	r2.URL.Path = "/" + sub
-	r2.URL.RawPath = ""
-	r2.URL.RawQuery = stripRivetQuery(r.URL.RawQuery)
-	r2.RequestURI = ""
-	r2.ContentLength = int64(len(body))
-	if err := s.onActor(ctx, r, &t, func(t target) error {
-		r2.Body = readCloser(body)
-		w.Header().Set("x-rivet-actor", t.actor.ID)
-		return s.cfg.Host.Inspect(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2)
-	}); err != nil {
-		writeError(w, protocol.EncodingJSON, err, t.specifier())
-	}
+	s.forwardHTTP(ctx, w, r, t, sub, s.cfg.MaxMessageSize, s.cfg.Host.Inspect)
 }

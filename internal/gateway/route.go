@@ -240,7 +240,15 @@ func stripRivetQuery(raw string) string {
 }
 
 func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r *http.Request, t target, sub string) {
-	body, err := readBody(r, s.cfg.MaxRawBodySize)
+	s.forwardHTTP(ctx, w, r, t, sub, s.cfg.MaxRawBodySize, s.cfg.Host.Request)
+}
+
+// forwardHTTP reads r's body (at most limit bytes) and hands the request,
+// its path cut to "/"+sub and the rvt-* query parameters removed, to call
+// on the actor t names (resolved, woken or created as the request says).
+func (s *Server) forwardHTTP(ctx context.Context, w http.ResponseWriter, r *http.Request, t target, sub string, limit int64,
+	call func(context.Context, hostapi.Target, http.ResponseWriter, *http.Request) error) {
+	body, err := readBody(r, limit)
 	if err != nil {
 		writeError(w, protocol.EncodingJSON, err, t.specifier())
 		return
@@ -254,7 +262,7 @@ func (s *Server) handleRawRequest(ctx context.Context, w http.ResponseWriter, r 
 	if err := s.onActor(ctx, r, &t, func(t target) error {
 		r2.Body = readCloser(body)
 		w.Header().Set("x-rivet-actor", t.actor.ID)
-		return s.cfg.Host.Request(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2)
+		return call(ctx, hostapi.Target{ActorID: t.actor.ID}, w, r2)
 	}); err != nil {
 		writeError(w, protocol.EncodingJSON, err, t.specifier())
 	}
