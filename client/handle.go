@@ -236,8 +236,30 @@ func (h *Handle) Action(ctx context.Context, name string, out any, args ...any) 
 		return fmt.Errorf("client: action %q: encode request: %w", name, err)
 	}
 	var output []byte
-	err = c.retry(ctx, func(err error) bool { return retryableError(h.kind, err, false) }, func() error {
-		u, err := h.gatewayURL(ctx, "/action/"+escapeComponent(name))
+	err = h.post(ctx, "/action/"+escapeComponent(name), body, func(data []byte) error {
+		r, err := protocol.DecodeHTTPActionResponse(c.enc, data)
+		if err != nil {
+			return err
+		}
+		output = r.Output
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("client: action %q: %w", name, err)
+	}
+	if err := decodeValue(output, out); err != nil {
+		return fmt.Errorf("client: action %q: %w", name, err)
+	}
+	return nil
+}
+
+// post sends body to the actor's gateway route path (retrying what the
+// protocol says may be retried) and hands a 2xx answer's body to decode; a
+// non-2xx answer becomes the error it carries.
+func (h *Handle) post(ctx context.Context, path string, body []byte, decode func([]byte) error) error {
+	c := h.c
+	return c.retry(ctx, func(err error) bool { return retryableError(h.kind, err, false) }, func() error {
+		u, err := h.gatewayURL(ctx, path)
 		if err != nil {
 			return err
 		}
@@ -260,20 +282,11 @@ func (h *Handle) Action(ctx context.Context, name string, out any, args ...any) 
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return responseError(resp, data, c.enc)
 		}
-		r, err := protocol.DecodeHTTPActionResponse(c.enc, data)
-		if err != nil {
+		if err := decode(data); err != nil {
 			return fmt.Errorf("decode response: %w", err)
 		}
-		output = r.Output
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("client: action %q: %w", name, err)
-	}
-	if err := decodeValue(output, out); err != nil {
-		return fmt.Errorf("client: action %q: %w", name, err)
-	}
-	return nil
 }
 
 // Fetch sends req to the actor's raw HTTP handler: the path and query of

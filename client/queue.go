@@ -1,10 +1,8 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/protocol"
@@ -56,35 +54,10 @@ func (h *Handle) Send(ctx context.Context, queue string, body any, opts SendOpti
 		return SendResult{}, fmt.Errorf("client: send to %q: encode request: %w", queue, err)
 	}
 	var res protocol.HTTPQueueSendResponse
-	err = c.retry(ctx, func(err error) bool { return retryableError(h.kind, err, false) }, func() error {
-		u, err := h.gatewayURL(ctx, "/queue/"+escapeComponent(queue))
-		if err != nil {
-			return err
-		}
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
-		if err != nil {
-			return err
-		}
-		h.gatewayHeaders(hr.Header)
-		hr.Header.Set("x-rivet-encoding", string(c.encoding))
-		hr.Header.Set("Content-Type", c.contentType())
-		resp, err := c.httpc.Do(hr)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		data, err := c.readBody(resp)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return responseError(resp, data, c.enc)
-		}
+	err = h.post(ctx, "/queue/"+escapeComponent(queue), payload, func(data []byte) error {
+		var err error
 		res, err = protocol.DecodeHTTPQueueSendResponse(c.enc, data)
-		if err != nil {
-			return fmt.Errorf("decode response: %w", err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return SendResult{}, fmt.Errorf("client: send to %q: %w", queue, err)
