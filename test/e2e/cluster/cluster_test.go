@@ -65,6 +65,11 @@ func TestCluster(t *testing.T) {
 	start := time.Now()
 	t.Run("uninstall", s.uninstall)
 	t.Logf("scenario uninstall: %s", time.Since(start).Round(time.Second))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.failures {
+		t.Logf("FAILED %s", f)
+	}
 }
 
 var crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinitionList"}

@@ -56,8 +56,9 @@ type suite struct {
 	fwd        *forwarder
 
 	mu          sync.Mutex
-	installed   bool // helm release exists
-	uninstalled bool // the uninstall scenario ran to its end
+	installed   bool     // helm release exists
+	uninstalled bool     // the uninstall scenario ran to its end
+	failures    []string // why scenarios failed, repeated at the end of the run
 }
 
 func newSuite(t *testing.T, cfg *config) *suite {
@@ -111,7 +112,7 @@ func (s *suite) eventually(t *testing.T, what string, timeout time.Duration, con
 		}
 		if time.Now().After(deadline) {
 			s.dump(t)
-			t.Fatalf("timed out after %v waiting for %s; last seen: %s", timeout, what, last)
+			s.failf(t, "timed out after %v waiting for %s; last seen: %s", timeout, what, last)
 		}
 		time.Sleep(time.Second)
 	}
@@ -121,7 +122,18 @@ func (s *suite) eventually(t *testing.T, what string, timeout time.Duration, con
 func (s *suite) fatalf(t *testing.T, format string, args ...any) {
 	t.Helper()
 	s.dump(t)
-	t.Fatalf(format, args...)
+	s.failf(t, format, args...)
+}
+
+// failf fails t and keeps the message, which TestCluster repeats after the
+// uninstall: a CI log that shows only its tail still says why.
+func (s *suite) failf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	s.failures = append(s.failures, t.Name()+": "+msg)
+	s.mu.Unlock()
+	t.Fatal(msg)
 }
 
 // run runs a command (helm) with a deadline and returns its combined output.

@@ -31,7 +31,7 @@ func (s *suite) goClient(t *testing.T, enc rvclient.Encoding) *rvclient.Client {
 	t.Helper()
 	c, err := rvclient.New(rvclient.Config{Endpoint: s.endpoint, Encoding: enc, MaxRetries: 300, RetryInterval: 100 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		s.failf(t, "%v", err)
 	}
 	return c
 }
@@ -117,44 +117,44 @@ func (s *suite) clients(t *testing.T) {
 			counts := listen[int64](conn, "count")
 			// A round trip on the connection: its subscription has arrived.
 			if n, err := rvclient.Call[int64](ctx, conn, "getCount"); err != nil || n != 5 {
-				t.Fatalf("getCount over the connection = %d, %v; want 5", n, err)
+				s.failf(t, "getCount over the connection = %d, %v; want 5", n, err)
 			}
 			if n, err := rvclient.Call[int64](ctx, counter, "increment", 2); err != nil || n != 7 {
-				t.Fatalf("increment(2) over HTTP = %d, %v; want 7", n, err)
+				s.failf(t, "increment(2) over HTTP = %d, %v; want 7", n, err)
 			}
 			if n, err := rvclient.Call[int64](ctx, conn, "increment", 3); err != nil || n != 10 {
-				t.Fatalf("increment(3) over the connection = %d, %v; want 10", n, err)
+				s.failf(t, "increment(3) over the connection = %d, %v; want 10", n, err)
 			}
 			if got := counts.wait(t, 2, 10*time.Second); got[0] != 7 || got[1] != 10 {
-				t.Fatalf("count events %v, want [7 10]", got)
+				s.failf(t, "count events %v, want [7 10]", got)
 			}
 
 			org := uniq("org")
 			room := c.GetOrCreate("chatRoom", []string{org, "general"})
 			info, err := rvclient.Call[roomInfo](ctx, room, "getRoomInfo")
 			if err != nil || info != (roomInfo{Org: org, Room: "general"}) {
-				t.Fatalf("getRoomInfo = %+v, %v", info, err)
+				s.failf(t, "getRoomInfo = %+v, %v", info, err)
 			}
 			rc, err := c.GetOrCreate("chatRoom", []string{org, "general"}).Connect(ctx)
 			if err != nil {
-				t.Fatalf("connect to the chat room: %v", err)
+				s.failf(t, "connect to the chat room: %v", err)
 			}
 			defer rc.Close()
 			msgs := listen[chatMessage](rc, "newMessage")
 			if m, err := rvclient.Call[[]chatMessage](ctx, rc, "getMessages"); err != nil || len(m) != 0 {
-				t.Fatalf("getMessages of a new room = %v, %v", m, err)
+				s.failf(t, "getMessages of a new room = %v, %v", m, err)
 			}
 			if m, err := rvclient.Call[chatMessage](ctx, room, "sendMessage", "hello"); err != nil || m.Text != "hello" {
-				t.Fatalf("sendMessage over HTTP = %+v, %v", m, err)
+				s.failf(t, "sendMessage over HTTP = %+v, %v", m, err)
 			}
 			if m, err := rvclient.Call[chatMessage](ctx, rc, "sendMessage", "from a connection"); err != nil || m.Text != "from a connection" {
-				t.Fatalf("sendMessage over the connection = %+v, %v", m, err)
+				s.failf(t, "sendMessage over the connection = %+v, %v", m, err)
 			}
 			if got := msgs.wait(t, 2, 10*time.Second); got[0].Text != "hello" || got[1].Text != "from a connection" {
-				t.Fatalf("newMessage events %v", got)
+				s.failf(t, "newMessage events %v", got)
 			}
 			if m, err := rvclient.Call[[]chatMessage](ctx, room, "getMessages"); err != nil || len(m) != 2 {
-				t.Fatalf("getMessages = %v, %v; want the two messages", m, err)
+				s.failf(t, "getMessages = %v, %v; want the two messages", m, err)
 			}
 		})
 	}
@@ -337,11 +337,13 @@ func (s *suite) rollout(t *testing.T) {
 	})
 	// New actors keep being created by the loop; all of them, and every
 	// moved one, are on version 2 now.
+	// A writer creates a new actor every freshEvery calls, so wait for one
+	// rather than for a fixed number of calls (a short window may hold none).
 	freshBefore := l.fresh.Load()
 	s.waitProgress(t, l, 10, "the client loop to go on after the drain", time.Minute)
-	if l.fresh.Load() == freshBefore {
-		t.Fatalf("the loop created no new actor after the drain; %s", l.summary())
-	}
+	s.eventually(t, "a new actor created after the drain", time.Minute, func(context.Context) (bool, string, error) {
+		return l.fresh.Load() > freshBefore, l.summary(), nil
+	})
 	st, err := s.admin.PoolStatus(ctx, poolName)
 	if err != nil {
 		s.fatalf(t, "admin pool status: %v", err)
@@ -387,7 +389,7 @@ func (s *suite) runnerPodDeleted(t *testing.T) {
 	}
 	pods, err := s.runnerPods(ctx, 2, false)
 	if err != nil {
-		t.Fatal(err)
+		s.failf(t, "%v", err)
 	}
 	byIP := map[string]string{}
 	for _, p := range pods {
@@ -450,7 +452,7 @@ func (s *suite) autoscale(t *testing.T) {
 	const target, actors = 5, 24 // ceil(24/5) = 5, clamped to maxRunners (4)
 	p, err := s.getPool(ctx)
 	if err != nil {
-		t.Fatal(err)
+		s.failf(t, "%v", err)
 	}
 	patch := client.MergeFrom(p.DeepCopy())
 	p.Spec.Autoscaling.TargetActorsPerRunner = target
