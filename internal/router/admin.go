@@ -6,39 +6,19 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/rivetkube/rivetkube/internal/admin"
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
 // PoolStatus is what the admin API reports for a pool; the operator reads
-// it into RunnerPool and ActorVersion status.
-type PoolStatus struct {
-	Pool      string                   `json:"pool"`
-	Ready     []uint64                 `json:"ready"`
-	Draining  []uint64                 `json:"draining"`
-	DrainRate float64                  `json:"drainRate"`
-	Actors    int                      `json:"actors"`
-	Runners   []RunnerStatus           `json:"runners"`
-	Versions  map[string]VersionStatus `json:"versions"`
-}
-
-// RunnerStatus is one runner of a pool.
-type RunnerStatus struct {
-	ID               string `json:"id"`
-	Version          uint64 `json:"version"`
-	Address          string `json:"address"`
-	Alive            bool   `json:"alive"`
-	Draining         bool   `json:"draining"`
-	Actors           int    `json:"actors"`
-	SinceHeartbeatMs int64  `json:"sinceHeartbeatMs"`
-}
-
-// VersionStatus aggregates the runners of one version.
-type VersionStatus struct {
-	Runners     int `json:"runners"`
-	LiveRunners int `json:"liveRunners"`
-	Actors      int `json:"actors"`
-}
+// it into RunnerPool and ActorVersion status. The wire types belong to the
+// admin client package, so the server and its client cannot drift apart.
+type (
+	PoolStatus    = admin.PoolStatus
+	RunnerStatus  = admin.Runner
+	VersionStatus = admin.VersionStatus
+)
 
 // PoolStatus reads a pool's routing and runners.
 func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, error) {
