@@ -22,20 +22,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/rivetkube/rivetkube/bench/internal/benchkit"
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/testactors"
 	"github.com/rivetkube/rivetkube/rivet"
@@ -74,36 +69,16 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured sections to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile to this file at the end")
 	flag.Parse()
-	o.only = map[string]bool{}
-	for _, s := range strings.Split(only, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			if !slices.Contains(sections, s) {
-				fatalf("unknown section %q (want %s)", s, strings.Join(sections, ","))
-			}
-			o.only[s] = true
-		}
+	var err error
+	if o.only, err = benchkit.ParseOnly(only, sections); err != nil {
+		benchkit.Fatal("bench", err)
 	}
 	if err := run(o); err != nil {
-		fatalf("%v", err)
+		benchkit.Fatal("bench", err)
 	}
-}
-
-func fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
 }
 
 func (o options) want(section string) bool { return len(o.only) == 0 || o.only[section] }
-
-// row is one line of the result table.
-type row struct{ name, p50, p99, extra string }
-
-type table struct{ rows []row }
-
-func (t *table) add(r row) {
-	t.rows = append(t.rows, r)
-	fmt.Fprintf(os.Stderr, "  %-48s %10s %10s  %s\n", r.name, r.p50, r.p99, r.extra)
-}
 
 func run(o options) error {
 	ctx := context.Background()
@@ -130,33 +105,23 @@ func run(o options) error {
 	}
 	defer eng.Close()
 
-	// One HTTP client for the baseline and the Go client: keep-alive, with
-	// enough idle connections per host for every concurrent caller (the
-	// default transport keeps only 2, which would reconnect under load).
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 1024
-	tr.MaxIdleConnsPerHost = 1024
-	httpc := &http.Client{Transport: tr}
+	// One keep-alive HTTP client for the baseline and the Go client.
+	httpc := benchkit.KeepAliveClient()
 
 	cl, err := client.New(client.Config{Endpoint: eng.Endpoint(), Encoding: client.Encoding(o.encoding), HTTPClient: httpc})
 	if err != nil {
 		return err
 	}
 
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "running (data dir %s) ...\n", dir)
-	var t table
+	t := benchkit.Table{Progress: os.Stderr, NameWidth: 48, ValueWidth: 10}
 	var baseHTTP, baseWS, readHTTP, create time.Duration
 
 	if o.want("base") || o.want("read") {
@@ -164,19 +129,19 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("baseline http: %w", err)
 		}
-		baseHTTP = s.p(50)
-		t.add(row{"loopback HTTP round trip (net/http)", fmtDur(s.p(50)), fmtDur(s.p(99)), s.countStr()})
+		baseHTTP = s.P(50)
+		t.AddSamples("loopback HTTP round trip (net/http)", s, countStr(s))
 		s, err = baselineWS(ctx, o)
 		if err != nil {
 			return fmt.Errorf("baseline websocket: %w", err)
 		}
-		baseWS = s.p(50)
-		t.add(row{"loopback WebSocket round trip (coder/websocket)", fmtDur(s.p(50)), fmtDur(s.p(99)), s.countStr()})
+		baseWS = s.P(50)
+		t.AddSamples("loopback WebSocket round trip (coder/websocket)", s, countStr(s))
 		s, err = baselineFsync(o, dir)
 		if err != nil {
 			return fmt.Errorf("baseline fsync: %w", err)
 		}
-		t.add(row{"fsync of a 4 KiB write in the data dir", fmtDur(s.p(50)), fmtDur(s.p(99)), "a bbolt commit syncs twice; " + s.countStr()})
+		t.AddSamples("fsync of a 4 KiB write in the data dir", s, "a bbolt commit syncs twice; "+countStr(s))
 	}
 
 	if o.want("read") || o.want("write") {
@@ -199,12 +164,12 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("%s over HTTP: %w", act.name, err)
 			}
-			notes := s.countStr()
+			notes := countStr(s)
 			if act.section == "read" {
-				readHTTP = s.p(50)
-				notes = ratio(s.p(50), baseHTTP, "HTTP") + "; " + notes
+				readHTTP = s.P(50)
+				notes = ratio(s.P(50), baseHTTP, "HTTP") + "; " + notes
 			}
-			t.add(row{fmt.Sprintf("%s action counter.%s, HTTP", kind, act.name), fmtDur(s.p(50)), fmtDur(s.p(99)), notes})
+			t.AddSamples(fmt.Sprintf("%s action counter.%s, HTTP", kind, act.name), s, notes)
 
 			conn, err := h.Connect(ctx)
 			if err != nil {
@@ -215,11 +180,11 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("%s over WebSocket: %w", act.name, err)
 			}
-			notes = s.countStr()
+			notes = countStr(s)
 			if act.section == "read" {
-				notes = ratio(s.p(50), baseWS, "WS") + "; " + notes
+				notes = ratio(s.P(50), baseWS, "WS") + "; " + notes
 			}
-			t.add(row{fmt.Sprintf("%s action counter.%s, WebSocket", kind, act.name), fmtDur(s.p(50)), fmtDur(s.p(99)), notes})
+			t.AddSamples(fmt.Sprintf("%s action counter.%s, WebSocket", kind, act.name), s, notes)
 		}
 	}
 
@@ -232,22 +197,22 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("throughput on one actor: %w", err)
 		}
-		t.add(row{fmt.Sprintf("throughput: %d callers, 1 actor (increment, HTTP)", o.callers), "", "", tputStr(n, d, cpu)})
+		t.Add(fmt.Sprintf("throughput: %d callers, 1 actor (increment, HTTP)", o.callers), "", "", tputStr(n, d, cpu))
 	}
 
 	var created []*client.Handle
 	if o.want("create") || o.want("tput") {
-		c0 := cpuTime()
+		c0 := benchkit.SelfCPU()
 		hs, d, err := createActors(ctx, o, cl, "bench-new")
-		cpu := cpuTime() - c0
+		cpu := benchkit.SelfCPU() - c0
 		if err != nil {
 			return fmt.Errorf("create actors: %w", err)
 		}
 		created = hs
 		create = d
 		if o.want("create") {
-			t.add(row{fmt.Sprintf("create %d actors (getOrCreate + first action, %d concurrent)", o.actors, o.createConc), "", "",
-				fmt.Sprintf("%s total, %.0f actors/s, cpu %s/actor", fmtDur(d), float64(o.actors)/d.Seconds(), fmtDur(cpu/time.Duration(o.actors)))})
+			t.Add(fmt.Sprintf("create %d actors (getOrCreate + first action, %d concurrent)", o.actors, o.createConc), "", "",
+				fmt.Sprintf("%s total, %.0f actors/s, cpu %s/actor", benchkit.FmtDur(d), float64(o.actors)/d.Seconds(), benchkit.FmtDur(cpu/time.Duration(o.actors))))
 		}
 	}
 
@@ -258,7 +223,7 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("throughput over %d actors: %w", len(created), err)
 		}
-		t.add(row{fmt.Sprintf("throughput: %d callers, %d actors (increment, HTTP)", o.callers, len(created)), "", "", tputStr(n, d, cpu)})
+		t.Add(fmt.Sprintf("throughput: %d callers, %d actors (increment, HTTP)", o.callers, len(created)), "", "", tputStr(n, d, cpu))
 	}
 
 	if o.want("mem") {
@@ -266,8 +231,8 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("idle actors: %w", err)
 		}
-		t.add(row{fmt.Sprintf("memory per awake idle actor (%d actors)", o.idle), "", "",
-			fmt.Sprintf("%s heap + %s goroutine stacks = %s", fmtBytes(heap), fmtBytes(stack), fmtBytes(heap+stack))})
+		t.Add(fmt.Sprintf("memory per awake idle actor (%d actors)", o.idle), "", "",
+			fmt.Sprintf("%s heap + %s goroutine stacks = %s", fmtBytes(heap), fmtBytes(stack), fmtBytes(heap+stack)))
 	}
 
 	if o.memProfile != "" {
@@ -279,110 +244,40 @@ func run(o options) error {
 		f.Close()
 	}
 
-	var targets []string
 	if readHTTP > 0 && baseHTTP > 0 {
-		targets = append(targets, fmt.Sprintf("read-only action p50 over HTTP within 3× the loopback HTTP round trip: %s (%.1f×)",
+		t.Targets = append(t.Targets, fmt.Sprintf("read-only action p50 over HTTP within 3× the loopback HTTP round trip: %s (%.1f×)",
 			metStr(readHTTP <= 3*baseHTTP), float64(readHTTP)/float64(baseHTTP)))
 	}
 	if create > 0 && o.actors == 1000 && o.want("create") {
-		targets = append(targets, fmt.Sprintf("1,000 actors created in under a second: %s (%s)", metStr(create < time.Second), fmtDur(create)))
+		t.Targets = append(t.Targets, fmt.Sprintf("1,000 actors created in under a second: %s (%s)", metStr(create < time.Second), benchkit.FmtDur(create)))
 	}
-	printReport(os.Stdout, o, t, targets, time.Since(start))
+	printReport(os.Stdout, o, &t, time.Since(start))
 	return nil
 }
 
-// samples are latencies, sorted by p, and the CPU time this process
-// (client and engine together) spent on them.
-type samples struct {
-	d      []time.Duration
-	sorted bool
-	cpu    time.Duration
-}
-
-func (s *samples) p(q float64) time.Duration {
-	if len(s.d) == 0 {
-		return 0
-	}
-	if !s.sorted {
-		slices.Sort(s.d)
-		s.sorted = true
-	}
-	i := int(float64(len(s.d)-1) * q / 100)
-	return s.d[i]
-}
-
-func (s *samples) countStr() string {
-	if len(s.d) == 0 {
+// countStr is the CPU time per call of s (this process: client and engine
+// together) and the number of calls.
+func countStr(s *benchkit.Samples) string {
+	if s.N() == 0 {
 		return ""
 	}
-	return fmt.Sprintf("cpu %s/op, n=%d", fmtDur(s.cpu/time.Duration(len(s.d))), len(s.d))
-}
-
-// cpuTime is the user+system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return fmt.Sprintf("cpu %s/op, n=%d", benchkit.FmtDur(s.CPU.Self/time.Duration(s.N())), s.N())
 }
 
 // sequential calls fn back to back: a warm-up, then o.latDur recorded.
-func sequential(o options, fn func() error) (*samples, error) {
-	for end := time.Now().Add(o.warmup); time.Now().Before(end); {
-		if err := fn(); err != nil {
-			return nil, err
-		}
+func sequential(o options, fn func() error) (*benchkit.Samples, error) {
+	s, err := benchkit.Sequential(o.warmup, o.latDur, 1, benchkit.CPUMeter{}, fn)
+	if err != nil {
+		return nil, err
 	}
-	s := &samples{d: make([]time.Duration, 0, 1<<16)}
-	c0 := cpuTime()
-	for end := time.Now().Add(o.latDur); time.Now().Before(end); {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			return nil, err
-		}
-		s.d = append(s.d, time.Since(t0))
-	}
-	s.cpu = cpuTime() - c0
-	return s, nil
+	return s[0], nil
 }
 
 // throughput runs o.callers goroutines calling fn for o.tputDur (after a
 // warm-up) and returns the calls completed in the measured window.
-func throughput(o options, fn func(i int) error) (n64 int64, d time.Duration, cpu time.Duration, err error) {
-	var (
-		n        atomic.Int64
-		counting atomic.Bool
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for i := range o.callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				if err := fn(i); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					stop.Store(true)
-					return
-				}
-				if counting.Load() {
-					n.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(o.warmup)
-	counting.Store(true)
-	t0, c0 := time.Now(), cpuTime()
-	time.Sleep(o.tputDur)
-	counting.Store(false)
-	d, cpu = time.Since(t0), cpuTime()-c0
-	stop.Store(true)
-	wg.Wait()
-	return n.Load(), d, cpu, firstErr
+func throughput(o options, fn func(i int) error) (n int64, d time.Duration, cpu time.Duration, err error) {
+	n, d, used, err := benchkit.Throughput(o.callers, o.warmup, o.tputDur, benchkit.CPUMeter{}, func(i int) (int, error) { return 1, fn(i) })
+	return n, d, used.Self, err
 }
 
 // createActors creates o.actors counters (getOrCreate + first action) with
@@ -396,31 +291,8 @@ func createN(ctx context.Context, cl *client.Client, prefix string, n, conc int)
 	for i := range hs {
 		hs[i] = cl.GetOrCreate("counter", []string{fmt.Sprintf("%s-%d", prefix, i)})
 	}
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	t0 := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := hs[i].Action(ctx, "getCount", nil); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return hs, time.Since(t0), firstErr
+	_, d, err := benchkit.ConcurrentEach(n, conc, benchkit.CPUMeter{}, func(i int) error { return hs[i].Action(ctx, "getCount", nil) })
+	return hs, d, err
 }
 
 // idleMemory wakes o.idle counters and returns the growth of HeapInuse and
@@ -449,7 +321,7 @@ func memNow() runtime.MemStats {
 // baselineHTTP measures a trivial net/http handler on loopback with the same
 // http.Client the Go client uses. The request is a small POST, like an
 // action call.
-func baselineHTTP(ctx context.Context, o options, httpc *http.Client) (*samples, error) {
+func baselineHTTP(ctx context.Context, o options, httpc *http.Client) (*benchkit.Samples, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -483,7 +355,7 @@ func baselineHTTP(ctx context.Context, o options, httpc *http.Client) (*samples,
 
 // baselineFsync measures a 4 KiB overwrite plus fsync in the data dir: the
 // disk's share of every durable write (a bbolt commit syncs twice).
-func baselineFsync(o options, dir string) (*samples, error) {
+func baselineFsync(o options, dir string) (*benchkit.Samples, error) {
 	f, err := os.CreateTemp(dir, "fsync-probe-")
 	if err != nil {
 		return nil, err
@@ -503,7 +375,7 @@ func baselineFsync(o options, dir string) (*samples, error) {
 }
 
 // baselineWS measures a coder/websocket echo on loopback.
-func baselineWS(ctx context.Context, o options) (*samples, error) {
+func baselineWS(ctx context.Context, o options) (*benchkit.Samples, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -545,7 +417,7 @@ func tputStr(n int64, d, cpu time.Duration) string {
 	if n == 0 {
 		return "0 actions/s"
 	}
-	return fmt.Sprintf("%.0f actions/s, cpu %s/action", float64(n)/d.Seconds(), fmtDur(cpu/time.Duration(n)))
+	return fmt.Sprintf("%.0f actions/s, cpu %s/action", float64(n)/d.Seconds(), benchkit.FmtDur(cpu/time.Duration(n)))
 }
 
 func ratio(d, base time.Duration, what string) string {
@@ -555,44 +427,11 @@ func ratio(d, base time.Duration, what string) string {
 	return fmt.Sprintf("%.1f× loopback %s", float64(d)/float64(base), what)
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d == 0:
-		return ""
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-}
-
 func fmtBytes(n int64) string {
 	if n >= 10*1024 || n <= -10*1024 {
 		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-func goVersion() string {
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		return strings.TrimSpace(string(out)) + " (built with " + runtime.Version() + ")"
-	}
-	return runtime.Version()
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if name, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-		}
-	}
-	return "unknown"
 }
 
 func metStr(ok bool) string {
@@ -602,32 +441,16 @@ func metStr(ok bool) string {
 	return "NOT met"
 }
 
-func printReport(w io.Writer, o options, t table, targets []string, took time.Duration) {
+func printReport(w io.Writer, o options, t *benchkit.Table, took time.Duration) {
 	fmt.Fprintf(w, "rivetkube bench  %s\n", time.Now().Format(time.RFC3339))
-	fmt.Fprintf(w, "machine: %d CPUs (%s), GOMAXPROCS=%d, %s/%s, %s\n",
-		runtime.NumCPU(), cpuModel(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, goVersion())
-	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(la))
-		if len(f) >= 3 {
-			fmt.Fprintf(w, "load average at the end: %s %s %s (other processes on the machine skew the figures)\n", f[0], f[1], f[2])
-		}
+	fmt.Fprintf(w, "machine: %s\n", benchkit.Machine(fmt.Sprintf("%d CPUs", runtime.NumCPU())))
+	if _, la, ok := benchkit.LoadAvg(); ok {
+		fmt.Fprintf(w, "load average at the end: %s (other processes on the machine skew the figures)\n", la)
 	}
 	fmt.Fprintf(w, "engine: in-process local engine (bbolt on a temp dir); client and engine share the CPUs\n")
 	fmt.Fprintf(w, "client: Go client, encoding %s, keep-alive http.Client (MaxIdleConnsPerHost 1024)\n", o.encoding)
 	fmt.Fprintf(w, "run took %s\n\n", took.Round(100*time.Millisecond))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "measurement\tp50\tp99\tnotes")
-	fmt.Fprintln(tw, "-----------\t---\t---\t-----")
-	for _, r := range t.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.p50, r.p99, r.extra)
-	}
-	tw.Flush()
-	if len(targets) > 0 {
-		fmt.Fprintln(w, "\ntargets:")
-		for _, s := range targets {
-			fmt.Fprintln(w, "  "+s)
-		}
-	}
+	t.Print(w)
 	fmt.Fprintln(w, "\ncpu/op is user+system CPU time of the whole process (client and engine) per call;")
 	fmt.Fprintln(w, "it is less sensitive than latency to other processes competing for the cores.")
 	fmt.Fprintln(w, "memory is HeapInuse and StackInuse growth after GC, divided by the actors woken;")

@@ -36,19 +36,15 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rivetkube/rivetkube/bench/internal/benchkit"
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
 	"github.com/rivetkube/rivetkube/internal/engine"
@@ -103,46 +99,28 @@ func main() {
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "runner PostgreSQL pool size (the runner's documented default is 16)")
 	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
 	flag.Parse()
-	o.only = map[string]bool{}
-	for _, s := range strings.Split(only, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			if !slices.Contains(sections, s) {
-				fatalf("unknown section %q (want %s)", s, strings.Join(sections, ","))
-			}
-			o.only[s] = true
-		}
+	var err error
+	if o.only, err = benchkit.ParseOnly(only, sections); err != nil {
+		benchkit.Fatal("bench/pg", err)
 	}
 	if o.rounds < 1 {
 		o.rounds = 1
 	}
 	if err := run(o); err != nil {
-		fatalf("%v", err)
+		benchkit.Fatal("bench/pg", err)
 	}
-}
-
-func fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench/pg: "+format+"\n", args...)
-	os.Exit(1)
 }
 
 func (o options) want(s string) bool { return len(o.only) == 0 || o.only[s] }
 
-// row is one line of the result table.
-type row struct{ name, p50, p99, notes string }
-
+// report is the result table and the notes printed above it.
 type report struct {
-	rows    []row
-	targets []string
-	notes   []string
-}
-
-func (r *report) add(x row) {
-	r.rows = append(r.rows, x)
-	fmt.Fprintf(os.Stderr, "  %-58s %9s %9s  %s\n", x.name, x.p50, x.p99, x.notes)
+	benchkit.Table
+	notes []string
 }
 
 func (r *report) target(ok bool, format string, args ...any) {
-	r.targets = append(r.targets, fmt.Sprintf("%-8s ", metStr(ok))+fmt.Sprintf(format, args...))
+	r.Targets = append(r.Targets, fmt.Sprintf("%-8s ", metStr(ok))+fmt.Sprintf(format, args...))
 }
 
 const counterName = "counter"
@@ -165,19 +143,7 @@ type env struct {
 	cl   *client.Client
 	raw  *pgx.Conn     // sequential raw baselines
 	pool *pgxpool.Pool // concurrent raw baselines and bench bookkeeping
-}
-
-func loadAvg() (one float64, all string) {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0, "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return 0, "unknown"
-	}
-	one, _ = strconv.ParseFloat(f[0], 64)
-	return one, strings.Join(f[:3], " ")
+	cpu  benchkit.CPUMeter
 }
 
 func run(o options) error {
@@ -186,9 +152,9 @@ func run(o options) error {
 	if o.pprofAddr != "" {
 		go func() { fmt.Fprintln(os.Stderr, "pprof:", http.ListenAndServe(o.pprofAddr, nil)) }()
 	}
-	load1, loadStr := loadAvg()
+	load1, loadStr, _ := benchkit.LoadAvg()
 	fmt.Fprintf(os.Stderr, "load average before: %s\n", loadStr)
-	var rep report
+	rep := report{Table: benchkit.Table{Progress: os.Stderr, NameWidth: 58, ValueWidth: 9}}
 	if load1 > o.maxLoad {
 		msg := fmt.Sprintf("WARNING: 1-minute load average %.2f > %.1f before measuring: other processes compete for the %d CPUs; figures are pessimistic and noisy",
 			load1, o.maxLoad, runtime.NumCPU())
@@ -240,10 +206,7 @@ func run(o options) error {
 		}
 	}()
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 1024
-	tr.MaxIdleConnsPerHost = 1024
-	cl, err := client.New(client.Config{Endpoint: endpoint, Encoding: client.EncodingBARE, HTTPClient: &http.Client{Transport: tr}})
+	cl, err := client.New(client.Config{Endpoint: endpoint, Encoding: client.EncodingBARE, HTTPClient: benchkit.KeepAliveClient()})
 	if err != nil {
 		return err
 	}
@@ -268,18 +231,13 @@ func run(o options) error {
 		return err
 	}
 	pgInfo := e.pgInfo(ctx)
-	postmaster = findPostmaster(ctx, e.raw)
+	e.cpu = benchkit.CPUMeter{Root: findPostmaster(ctx, e.raw)}
 
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	fmt.Fprintln(os.Stderr, "measuring ...")
 	if o.want("write") {
@@ -308,7 +266,7 @@ func run(o options) error {
 			return fmt.Errorf("directory: %w", err)
 		}
 	}
-	_, loadEnd := loadAvg()
+	_, loadEnd, _ := benchkit.LoadAvg()
 	printReport(os.Stdout, o, &rep, pgInfo, loadStr, loadEnd, started, time.Since(started))
 	return nil
 }
@@ -411,26 +369,26 @@ func (e *env) benchWrite(ctx context.Context, o options, rep *report) error {
 		return p.Err()
 	}
 
-	s, err := paired(o, o.lat, []func() error{
+	s, err := benchkit.Sequential(o.warmup, o.lat, o.rounds, e.cpu,
 		func() error { return e.rawCommit(ctx) },
 		storeWrite,
 		func() error { return h.Action(ctx, "increment", nil, 1) },
 		func() error { return conn.Action(ctx, "increment", nil, 1) },
-	})
+	)
 	if err != nil {
 		return err
 	}
 	raw, stS, httpS, wsS := s[0], s[1], s[2], s[3]
-	rep.add(row{"raw PostgreSQL single-row upsert commit (autocommit)", fmtDur(raw.p(50)), fmtDur(raw.p(99)), raw.countStr()})
-	rep.add(row{"store only: group committer + pgstore.Commit, 1 write", fmtDur(stS.p(50)), fmtDur(stS.p(99)),
-		fmt.Sprintf("%s p50; %s", ratioStr(stS.p(50), raw.p(50)), stS.countStr())})
-	rep.add(row{"durable write counter.increment, HTTP (getOrCreate)", fmtDur(httpS.p(50)), fmtDur(httpS.p(99)),
-		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(httpS.p(50), raw.p(50)), ratioStr(httpS.p(99), raw.p(99)), httpS.countStr())})
-	rep.add(row{"durable write counter.increment, WebSocket connection", fmtDur(wsS.p(50)), fmtDur(wsS.p(99)),
-		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(wsS.p(50), raw.p(50)), ratioStr(wsS.p(99), raw.p(99)), wsS.countStr())})
-	r := float64(httpS.p(50)) / float64(raw.p(50))
+	rep.AddSamples("raw PostgreSQL single-row upsert commit (autocommit)", raw, countStr(raw))
+	rep.AddSamples("store only: group committer + pgstore.Commit, 1 write", stS,
+		fmt.Sprintf("%s p50; %s", ratioStr(stS.P(50), raw.P(50)), countStr(stS)))
+	rep.AddSamples("durable write counter.increment, HTTP (getOrCreate)", httpS,
+		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(httpS.P(50), raw.P(50)), ratioStr(httpS.P(99), raw.P(99)), countStr(httpS)))
+	rep.AddSamples("durable write counter.increment, WebSocket connection", wsS,
+		fmt.Sprintf("%s p50, %s p99; %s", ratioStr(wsS.P(50), raw.P(50)), ratioStr(wsS.P(99), raw.P(99)), countStr(wsS)))
+	r := float64(httpS.P(50)) / float64(raw.P(50))
 	rep.target(r <= 1.3, "durable write p50 (HTTP) ≤ 1.3× raw single-row commit p50: %.2f× (%s vs %s; p99 %.2f×)",
-		r, fmtDur(httpS.p(50)), fmtDur(raw.p(50)), float64(httpS.p(99))/float64(raw.p(99)))
+		r, benchkit.FmtDur(httpS.P(50)), benchkit.FmtDur(raw.P(50)), float64(httpS.P(99))/float64(raw.P(99)))
 	return nil
 }
 
@@ -442,14 +400,14 @@ func (e *env) benchCreate(ctx context.Context, o options, rep *report) ([]*clien
 	for i := range hs {
 		hs[i] = e.cl.GetOrCreate(counterName, []string{fmt.Sprintf("bench-new-%d", i)})
 	}
-	s, d, err := concurrentEach(n, o.createConc, func(i int) error { return hs[i].Action(ctx, "getCount", nil) })
+	s, d, err := benchkit.ConcurrentEach(n, o.createConc, e.cpu, func(i int) error { return hs[i].Action(ctx, "getCount", nil) })
 	if err != nil {
 		return nil, err
 	}
 	rate := float64(n) / d.Seconds()
 	if o.want("create") {
-		rep.add(row{fmt.Sprintf("new actor: getOrCreate + first action (%d concurrent)", o.createConc), fmtDur(s.p(50)), fmtDur(s.p(99)),
-			fmt.Sprintf("%d actors in %s: %.0f actors/s; %s", n, fmtDur(d), rate, s.cpu.perOp(int64(n)))})
+		rep.AddSamples(fmt.Sprintf("new actor: getOrCreate + first action (%d concurrent)", o.createConc), s,
+			fmt.Sprintf("%d actors in %s: %.0f actors/s; %s", n, benchkit.FmtDur(d), rate, perOp(s.CPU, int64(n))))
 		rep.target(rate >= 5000, "new actors ≥ 5,000/s (getOrCreate + first action, %d concurrent): %.0f/s", o.createConc, rate)
 	}
 	return hs[:o.actors], nil
@@ -491,22 +449,22 @@ func (e *env) benchThroughput(ctx context.Context, o options, rep *report, hs []
 		}},
 	}
 	rounds := max(o.rounds/2, 1)
-	res, err := throughputRounds(o, rounds, o.tput/time.Duration(rounds), runs)
+	res, err := throughputRounds(o, e.cpu, rounds, o.tput/time.Duration(rounds), runs)
 	if err != nil {
 		return err
 	}
 	pool, batch, eng := res[0].rate, res[1].rate, res[2].rate
-	rep.add(row{fmt.Sprintf("raw upsert, %d goroutines, 1 row per commit (pool of %d)", o.callers, o.callers), "", "",
-		fmt.Sprintf("%.0f rows/s; %s", pool, res[0].cpu.perOp(res[0].n))})
-	rep.add(row{fmt.Sprintf("raw upsert, %d rows per commit, one commit at a time", o.callers), "", "",
-		fmt.Sprintf("%.0f rows/s; %s", batch, res[1].cpu.perOp(res[1].n))})
+	rep.Add(fmt.Sprintf("raw upsert, %d goroutines, 1 row per commit (pool of %d)", o.callers, o.callers), "", "",
+		fmt.Sprintf("%.0f rows/s; %s", pool, perOp(res[0].cpu, res[0].n)))
+	rep.Add(fmt.Sprintf("raw upsert, %d rows per commit, one commit at a time", o.callers), "", "",
+		fmt.Sprintf("%.0f rows/s; %s", batch, perOp(res[1].cpu, res[1].n)))
 	best, bestName := pool, "1 row per commit"
 	if batch > best {
 		best, bestName = batch, fmt.Sprintf("%d rows per commit", o.callers)
 	}
 	pct := 100 * eng / best
-	rep.add(row{fmt.Sprintf("engine increments, %d callers over %d actors, HTTP", o.callers, len(hs)), "", "",
-		fmt.Sprintf("%.0f actions/s = %.0f%% of the better raw rate (%s); %s", eng, pct, bestName, res[2].cpu.perOp(res[2].n))})
+	rep.Add(fmt.Sprintf("engine increments, %d callers over %d actors, HTTP", o.callers, len(hs)), "", "",
+		fmt.Sprintf("%.0f actions/s = %.0f%% of the better raw rate (%s); %s", eng, pct, bestName, perOp(res[2].cpu, res[2].n)))
 	rep.target(pct >= 70, "throughput ≥ 70%% of raw batched upserts: %.0f%% (%.0f actions/s vs %.0f rows/s, %s)", pct, eng, best, bestName)
 	return nil
 }
@@ -518,7 +476,7 @@ func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
 	for i := range hs {
 		hs[i] = e.cl.GetOrCreate("napper", []string{fmt.Sprintf("bench-nap-%d", i)})
 	}
-	if _, _, err := concurrentEach(len(hs), 16, func(i int) error { return hs[i].Action(ctx, "getCount", nil) }); err != nil {
+	if _, _, err := benchkit.ConcurrentEach(len(hs), 16, e.cpu, func(i int) error { return hs[i].Action(ctx, "getCount", nil) }); err != nil {
 		return err
 	}
 	// The runner's activation reads alone, on the store, for one of them.
@@ -545,9 +503,9 @@ func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
 		_, err = st.LoadState(ctx, napID, a.Generation)
 		return err
 	}
-	wake := &samples{}
-	read := &samples{}
-	reads := &samples{}
+	wake := &benchkit.Samples{}
+	read := &benchkit.Samples{}
+	reads := &benchkit.Samples{}
 	for round := range o.wakeRounds {
 		if err := e.waitAsleep(ctx, "napper"); err != nil {
 			return err
@@ -557,27 +515,27 @@ func (e *env) benchWake(ctx context.Context, o options, rep *report) error {
 			if err := h.Action(ctx, "getCount", nil); err != nil {
 				return fmt.Errorf("wake round %d: %w", round, err)
 			}
-			wake.add(time.Since(t0))
+			wake.Add(time.Since(t0))
 			// Raw point reads between the wakes, so both see the same machine.
 			for range 4 {
 				t0 := time.Now()
 				if err := e.rawRead(ctx); err != nil {
 					return err
 				}
-				read.add(time.Since(t0))
+				read.Add(time.Since(t0))
 			}
 			t0 = time.Now()
 			if err := activationReads(); err != nil {
 				return err
 			}
-			reads.add(time.Since(t0))
+			reads.Add(time.Since(t0))
 		}
 	}
-	rep.add(row{"raw PostgreSQL point read (SELECT by primary key)", fmtDur(read.p(50)), fmtDur(read.p(99)), read.countStr()})
-	rep.add(row{"store only: activation reads (actor, queue, schedules, state)", fmtDur(reads.p(50)), fmtDur(reads.p(99)),
-		fmt.Sprintf("%s p50; %s", ratioStr(reads.p(50), read.p(50)), reads.countStr())})
-	rep.add(row{"wake from sleep: asleep actor → first action (HTTP)", fmtDur(wake.p(50)), fmtDur(wake.p(99)),
-		fmt.Sprintf("%s p50; %s", ratioStr(wake.p(50), read.p(50)), wake.countStr())})
+	rep.AddSamples("raw PostgreSQL point read (SELECT by primary key)", read, countStr(read))
+	rep.AddSamples("store only: activation reads (actor, queue, schedules, state)", reads,
+		fmt.Sprintf("%s p50; %s", ratioStr(reads.P(50), read.P(50)), countStr(reads)))
+	rep.AddSamples("wake from sleep: asleep actor → first action (HTTP)", wake,
+		fmt.Sprintf("%s p50; %s", ratioStr(wake.P(50), read.P(50)), countStr(wake)))
 	return nil
 }
 
@@ -607,12 +565,12 @@ func (e *env) benchDirectory(ctx context.Context, o options, rep *report) error 
 		return err
 	}
 	get := e.cl.Get(counterName, []string{"bench-dir-hot"})
-	measure := func() ([]*samples, error) {
-		return paired(o, o.dirLat, []func() error{
+	measure := func() ([]*benchkit.Samples, error) {
+		return benchkit.Sequential(o.warmup, o.dirLat, o.rounds, e.cpu,
 			func() error { return e.rawRead(ctx) },
 			func() error { return hot.Action(ctx, "getCount", nil) },
 			func() error { _, err := get.Resolve(ctx); return err },
-		})
+		)
 	}
 	var before0 int64
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM actors`).Scan(&before0); err != nil {
@@ -647,7 +605,7 @@ func (e *env) benchDirectory(ctx context.Context, o options, rep *report) error 
 		return err
 	}
 	// Resolution of keys spread over the whole directory (cold index pages).
-	cold := &samples{}
+	cold := &benchkit.Samples{}
 	c0 := time.Now()
 	for time.Since(c0) < o.dirLat {
 		h := e.cl.Get(counterName, []string{fmt.Sprintf("dir-%d", rand.IntN(o.dirActors))})
@@ -655,26 +613,26 @@ func (e *env) benchDirectory(ctx context.Context, o options, rep *report) error 
 		if _, err := h.Resolve(ctx); err != nil {
 			return err
 		}
-		cold.add(time.Since(t))
+		cold.Add(time.Since(t))
 	}
 
-	rep.add(row{fmt.Sprintf("directory: %d actors before; COPY %d rows", before0, o.dirActors), "", "",
+	rep.Add(fmt.Sprintf("directory: %d actors before; COPY %d rows", before0, o.dirActors), "", "",
 		fmt.Sprintf("COPY %s (%.0f rows/s), VACUUM ANALYZE + CHECKPOINT %s; actors table now %d rows, %s with indexes",
-			fmtDur(copyDur), float64(o.dirActors)/copyDur.Seconds(), fmtDur(settle), total, size)})
+			benchkit.FmtDur(copyDur), float64(o.dirActors)/copyDur.Seconds(), benchkit.FmtDur(settle), total, size))
 	names := []string{"raw point read (control)", "action on an awake actor (counter.getCount, HTTP)", "resolve key: GET /actors?name&key"}
 	for i, name := range names {
 		b, a := before[i], after[i]
-		rep.add(row{name + ", before", fmtDur(b.p(50)), fmtDur(b.p(99)), b.countStr()})
-		rep.add(row{fmt.Sprintf("%s, after +%d", name, o.dirActors), fmtDur(a.p(50)), fmtDur(a.p(99)),
-			fmt.Sprintf("p50 %s, p99 %s; %s", changeStr(a.p(50), b.p(50)), changeStr(a.p(99), b.p(99)), a.countStr())})
+		rep.AddSamples(name+", before", b, countStr(b))
+		rep.AddSamples(fmt.Sprintf("%s, after +%d", name, o.dirActors), a,
+			fmt.Sprintf("p50 %s, p99 %s; %s", changeStr(a.P(50), b.P(50)), changeStr(a.P(99), b.P(99)), countStr(a)))
 	}
-	rep.add(row{fmt.Sprintf("resolve a random key of the %d added (cold)", o.dirActors), fmtDur(cold.p(50)), fmtDur(cold.p(99)), cold.countStr()})
+	rep.AddSamples(fmt.Sprintf("resolve a random key of the %d added (cold)", o.dirActors), cold, countStr(cold))
 	for i := 1; i < 3; i++ {
-		b, a := before[i].p(50), after[i].p(50)
+		b, a := before[i].P(50), after[i].P(50)
 		ch := float64(a)/float64(b) - 1
-		ctl := float64(after[0].p(50))/float64(before[0].p(50)) - 1
+		ctl := float64(after[0].P(50))/float64(before[0].P(50)) - 1
 		rep.target(ch <= 0.2, "%s p50 unchanged with +%d actors (within +20%%): %s → %s (%+.0f%%; raw read control %+.0f%%)",
-			names[i], o.dirActors, fmtDur(b), fmtDur(a), 100*ch, 100*ctl)
+			names[i], o.dirActors, benchkit.FmtDur(b), benchkit.FmtDur(a), 100*ch, 100*ctl)
 	}
 	return nil
 }
@@ -711,64 +669,22 @@ func (e *env) copyActors(ctx context.Context, n int) error {
 
 // ---- measurement helpers ----
 
-// cpuUse is CPU time spent by this process (client, gateway, runner) and by
-// the PostgreSQL server's processes.
-type cpuUse struct{ self, pg time.Duration }
-
-func (a cpuUse) sub(b cpuUse) cpuUse { return cpuUse{a.self - b.self, a.pg - b.pg} }
-func (a cpuUse) add(b cpuUse) cpuUse { return cpuUse{a.self + b.self, a.pg + b.pg} }
-
-// perOp formats the CPU per operation.
-func (a cpuUse) perOp(n int64) string {
+// perOp formats the CPU per operation: this process's (client, gateway,
+// runner) and the PostgreSQL server's.
+func perOp(c benchkit.CPU, n int64) string {
 	if n <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("cpu/op %s here + %s PostgreSQL", fmtDur(a.self/time.Duration(n)), fmtDur(a.pg/time.Duration(n)))
+	return fmt.Sprintf("cpu/op %s here + %s PostgreSQL", benchkit.FmtDur(c.Self/time.Duration(n)), benchkit.FmtDur(c.Tree/time.Duration(n)))
 }
 
-// postmaster is the PostgreSQL server's main process ID (0: unknown, and
-// PostgreSQL CPU is not counted).
-var postmaster int
-
-const clockTick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-
-func cpuNow() cpuUse {
-	var u cpuUse
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// countStr is the CPU per operation of s, if it was measured, and the
+// number of operations.
+func countStr(s *benchkit.Samples) string {
+	if s.CPU == (benchkit.CPU{}) {
+		return fmt.Sprintf("n=%d", s.N())
 	}
-	if postmaster == 0 {
-		return u
-	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesized command: state ppid ... utime(14) stime(15).
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if pid != postmaster && ppid != postmaster {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		u.pg += time.Duration(ut+st) * clockTick
-	}
-	return u
+	return fmt.Sprintf("%s; n=%d", perOp(s.CPU, int64(s.N())), s.N())
 }
 
 // findPostmaster finds the server's main process from a backend of conn.
@@ -790,97 +706,6 @@ func findPostmaster(ctx context.Context, conn *pgx.Conn) int {
 	return 0
 }
 
-// samples are latencies and the CPU they used.
-type samples struct {
-	d      []time.Duration
-	sorted bool
-	cpu    cpuUse
-}
-
-func (s *samples) add(d time.Duration) { s.d = append(s.d, d); s.sorted = false }
-
-func (s *samples) p(q float64) time.Duration {
-	if len(s.d) == 0 {
-		return 0
-	}
-	if !s.sorted {
-		slices.Sort(s.d)
-		s.sorted = true
-	}
-	return s.d[int(float64(len(s.d)-1)*q/100)]
-}
-
-func (s *samples) countStr() string {
-	if s.cpu == (cpuUse{}) {
-		return fmt.Sprintf("n=%d", len(s.d))
-	}
-	return fmt.Sprintf("%s; n=%d", s.cpu.perOp(int64(len(s.d))), len(s.d))
-}
-
-// paired measures fns sequentially (one call at a time) for total each,
-// alternating between them in o.rounds rounds after a warm-up of each, so
-// every function sees the same machine conditions.
-func paired(o options, total time.Duration, fns []func() error) ([]*samples, error) {
-	out := make([]*samples, len(fns))
-	for i, fn := range fns {
-		out[i] = &samples{d: make([]time.Duration, 0, 1<<14)}
-		for end := time.Now().Add(o.warmup); time.Now().Before(end); {
-			if err := fn(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	slice := total / time.Duration(o.rounds)
-	for range o.rounds {
-		for i, fn := range fns {
-			c0 := cpuNow()
-			for end := time.Now().Add(slice); time.Now().Before(end); {
-				t0 := time.Now()
-				if err := fn(); err != nil {
-					return nil, err
-				}
-				out[i].add(time.Since(t0))
-			}
-			out[i].cpu = out[i].cpu.add(cpuNow().sub(c0))
-		}
-	}
-	return out, nil
-}
-
-// concurrentEach calls fn(0..n-1) with conc workers and returns each call's
-// latency and the total time.
-func concurrentEach(n, conc int, fn func(i int) error) (*samples, time.Duration, error) {
-	lat := make([]time.Duration, n)
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	t0, c0 := time.Now(), cpuNow()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t := time.Now()
-				if err := fn(i); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					next.Store(int64(n))
-					return
-				}
-				lat[i] = time.Since(t)
-			}
-		}()
-	}
-	wg.Wait()
-	return &samples{d: lat, cpu: cpuNow().sub(c0)}, time.Since(t0), firstErr
-}
-
 type tputRun struct {
 	name    string
 	callers int
@@ -890,23 +715,23 @@ type tputRun struct {
 type tputResult struct {
 	rate float64 // per second
 	n    int64
-	cpu  cpuUse
+	cpu  benchkit.CPU
 }
 
 // throughputRounds runs each of runs for slice per round (after a warm-up
 // that is not counted), alternating, and returns each one's rate per second
 // over all its rounds.
-func throughputRounds(o options, rounds int, slice time.Duration, runs []tputRun) ([]tputResult, error) {
+func throughputRounds(o options, cpu benchkit.CPUMeter, rounds int, slice time.Duration, runs []tputRun) ([]tputResult, error) {
 	out := make([]tputResult, len(runs))
 	d := make([]time.Duration, len(runs))
 	for range rounds {
 		for i, r := range runs {
-			k, dur, cpu, err := throughput(r.callers, o.warmup, slice, r.fn)
+			k, dur, used, err := benchkit.Throughput(r.callers, o.warmup, slice, cpu, r.fn)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.name, err)
 			}
 			out[i].n += k
-			out[i].cpu = out[i].cpu.add(cpu)
+			out[i].cpu = out[i].cpu.Add(used)
 			d[i] += dur
 		}
 	}
@@ -914,45 +739,6 @@ func throughputRounds(o options, rounds int, slice time.Duration, runs []tputRun
 		out[i].rate = float64(out[i].n) / d[i].Seconds()
 	}
 	return out, nil
-}
-
-// throughput runs callers goroutines calling fn; it counts what they
-// complete during dur after warmup.
-func throughput(callers int, warmup, dur time.Duration, fn func(i int) (int, error)) (int64, time.Duration, cpuUse, error) {
-	var (
-		n        atomic.Int64
-		counting atomic.Bool
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				k, err := fn(i)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					stop.Store(true)
-					return
-				}
-				if counting.Load() {
-					n.Add(int64(k))
-				}
-			}
-		}()
-	}
-	time.Sleep(warmup)
-	counting.Store(true)
-	t0, c0 := time.Now(), cpuNow()
-	time.Sleep(dur)
-	counting.Store(false)
-	d, cpu := time.Since(t0), cpuNow().sub(c0)
-	stop.Store(true)
-	wg.Wait()
-	return n.Load(), d, cpu, firstErr
 }
 
 // ---- formatting ----
@@ -971,44 +757,11 @@ func changeStr(after, before time.Duration) string {
 	return fmt.Sprintf("%+.0f%%", 100*(float64(after)/float64(before)-1))
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d == 0:
-		return ""
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-}
-
 func metStr(ok bool) string {
 	if ok {
 		return "MET"
 	}
 	return "NOT MET"
-}
-
-func goVersion() string {
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		return strings.TrimSpace(string(out)) + " (built with " + runtime.Version() + ")"
-	}
-	return runtime.Version()
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if name, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-		}
-	}
-	return "unknown"
 }
 
 func nproc() string {
@@ -1020,8 +773,7 @@ func nproc() string {
 
 func printReport(w io.Writer, o options, rep *report, pgInfo, loadBefore, loadAfter string, started time.Time, took time.Duration) {
 	fmt.Fprintf(w, "rivetkube distributed-engine benchmark (go run ./bench/pg)  %s\n", started.Format(time.RFC3339))
-	fmt.Fprintf(w, "machine: nproc %s (%s), GOMAXPROCS=%d, %s/%s, %s\n",
-		nproc(), cpuModel(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, goVersion())
+	fmt.Fprintf(w, "machine: %s\n", benchkit.Machine("nproc "+nproc()))
 	fmt.Fprintf(w, "PostgreSQL: %s\n", pgInfo)
 	fmt.Fprintf(w, "load average: %s before, %s after\n", loadBefore, loadAfter)
 	fmt.Fprintf(w, "setup: one gateway (engine.StartGateway) and one runner (Registry.RunRunner, pool of %d conns) in this process,\n", o.runnerConns)
@@ -1031,19 +783,7 @@ func printReport(w io.Writer, o options, rep *report, pgInfo, loadBefore, loadAf
 		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "measurement\tp50\tp99\tnotes")
-	fmt.Fprintln(tw, "-----------\t---\t---\t-----")
-	for _, r := range rep.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.p50, r.p99, r.notes)
-	}
-	tw.Flush()
-	if len(rep.targets) > 0 {
-		fmt.Fprintln(w, "\ntargets:")
-		for _, t := range rep.targets {
-			fmt.Fprintln(w, "  "+t)
-		}
-	}
+	rep.Print(w)
 	fmt.Fprintln(w, "\nLatency pairs alternate engine and raw calls in rounds; raw calls use one pgx connection")
 	fmt.Fprintln(w, "(extended protocol, cached statements). The directory rows are COPYed straight into the")
 	fmt.Fprintln(w, "actors table (setup), followed by VACUUM ANALYZE and CHECKPOINT before measuring again.")
