@@ -70,6 +70,7 @@ type options struct {
 	pgURL       string
 	only        map[string]bool
 	cpuProfile  string
+	traceFile   string
 	maxLoad     float64
 	runnerConns int
 	pprofAddr   string
@@ -95,6 +96,7 @@ func main() {
 	flag.StringVar(&o.pgURL, "postgres", "", "use this PostgreSQL database instead of a throwaway server (it gets the engine schema, a bench_raw table and many actor rows)")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run ("+strings.Join(sections, ",")+"); default all")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, gateway, runner) during the measurements")
+	flag.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the measurements (large: use with -only and a short -lat)")
 	flag.Float64Var(&o.maxLoad, "max-load", 2.5, "warn when the 1-minute load average is above this before measuring")
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "runner PostgreSQL pool size (the runner's documented default is 16)")
 	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
@@ -238,6 +240,11 @@ func run(o options) error {
 		return err
 	}
 	defer stopProfile()
+	stopTrace, err := benchkit.StartTrace(o.traceFile)
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 
 	fmt.Fprintln(os.Stderr, "measuring ...")
 	if o.want("write") {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,6 +150,25 @@ func StartCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// StartTrace starts a runtime execution trace written to path, if path is
+// not empty; stop ends it and closes the file. `go tool trace -pprof=sched`
+// of the file shows where goroutines waited to run (handoffs between
+// goroutines), `-pprof=net` where they waited for the network.
+func StartTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
 
 // KeepAliveClient is an http.Client that keeps up to 1,024 idle
