@@ -64,6 +64,14 @@ func ValidateWrite(w Write) error {
 			return fmt.Errorf("write: workflow delete: %w", err)
 		}
 	}
+	for _, sp := range w.StepPrefixDeletes {
+		if err := checkName("workflow id", sp.Workflow, MaxWorkflowIDSize); err != nil {
+			return fmt.Errorf("write: step prefix delete: %w", err)
+		}
+		if err := checkName("step name prefix", sp.Prefix, MaxStepNameSize); err != nil {
+			return fmt.Errorf("write: step prefix delete: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -157,8 +157,8 @@ type WorkflowStep struct {
 // It applies in this order: DeleteAll, then Deletes, then Puts (so a key
 // both deleted and put ends up with the put value), then State and
 // Initialized, then QueueAcks, then ScheduleDeletes before SchedulePuts and
-// WorkflowDeletes before WorkflowSteps (so, as with KV, a put wins over a
-// delete of the same schedule or run). Within SchedulePuts (WorkflowSteps)
+// WorkflowDeletes, then StepPrefixDeletes, before WorkflowSteps (so, as
+// with KV, a put wins over a delete of the same schedule, run or step). Within SchedulePuts (WorkflowSteps)
 // the last entry for an ID (a run and step name) wins.
 type Write struct {
 	ActorID    string
@@ -182,6 +182,18 @@ type Write struct {
 	WorkflowSteps []WorkflowStep
 	// WorkflowDeletes removes every step of these workflow runs.
 	WorkflowDeletes []string
+	// StepPrefixDeletes removes the steps of a run whose names start with
+	// a prefix (the steps of a finished loop iteration, so a long loop's
+	// history stays small). They apply after WorkflowDeletes and before
+	// WorkflowSteps.
+	StepPrefixDeletes []StepPrefix
+}
+
+// StepPrefix names the steps of run Workflow whose names start with Prefix
+// (not empty).
+type StepPrefix struct {
+	Workflow string
+	Prefix   string
 }
 
 // Store is the persistence contract. All methods are safe for concurrent use.

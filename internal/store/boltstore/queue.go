@@ -547,7 +547,7 @@ func (s *Store) DueActors(ctx context.Context, limit int) ([]string, error) {
 // applySteps applies the workflow deletes, then step upserts, of a checked
 // write.
 func applySteps(tx *bolt.Tx, w store.Write) error {
-	if len(w.WorkflowDeletes) == 0 && len(w.WorkflowSteps) == 0 {
+	if len(w.WorkflowDeletes) == 0 && len(w.StepPrefixDeletes) == 0 && len(w.WorkflowSteps) == 0 {
 		return nil
 	}
 	root := tx.Bucket(bucketWorkflows)
@@ -561,13 +561,23 @@ func applySteps(tx *bolt.Tx, w store.Write) error {
 	if b == nil {
 		return nil
 	}
-	for _, wf := range w.WorkflowDeletes {
-		prefix := appendString(nil, wf)
+	deletePrefix := func(prefix []byte) error {
 		c := b.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
 			if err := c.Delete(); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	for _, wf := range w.WorkflowDeletes {
+		if err := deletePrefix(appendString(nil, wf)); err != nil {
+			return err
+		}
+	}
+	for _, sp := range w.StepPrefixDeletes {
+		if err := deletePrefix(stepKey(sp.Workflow, sp.Prefix)); err != nil {
+			return err
 		}
 	}
 	for _, st := range w.WorkflowSteps {

@@ -310,6 +310,14 @@ func queueQueueWrite(b *pgx.Batch, w store.Write) {
 	if len(w.WorkflowDeletes) > 0 {
 		b.Queue(`DELETE FROM workflow_steps WHERE actor_id = $1 AND workflow = ANY($2::text[])`, w.ActorID, w.WorkflowDeletes)
 	}
+	if len(w.StepPrefixDeletes) > 0 {
+		wfs, prefixes := make([]string, len(w.StepPrefixDeletes)), make([]string, len(w.StepPrefixDeletes))
+		for i, sp := range w.StepPrefixDeletes {
+			wfs[i], prefixes[i] = sp.Workflow, sp.Prefix
+		}
+		b.Queue(`DELETE FROM workflow_steps AS s USING unnest($2::text[], $3::text[]) AS d(w, p)
+			WHERE s.actor_id = $1 AND s.workflow = d.w AND starts_with(s.name, d.p)`, w.ActorID, wfs, prefixes)
+	}
 	if len(w.WorkflowSteps) > 0 {
 		type key struct{ wf, name string }
 		idx := make(map[key]int, len(w.WorkflowSteps))

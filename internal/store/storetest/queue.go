@@ -799,6 +799,24 @@ func testWorkflowSteps(t *testing.T, s store.Store) {
 	sameSteps(t, "wf-10 after deleting wf-1", []store.WorkflowStep{other}, mustSteps(t, s, a.ID, "wf-10"))
 	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, WorkflowDeletes: []string{"wf-1"}})
 	sameSteps(t, "after deleting wf-1", []store.WorkflowStep{other}, mustSteps(t, s, a.ID, ""))
+
+	// StepPrefixDeletes removes the steps of one run whose names start with
+	// the prefix (a finished loop iteration's), before the write's steps.
+	l0a, l0b := step("wf-1", "loop[0]/a", 1, store.StepCompleted), step("wf-1", "loop[0]/b", 2, store.StepCompleted)
+	l1a, l10 := step("wf-1", "loop[1]/a", 3, store.StepCompleted), step("wf-1", "loop[10]/a", 4, store.StepCompleted)
+	keep := step("wf-1", "loop[0]", 5, store.StepCompleted) // the prefix without its "/"
+	same := step("wf-10", "loop[0]/a", 2, store.StepCompleted)
+	mustCommit(t, s, w(nil, l0a, l0b, l1a, l10, keep, same))
+	cursor := step("wf-1", "loop[#]", 6, store.StepCompleted)
+	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, WorkflowSteps: []store.WorkflowStep{cursor},
+		StepPrefixDeletes: []store.StepPrefix{{Workflow: "wf-1", Prefix: "loop[0]/"}, {Workflow: "wf-1", Prefix: "loop[1]/"}, {Workflow: "wf-1", Prefix: "none/"}}})
+	sameSteps(t, "after deleting the steps of loop iterations 0 and 1", []store.WorkflowStep{l10, keep, cursor}, mustSteps(t, s, a.ID, "wf-1"))
+	sameSteps(t, "wf-10 after deleting prefixes of wf-1", []store.WorkflowStep{other, same}, mustSteps(t, s, a.ID, "wf-10"))
+	// A step put in the same write as a prefix delete that covers it stays.
+	again := step("wf-1", "loop[10]/a", 7, store.StepRunning)
+	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, WorkflowSteps: []store.WorkflowStep{again},
+		StepPrefixDeletes: []store.StepPrefix{{Workflow: "wf-1", Prefix: "loop["}}})
+	sameSteps(t, "after a prefix delete and a put it covers", []store.WorkflowStep{again}, mustSteps(t, s, a.ID, "wf-1"))
 }
 
 // ---- destroy ----
@@ -945,6 +963,9 @@ func testQueueLimits(t *testing.T, s store.Store) {
 		"step of another":        {WorkflowSteps: step(func(st *store.WorkflowStep) { st.ActorID = "someone-else" })},
 		"delete run too long":    {WorkflowDeletes: []string{strings.Repeat("w", store.MaxWorkflowIDSize+1)}},
 		"empty delete run":       {WorkflowDeletes: []string{""}},
+		"empty step prefix":      {StepPrefixDeletes: []store.StepPrefix{{Workflow: "wf", Prefix: ""}}},
+		"step prefix too long":   {StepPrefixDeletes: []store.StepPrefix{{Workflow: "wf", Prefix: strings.Repeat("s", store.MaxStepNameSize+1)}}},
+		"step prefix of no run":  {StepPrefixDeletes: []store.StepPrefix{{Workflow: "", Prefix: "p"}}},
 		"ack out of range":       {QueueAcks: []uint64{math.MaxInt64 + 1}},
 	}
 	for what, w := range bad {
