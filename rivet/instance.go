@@ -98,6 +98,7 @@ type instance struct {
 	schedPuts     []store.Schedule
 	schedDels     []string
 	wfPuts        []store.WorkflowStep
+	wfPrefixDels  []store.StepPrefix
 	run           *runLoop
 	traces        traceRing
 }
@@ -474,11 +475,11 @@ func (in *instance) flush() (*store.Pending, error) {
 		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
 	}
 	puts, dels := in.kv.takeTask()
-	acks, sputs, sdels, wf := in.acks, in.schedPuts, in.schedDels, in.wfPuts
-	in.acks, in.schedPuts, in.schedDels, in.wfPuts = nil, nil, nil, nil
-	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 {
+	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
+	in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels = nil, nil, nil, nil, nil
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 {
 		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
-			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf}
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels}
 		if changed {
 			w.State = st
 		}

@@ -264,6 +264,116 @@ func Loop[T, S any](w *Workflow[S], name string, body func(w *Workflow[S], i int
 	}
 }
 
+// LoopWithState runs body for i = 0, 1, ... with a loop state carried from
+// each iteration to the next, until body reports done, and returns the
+// value of the iteration that was done. It is the loop for workflows that
+// run for a long time (an agent taking queue messages forever): unlike
+// Loop, its history stays the size of one iteration. When an iteration
+// ends, the state it returned is checkpointed (step "name[#]", visible in
+// the history) and its steps' records are deleted, in one commit. A replay
+// resumes at the first unfinished iteration with the checkpointed state,
+// without running the bodies of finished iterations again; so what must
+// survive belongs in the loop state (or the actor's state), not in
+// variables the body closes over. The loop state is encoded like a step
+// result (CBOR, at most 1 MiB).
+func LoopWithState[L, T, S any](w *Workflow[S], name string, init L, body func(w *Workflow[S], i int, state L) (next L, value T, done bool, err error)) (T, error) {
+	var zero T
+	if err := validStepName(name); err != nil {
+		return zero, err
+	}
+	outer := w.prefix
+	defer func() { w.prefix = outer }()
+	if _, ok := w.steps[outer+name]; ok {
+		// Finished in an earlier activation: its recorded value.
+		return Step(w, name, func(*Ctx[S]) (T, error) { return zero, errors.New("rivet: loop finished but not recorded") })
+	}
+	cursor := outer + name + "[#]"
+	if len(cursor) > store.MaxStepNameSize {
+		return zero, fmt.Errorf("rivet: loop %q: the name with its loop prefixes is over %d bytes", cursor, store.MaxStepNameSize)
+	}
+	i, state := 0, init
+	if st, ok := w.steps[cursor]; ok {
+		var c loopCursor[L]
+		if err := Unmarshal(st.Result, &c); err != nil {
+			return zero, fmt.Errorf("rivet: replay loop %q: %w", cursor, err)
+		}
+		i, state = c.Next, c.State
+	}
+	for ; ; i++ {
+		iter := outer + name + "[" + strconv.Itoa(i) + "]/"
+		w.prefix = iter
+		next, v, done, err := body(w, i, state)
+		w.prefix = outer
+		if err != nil {
+			return zero, err
+		}
+		w.forget(iter)
+		if done {
+			w.forget(cursor)
+			return Step(w, name, func(*Ctx[S]) (T, error) { return v, nil })
+		}
+		if err := w.put(cursor, loopCursor[L]{Next: i + 1, State: next}); err != nil {
+			return zero, err
+		}
+		if err := w.checkpoint(); err != nil {
+			return zero, err
+		}
+		if err := w.q.rl.ctx.Err(); err != nil {
+			return zero, err
+		}
+		state = next
+	}
+}
+
+// loopCursor is what LoopWithState checkpoints after each iteration.
+type loopCursor[L any] struct {
+	Next  int `cbor:"next"`
+	State L   `cbor:"state"`
+}
+
+// put stages a completed record of key with result v (an internal record
+// that is rewritten, unlike a Step's).
+func (w *Workflow[S]) put(key string, v any) error {
+	b, err := Marshal(v)
+	if err != nil {
+		return fmt.Errorf("rivet: workflow record %q: %w", key, err)
+	}
+	if len(b) > store.MaxStepResultSize {
+		return fmt.Errorf("rivet: workflow record %q is %d bytes, limit is %d", key, len(b), store.MaxStepResultSize)
+	}
+	prev := w.steps[key]
+	seq := prev.Seq
+	if seq == 0 {
+		w.seq++
+		seq = w.seq
+	}
+	started := prev.StartedAt
+	now := time.Now().UTC()
+	if started.IsZero() {
+		started = now
+	}
+	w.record(store.WorkflowStep{Seq: seq, Name: key, Status: store.StepCompleted, Result: b, Attempts: prev.Attempts + 1, StartedAt: started, FinishedAt: now})
+	return nil
+}
+
+// forget stages the deletion of every record whose name starts with
+// prefix, in the next commit, and drops them from the replay map.
+func (w *Workflow[S]) forget(prefix string) {
+	for k := range w.steps {
+		if strings.HasPrefix(k, prefix) {
+			delete(w.steps, k)
+		}
+	}
+	puts := w.in.wfPuts[:0]
+	for _, st := range w.in.wfPuts {
+		if !strings.HasPrefix(st.Name, prefix) {
+			puts = append(puts, st)
+		}
+	}
+	w.in.wfPuts = puts
+	w.in.wfPrefixDels = append(w.in.wfPrefixDels, store.StepPrefix{Workflow: w.run, Prefix: prefix})
+}
+
 func validStepName(name string) error {
 	if name == "" || len(name) > 200 || strings.ContainsAny(name, "[]/$") {
 		return fmt.Errorf("rivet: step name %q: want 1 to 200 bytes without [ ] / $", name)

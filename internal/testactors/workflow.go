@@ -89,3 +89,38 @@ var Flow = rivet.New("flow", rivet.Options[FlowState]{
 	},
 }).
 	Action("status", func(c *rivet.Ctx[FlowState]) (FlowState, error) { return *c.State(), nil })
+
+// AgentState is what the agent test actor keeps.
+type AgentState struct {
+	Processed []string `cbor:"processed"`
+}
+
+// Agent is a workflow that runs forever: a LoopWithState takes each
+// message of queue "tasks", handles it in a step (recording a side effect,
+// see sideEffect) and carries the count of handled tasks as its loop
+// state. Its history stays the size of one iteration.
+var Agent = rivet.New("agent", rivet.Options[AgentState]{
+	Queues:       []string{"tasks"},
+	SleepTimeout: 5 * time.Second,
+	Workflow: func(w *rivet.Workflow[AgentState]) error {
+		_, err := rivet.LoopWithState(w, "tasks", 0, func(w *rivet.Workflow[AgentState], i int, handled int) (int, struct{}, bool, error) {
+			msg, err := w.Next("take", "tasks")
+			if err != nil {
+				return handled, struct{}{}, false, err
+			}
+			var task string
+			if err := msg.Decode(&task); err != nil {
+				return handled, struct{}{}, false, err
+			}
+			_, err = rivet.Step(w, "handle", func(c *rivet.Ctx[AgentState]) (int, error) {
+				sideEffect("task:" + task)
+				time.Sleep(20 * time.Millisecond) // long enough to be killed mid-step
+				c.State().Processed = append(c.State().Processed, task)
+				return len(c.State().Processed), nil
+			})
+			return handled + 1, struct{}{}, false, err
+		})
+		return err
+	},
+}).
+	Action("getProcessed", func(c *rivet.Ctx[AgentState]) ([]string, error) { return c.State().Processed, nil })
