@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rivetkube/rivetkube/rivet"
@@ -24,13 +25,38 @@ func sideEffect(what string) {
 	if dir == "" {
 		return
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "workflow-effects.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, EffectsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return
 	}
 	defer f.Close()
 	_, _ = f.WriteString(what + "\n")
 	_ = f.Sync()
+}
+
+// EffectsFile is the file in RIVETKUBE_DATA_DIR where the workflow test
+// actors record each run of their steps' code.
+const EffectsFile = "workflow-effects.log"
+
+// Effects reads the side effects recorded in dir (none when the file does
+// not exist yet).
+func Effects(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, EffectsFile))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return strings.Fields(string(b)), nil
+}
+
+// Count is how many of effects are what.
+func Count(effects []string, what string) int {
+	n := 0
+	for _, e := range effects {
+		if e == what {
+			n++
+		}
+	}
+	return n
 }
 
 // Flow runs a durable workflow: a step, a wait for a "go" message, a step

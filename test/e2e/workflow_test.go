@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,21 +11,11 @@ import (
 
 func effects(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "workflow-effects.log"))
-	if err != nil && !os.IsNotExist(err) {
+	fx, err := testactors.Effects(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Fields(string(b))
-}
-
-func count(xs []string, x string) int {
-	n := 0
-	for _, v := range xs {
-		if v == x {
-			n++
-		}
-	}
-	return n
+	return fx
 }
 
 // TestWorkflowReplaysAfterKill9 stops the engine with SIGKILL while the
@@ -65,13 +52,13 @@ func TestWorkflowReplaysAfterKill9(t *testing.T) {
 		t.Fatalf("state after workflow: %+v", s)
 	}
 	fx := effects(t, dir)
-	if n := count(fx, "one"); n != 1 {
+	if n := testactors.Count(fx, "one"); n != 1 {
 		t.Fatalf("step one ran %d times (effects %v); a completed step must not run again on replay", n, fx)
 	}
-	if n := count(fx, "two"); n != 3 {
+	if n := testactors.Count(fx, "two"); n != 3 {
 		t.Fatalf("step two ran %d times; want 2 failures + 1 success", n)
 	}
-	if n := count(fx, "add"); n != 3 {
+	if n := testactors.Count(fx, "add"); n != 3 {
 		t.Fatalf("loop step ran %d times; want 3 iterations", n)
 	}
 	id, err := h2.Resolve(ctx)

@@ -3,10 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,21 +21,22 @@ import (
 
 func workflowEffects(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "workflow-effects.log"))
-	if err != nil && !os.IsNotExist(err) {
+	fx, err := testactors.Effects(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Fields(string(b))
+	return fx
 }
 
-func countOf(xs []string, x string) int {
-	n := 0
-	for _, v := range xs {
-		if v == x {
-			n++
-		}
-	}
-	return n
+// workflowCluster starts a gateway and one runner whose side effects go
+// to the returned directory.
+func workflowCluster(t *testing.T) (c *cluster, g *node, dir string) {
+	c = newCluster(t)
+	g = c.startGateway()
+	dir = t.TempDir()
+	c.startRunner(1, "RIVETKUBE_DATA_DIR="+dir)
+	c.waitRunners(1)
+	return c, g, dir
 }
 
 // TestWorkflowReplaysAfterRunnerKill9: the flow workflow's runner is killed
@@ -46,11 +44,7 @@ func countOf(xs []string, x string) int {
 // runner it replays without running the first step again, retries the
 // failing step with backoff, and finishes its sleep, loop and last step.
 func TestWorkflowReplaysAfterRunnerKill9(t *testing.T) {
-	c := newCluster(t)
-	g := c.startGateway()
-	dir := t.TempDir()
-	c.startRunner(1, "RIVETKUBE_DATA_DIR="+dir)
-	c.waitRunners(1)
+	c, g, dir := workflowCluster(t)
 	ctx := ctxFor(t, 3*time.Minute)
 	h := c.client(g, client.EncodingBARE).GetOrCreate("flow", []string{"pg-replay"})
 	status := func() (testactors.FlowState, error) {
@@ -79,13 +73,13 @@ func TestWorkflowReplaysAfterRunnerKill9(t *testing.T) {
 		t.Fatalf("state after the workflow: %+v", s)
 	}
 	fx := workflowEffects(t, dir)
-	if n := countOf(fx, "one"); n != 1 {
+	if n := testactors.Count(fx, "one"); n != 1 {
 		t.Fatalf("step one ran %d times (effects %v); a completed step must not run again on replay", n, fx)
 	}
-	if n := countOf(fx, "two"); n != 3 {
+	if n := testactors.Count(fx, "two"); n != 3 {
 		t.Fatalf("step two ran %d times; want 2 failures + 1 success", n)
 	}
-	if n := countOf(fx, "add"); n != 3 {
+	if n := testactors.Count(fx, "add"); n != 3 {
 		t.Fatalf("the loop's step ran %d times; want 3 iterations", n)
 	}
 }
@@ -97,11 +91,7 @@ func TestWorkflowReplaysAfterRunnerKill9(t *testing.T) {
 // order; only a step that was running at the kill may have run twice (at
 // least once); and the history holds one iteration, not one per task.
 func TestWorkflowLoopWithStateSurvivesRunnerKill9(t *testing.T) {
-	c := newCluster(t)
-	g := c.startGateway()
-	dir := t.TempDir()
-	c.startRunner(1, "RIVETKUBE_DATA_DIR="+dir)
-	c.waitRunners(1)
+	c, g, dir := workflowCluster(t)
 	ctx := ctxFor(t, 3*time.Minute)
 	h := c.client(g, client.EncodingBARE).GetOrCreate("agent", []string{"pg-agent"})
 	var want []string
@@ -127,7 +117,7 @@ func TestWorkflowLoopWithStateSurvivesRunnerKill9(t *testing.T) {
 	fx := workflowEffects(t, dir)
 	twice := 0
 	for _, task := range want {
-		switch n := countOf(fx, "task:"+task); {
+		switch n := testactors.Count(fx, "task:"+task); {
 		case n == 2:
 			twice++
 		case n != 1:
