@@ -240,7 +240,10 @@ func (w *Workflow[S]) Next(name string, names ...string) (QueueMessage, error) {
 // Loop runs body for i = 0, 1, ... until it reports done, as part of the
 // workflow: steps inside iteration i are recorded under "name[i]/", so a
 // replay skips the finished iterations' steps. It returns the value of the
-// iteration that was done.
+// iteration that was done. Every iteration's records are kept and a replay
+// runs every iteration's body again (with recorded step results), so Loop
+// suits short loops; a loop that may run for a long time wants
+// LoopWithState, whose history stays one iteration long.
 func Loop[T, S any](w *Workflow[S], name string, body func(w *Workflow[S], i int) (T, bool, error)) (T, error) {
 	var zero T
 	if err := validStepName(name); err != nil {
