@@ -29,27 +29,10 @@ if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
   exit 1
 fi
 
-TIMINGS=()
-PHASE=""
-PHASE_START=0
-SUITE_START=$(date +%s)
+PHASE_TAG=e2e-kind
+# shellcheck source=hack/lib/phases.sh
+source "$ROOT/hack/lib/phases.sh"
 CREATED=""
-
-phase() {
-  end_phase
-  PHASE="$1"
-  PHASE_START=$(date +%s)
-  echo "==> [e2e-kind] $PHASE"
-}
-
-end_phase() {
-  if [ -n "$PHASE" ]; then
-    local took=$(( $(date +%s) - PHASE_START ))
-    TIMINGS+=("$(printf '%-8s %5ss' "$PHASE" "$took")")
-    echo "<== [e2e-kind] $PHASE: ${took}s"
-    PHASE=""
-  fi
-}
 
 cleanup() {
   local rc=$?
@@ -64,9 +47,7 @@ cleanup() {
   if [ "${E2E_KEEP_CLUSTER:-}" != 1 ]; then
     rm -rf "$WORK"
   fi
-  echo "[e2e-kind] phase timings:"
-  printf '  %s\n' "${TIMINGS[@]}"
-  echo "  total    $(( $(date +%s) - SUITE_START ))s (exit code $rc)"
+  print_timings "$rc"
   exit "$rc"
 }
 trap cleanup EXIT

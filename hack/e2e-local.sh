@@ -26,26 +26,9 @@ TAG="${E2E_TAG:-e2e}"
 CLUSTER=(bash "$ROOT/hack/local-cluster.sh")
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rivetkube-e2e-local.XXXXXX")"
 
-TIMINGS=()
-PHASE=""
-PHASE_START=0
-SUITE_START=$(date +%s)
-
-phase() {
-  end_phase
-  PHASE="$1"
-  PHASE_START=$(date +%s)
-  echo "==> [e2e-local] $PHASE"
-}
-
-end_phase() {
-  if [ -n "$PHASE" ]; then
-    local took=$(( $(date +%s) - PHASE_START ))
-    TIMINGS+=("$(printf '%-8s %5ss' "$PHASE" "$took")")
-    echo "<== [e2e-local] $PHASE: ${took}s"
-    PHASE=""
-  fi
-}
+PHASE_TAG=e2e-local
+# shellcheck source=hack/lib/phases.sh
+source "$ROOT/hack/lib/phases.sh"
 
 cleanup() {
   local rc=$?
@@ -56,9 +39,7 @@ cleanup() {
     end_phase
   fi
   rm -rf "$WORK"
-  echo "[e2e-local] phase timings:"
-  printf '  %s\n' "${TIMINGS[@]}"
-  echo "  total    $(( $(date +%s) - SUITE_START ))s (exit code $rc)"
+  print_timings "$rc"
   exit "$rc"
 }
 trap cleanup EXIT
