@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/rivetkube/rivetkube/client"
+	"github.com/rivetkube/rivetkube/internal/testutil/inspect"
 )
 
 func newClient(t *testing.T, endpoint string) *client.Client {
@@ -188,20 +185,7 @@ func TestActorToActorCalls(t *testing.T) {
 
 func inspector(t *testing.T, endpoint, actorID, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, endpoint+"/gateway/"+actorID+"/inspector/"+path, rd)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return inspect.Call(t, endpoint, actorID, method, path, "", body)
 }
 
 func TestInspectorLocalEngine(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 	"github.com/rivetkube/rivetkube/internal/testactors"
+	inspector "github.com/rivetkube/rivetkube/internal/testutil/inspect"
 	"github.com/rivetkube/rivetkube/rivet"
 )
 
@@ -431,21 +432,7 @@ func TestBackgroundActorToActorCallsFromRunner(t *testing.T) {
 // no Authorization header.
 func inspect(t *testing.T, g *node, id, method, path, token string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, g.endpoint()+"/gateway/"+id+"/inspector/"+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return inspector.Call(t, g.endpoint(), id, method, path, token, nil)
 }
 
 func TestBackgroundInspectorAuth(t *testing.T) {
