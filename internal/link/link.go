@@ -285,19 +285,9 @@ func (l *link) pinger() {
 func (o *outq) waitEmpty(ctx context.Context) error {
 	o.mu.Lock()
 	for o.bytes > 0 && !o.closed {
-		ch := o.space
-		o.waiting++
-		o.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			o.mu.Lock()
-			o.waiting--
-			o.mu.Unlock()
-			return ctx.Err()
+		if err := o.awaitSpace(ctx); err != nil {
+			return err
 		}
-		o.mu.Lock()
-		o.waiting--
 	}
 	o.mu.Unlock()
 	return nil

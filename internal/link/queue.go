@@ -67,19 +67,9 @@ func (o *outq) put(ctx context.Context, e qent, mode putMode) error {
 			o.mu.Unlock()
 			return errQueueFull
 		}
-		ch := o.space
-		o.waiting++
-		o.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			o.mu.Lock()
-			o.waiting--
-			o.mu.Unlock()
-			return ctx.Err()
+		if err := o.awaitSpace(ctx); err != nil {
+			return err
 		}
-		o.mu.Lock()
-		o.waiting--
 	}
 	if e.pend != nil {
 		e.pend.Add(1)
@@ -92,6 +82,25 @@ func (o *outq) put(ctx context.Context, e qent, mode putMode) error {
 	default:
 	}
 	return nil
+}
+
+// awaitSpace waits, with o.mu held, until written frames free room or ctx
+// ends. It returns with o.mu held, or with it released and ctx's error.
+func (o *outq) awaitSpace(ctx context.Context) error {
+	ch := o.space
+	o.waiting++
+	o.mu.Unlock()
+	select {
+	case <-ch:
+		o.mu.Lock()
+		o.waiting--
+		return nil
+	case <-ctx.Done():
+		o.mu.Lock()
+		o.waiting--
+		o.mu.Unlock()
+		return ctx.Err()
+	}
 }
 
 // take removes every queued frame (writer only).
