@@ -2,6 +2,7 @@ package testactors
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,3 +151,23 @@ var Agent = rivet.New("agent", rivet.Options[AgentState]{
 	},
 }).
 	Action("getProcessed", func(c *rivet.Ctx[AgentState]) ([]string, error) { return c.State().Processed, nil })
+
+// AgentStepRuns checks the agent's side effects against the tasks it was
+// sent: each task's step ran once, except at most one that ran twice (the
+// step that was running when its process was killed: at least once). It
+// returns how many ran twice.
+func AgentStepRuns(effects, tasks []string) (twice int, err error) {
+	for _, task := range tasks {
+		switch n := Count(effects, "task:"+task); n {
+		case 1:
+		case 2:
+			twice++
+		default:
+			return twice, fmt.Errorf("task %s's step ran %d times (effects %v)", task, n, effects)
+		}
+	}
+	if twice > 1 {
+		return twice, fmt.Errorf("%d tasks' steps ran twice; only the one running at the kill may", twice)
+	}
+	return twice, nil
+}

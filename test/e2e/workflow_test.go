@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -83,4 +84,67 @@ func TestWorkflowReplaysAfterKill9(t *testing.T) {
 			t.Fatalf("history lacks completed step %q: %v", name, body)
 		}
 	}
+}
+
+// TestWorkflowLoopWithStateSurvivesKill9 kills the local engine (SIGKILL)
+// while the agent's endless LoopWithState handles a stream of queued tasks,
+// restarts it on the same data, and sends more: every acknowledged task is
+// handled once, in order; only the step running at the kill may have run
+// twice; and the history holds the loop's checkpoint, not one iteration per
+// task.
+func TestWorkflowLoopWithStateSurvivesKill9(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	e := startEngineAt(t, addr, dir)
+	ctx := ctxT(t, 2*time.Minute)
+	key := []string{"kill9"}
+	var want []string
+	send := func(h *client.Handle, from, to int) {
+		for i := from; i < to; i++ {
+			task := fmt.Sprintf("t-%d", i)
+			if _, err := h.Send(ctx, "tasks", task, client.SendOptions{}); err != nil {
+				t.Fatalf("send %s: %v", task, err)
+			}
+			want = append(want, task)
+		}
+	}
+	processed := func(h *client.Handle) []string {
+		got, err := client.Call[[]string](ctx, h, "getProcessed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	h := newClient(t, e.Endpoint).GetOrCreate("agent", key)
+	send(h, 0, 30)
+	poll(t, "5 tasks handled", 20*time.Second, func() bool { return len(processed(h)) >= 5 })
+	e.kill() // 20 ms per task: about 25 are still queued
+
+	e2 := startEngineAt(t, addr, dir)
+	h2 := newClient(t, e2.Endpoint).GetOrCreate("agent", key)
+	send(h2, 30, 40)
+	poll(t, "every task handled", 30*time.Second, func() bool { return len(processed(h2)) >= len(want) })
+	if got := processed(h2); !slices.Equal(got, want) {
+		t.Fatalf("processed %v; want each task once, in order: %v", got, want)
+	}
+	twice, err := testactors.AgentStepRuns(effects(t, dir), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := h2.Resolve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []any
+	poll(t, "the history compacted to the loop's checkpoint", 10*time.Second, func() bool {
+		st, body := inspector(t, e2.Endpoint, id, "GET", "workflow-history", nil)
+		if st != 200 {
+			t.Fatalf("history: %d %v", st, body)
+		}
+		names = names[:0]
+		for _, it := range body["steps"].([]any) {
+			names = append(names, it.(map[string]any)["name"])
+		}
+		return len(names) == 1 && names[0] == "tasks[#]"
+	})
+	t.Logf("history after %d tasks: %v; steps run twice: %d", len(want), names, twice)
 }
