@@ -607,14 +607,19 @@ func (s *Store) commitStateOnly(ctx context.Context, ids []string, writes []stor
 		if errs[i] != nil {
 			continue
 		}
-		f, ok := fences[w.ActorID]
-		if !ok {
-			errs[i] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
-			continue
-		}
-		errs[i] = f.check(w.ActorID, w.Generation)
+		errs[i] = fenceErr(fences, w)
 	}
 	return nil
+}
+
+// fenceErr is w's error against the locked rows' fences: not found, or
+// the fence check (nil when w may apply).
+func fenceErr(fences map[string]fenceState, w store.Write) error {
+	f, ok := fences[w.ActorID]
+	if !ok {
+		return fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
+	}
+	return f.check(w.ActorID, w.Generation)
 }
 
 // lockActorsSQL locks the batch's actor rows in ID order (so concurrent
@@ -662,12 +667,7 @@ func (s *Store) commitTx(ctx context.Context, ids []string, writes []store.Write
 		if errs[i] != nil {
 			continue
 		}
-		f, ok := fences[w.ActorID]
-		if !ok {
-			errs[i] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
-			continue
-		}
-		if errs[i] = f.check(w.ActorID, w.Generation); errs[i] != nil {
+		if errs[i] = fenceErr(fences, w); errs[i] != nil {
 			continue
 		}
 		queueWrite(apply, w, initialized)
