@@ -13,7 +13,7 @@ import (
 
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
 	"github.com/rivetkube/rivetkube/internal/admin"
-	"github.com/rivetkube/rivetkube/internal/controller/plan"
+	"github.com/rivetkube/rivetkube/controllers/plan"
 )
 
 // victimDeletionCost is the deletion cost given to the drained runner's pod

@@ -27,7 +27,7 @@ import (
 
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
 	"github.com/rivetkube/rivetkube/internal/admin"
-	"github.com/rivetkube/rivetkube/internal/controller/plan"
+	"github.com/rivetkube/rivetkube/controllers/plan"
 )
 
 // RunnerPoolReconciler plans a pool's rollout (plan.Plan) and executes it:
