@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rivetkube/rivetkube/internal/gateway"
+	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/boltstore"
 )
@@ -186,7 +186,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	}
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
-	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
+	gw := edge.New(edge.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
 		InspectorOpen: true})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

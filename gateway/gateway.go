@@ -1,7 +1,7 @@
-// Package engine wires the distributed gateway process: PostgreSQL store,
+// Package gateway wires the distributed gateway process: PostgreSQL store,
 // router (placement + links to runners), client-facing gateway and admin
 // API, and the leader duties (drain, dead-runner removal).
-package engine
+package gateway
 
 import (
 	"context"
@@ -14,15 +14,15 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rivetkube/rivetkube/internal/gateway"
+	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/internal/link"
-	"github.com/rivetkube/rivetkube/internal/router"
+	"github.com/rivetkube/rivetkube/gateway/internal/router"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )
 
-// GatewayConfig configures a gateway process.
-type GatewayConfig struct {
+// Config configures a gateway process.
+type Config struct {
 	Listen      string // default :6420
 	PostgresURL string
 	// MaxConns bounds the PostgreSQL pool (default 32).
@@ -45,7 +45,7 @@ type GatewayConfig struct {
 
 // Gateway is a running gateway process.
 type Gateway struct {
-	cfg    GatewayConfig
+	cfg    Config
 	st     *pgstore.Store
 	router *router.Router
 	srv    *http.Server
@@ -55,9 +55,9 @@ type Gateway struct {
 	served chan error
 }
 
-// StartGateway opens the store (migrating the schema), starts the router's
+// Start opens the store (migrating the schema), starts the router's
 // background duties and serves clients.
-func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = ":6420"
 	}
@@ -90,7 +90,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		ID:          id,
 		Log:         log,
 	})
-	gw := gateway.New(gateway.Config{
+	gw := edge.New(edge.Config{
 		Store: st, Host: rt, Log: log, Version: cfg.Version,
 		MaxMessageSize: cfg.MaxMessageSize,
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,

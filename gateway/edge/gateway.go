@@ -7,7 +7,7 @@
 // Every body and frame is bounded (Config limits); anything over a limit,
 // malformed or unknown is answered with a 4xx and the
 // {group, code, message} error shape.
-package gateway
+package edge
 
 import (
 	"context"
