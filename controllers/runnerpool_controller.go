@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
-	"github.com/rivetkube/rivetkube/internal/admin"
 	"github.com/rivetkube/rivetkube/controllers/plan"
+	"github.com/rivetkube/rivetkube/internal/admin"
 )
 
 // RunnerPoolReconciler plans a pool's rollout (plan.Plan) and executes it:

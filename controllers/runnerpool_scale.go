@@ -12,8 +12,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
-	"github.com/rivetkube/rivetkube/internal/admin"
 	"github.com/rivetkube/rivetkube/controllers/plan"
+	"github.com/rivetkube/rivetkube/internal/admin"
 )
 
 // victimDeletionCost is the deletion cost given to the drained runner's pod

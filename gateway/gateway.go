@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rivetkube/rivetkube/gateway/edge"
-	"github.com/rivetkube/rivetkube/internal/link"
 	"github.com/rivetkube/rivetkube/gateway/internal/router"
+	"github.com/rivetkube/rivetkube/internal/link"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // arbitrary bytes. Changes made during an action commit atomically with the
 // action's state change; reads see the actor's own uncommitted writes.
 type KV struct {
-	in  *instance
+	in  *Instance
 	ctx context.Context
 }
 

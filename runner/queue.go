@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func (m *Message) Complete(response any) error {
 
 // Queue is the actor's view of its durable queues, used from the Run loop.
 type Queue struct {
-	in *instance
+	in *Instance
 	rl *runLoop
 }
 
@@ -192,7 +192,7 @@ func (b *queueBuf) answer(seq uint64, resp []byte) {
 
 // ack records a handled message (mailbox only): it is removed by the next
 // commit, and its waiting sender is answered after that commit.
-func (in *instance) ack(seq uint64, resp []byte) {
+func (in *Instance) ack(seq uint64, resp []byte) {
 	in.acks = append(in.acks, seq)
 	in.emit(delivery{fn: func(err error) {
 		if err == nil {
@@ -206,7 +206,7 @@ const queuePage = 256
 
 // loadQueue fills the buffer at activation from first, the first page read
 // with the actor, and the store for the pages after it.
-func (in *instance) loadQueue(ctx context.Context, first []store.QueueMessage) error {
+func (in *Instance) loadQueue(ctx context.Context, first []store.QueueMessage) error {
 	ms := first
 	for {
 		in.queue.add(ms...)
@@ -232,11 +232,11 @@ func queueFullErr(limit int) *errs.Error {
 }
 
 // queueSend durably enqueues and, when asked, waits for the completion.
-func (in *instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+func (in *Instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
 	if !in.cfg.hasQueue(req.Queue) {
 		return hostapi.QueueSendResponse{}, errs.New(http.StatusNotFound, "actor", "queue_not_found", "Queue `%s` was not found.", req.Queue)
 	}
-	limit := in.cfg.maxQueue
+	limit := in.cfg.MaxQueue
 	if limit <= 0 {
 		limit = in.rt.limits.MaxQueue
 	}
@@ -284,7 +284,7 @@ func (in *instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest)
 }
 
 // hold keeps a running instance awake until unhold; false if it stops.
-func (in *instance) hold() bool {
+func (in *Instance) hold() bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.state != stateRunning {
@@ -294,7 +294,7 @@ func (in *instance) hold() bool {
 	return true
 }
 
-func (in *instance) unhold() {
+func (in *Instance) unhold() {
 	in.mu.Lock()
 	in.holds--
 	in.mu.Unlock()
@@ -302,7 +302,7 @@ func (in *instance) unhold() {
 }
 
 // poke wakes the mailbox loop so it re-evaluates idleness.
-func (in *instance) poke() {
+func (in *Instance) poke() {
 	select {
 	case in.wake <- struct{}{}:
 	default:
@@ -313,7 +313,7 @@ func (in *instance) poke() {
 // holds the actor (as an action would) except while it waits in
 // Queue.Next; acquire and release hand the mailbox over.
 type runLoop struct {
-	in      *instance
+	in      *Instance
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -389,8 +389,8 @@ func (rl *runLoop) release() {
 }
 
 // startRun starts the Run loop after activation (when the actor has one).
-func (in *instance) startRun() {
-	if !in.beh.hasRun() {
+func (in *Instance) startRun() {
+	if !in.beh.HasRun() {
 		return
 	}
 	ctx, cancel := context.WithCancel(in.lifetime)
@@ -411,7 +411,7 @@ func (in *instance) startRun() {
 					err = errs.Internal()
 				}
 			}()
-			return in.beh.run(ctx, &Queue{in: in, rl: rl})
+			return in.beh.Run(ctx, &Queue{in: in, rl: rl})
 		}()
 		if err != nil && ctx.Err() == nil {
 			in.log.Warn("run loop returned an error", "err", err)
@@ -421,7 +421,7 @@ func (in *instance) startRun() {
 
 // stopRun cancels the Run loop and waits (bounded) for it to end. It runs
 // on the mailbox goroutine, so the Run goroutine cannot hold the mailbox.
-func (in *instance) stopRun(ctx context.Context) {
+func (in *Instance) stopRun(ctx context.Context) {
 	rl := in.run
 	if rl == nil {
 		return

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -91,8 +91,8 @@ func randomHex(n int) string {
 }
 
 // Inspect implements hostapi.Host.
-func (rt *runtime) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
-	return rt.withInstance(ctx, t, func(in *instance) error {
+func (rt *Runtime) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.withInstance(ctx, t, func(in *Instance) error {
 		return in.inspect(ctx, w, r)
 	})
 }
@@ -100,7 +100,7 @@ func (rt *runtime) Inspect(ctx context.Context, t hostapi.Target, w http.Respons
 // maxInspectorBody bounds PATCH state and POST action bodies.
 const maxInspectorBody = 4 << 20
 
-func (in *instance) inspect(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+func (in *Instance) inspect(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	path := strings.Trim(r.URL.Path, "/")
 	var body []byte
 	if r.Body != nil {
@@ -164,7 +164,7 @@ func jsonValue(v []byte) json.RawMessage {
 	return j
 }
 
-func (in *instance) inspectOnMailbox(ctx context.Context, method, path string, q map[string][]string, body []byte) (int, any, error) {
+func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q map[string][]string, body []byte) (int, any, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -173,15 +173,15 @@ func (in *instance) inspectOnMailbox(ctx context.Context, method, path string, q
 	}
 	switch {
 	case method == http.MethodGet && path == "summary":
-		st, _ := in.beh.encodeState()
+		st, _ := in.beh.EncodeState()
 		wf, _ := in.workflowStatus(ctx)
 		return http.StatusOK, map[string]any{
 			"actorId": in.id, "name": in.actor.Name, "key": in.actor.Key, "generation": in.actor.Generation,
-			"state": jsonValue(st), "connections": in.connInfo(), "actions": in.beh.actionNames(),
+			"state": jsonValue(st), "connections": in.connInfo(), "actions": in.beh.ActionNames(),
 			"queueSize": in.queue.len(), "schedules": len(in.schedules), "workflow": wf,
 		}, nil
 	case method == http.MethodGet && path == "state":
-		st, err := in.beh.encodeState()
+		st, err := in.beh.EncodeState()
 		if err != nil {
 			return 0, nil, errs.Internal()
 		}
@@ -197,16 +197,16 @@ func (in *instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		if err != nil {
 			return 0, nil, errs.Malformed("state: %v", err)
 		}
-		if err := in.beh.load(v); err != nil {
+		if err := in.beh.Load(v); err != nil {
 			in.rollbackState()
 			return 0, nil, errs.InvalidRequest("state does not fit the actor's state type: %v", err)
 		}
-		st, _ := in.beh.encodeState()
+		st, _ := in.beh.EncodeState()
 		return http.StatusOK, map[string]any{"state": jsonValue(st)}, nil
 	case method == http.MethodGet && path == "connections":
 		return http.StatusOK, map[string]any{"connections": in.connInfo()}, nil
 	case method == http.MethodGet && path == "rpcs":
-		return http.StatusOK, map[string]any{"rpcs": in.beh.actionNames()}, nil
+		return http.StatusOK, map[string]any{"rpcs": in.beh.ActionNames()}, nil
 	case method == http.MethodPost && strings.HasPrefix(path, "action/"):
 		name := strings.TrimPrefix(path, "action/")
 		var b struct {
@@ -275,7 +275,7 @@ func msParam(s string) time.Time {
 	return time.UnixMilli(n)
 }
 
-func (in *instance) connInfo() []map[string]any {
+func (in *Instance) connInfo() []map[string]any {
 	out := make([]map[string]any, 0, len(in.conns))
 	for _, c := range in.conns {
 		subs := make([]string, 0, len(c.subs))
@@ -291,7 +291,7 @@ func (in *instance) connInfo() []map[string]any {
 }
 
 // otlp renders spans as OTLP/JSON (one resource, one scope).
-func (in *instance) otlp(from, to time.Time, limit int) map[string]any {
+func (in *Instance) otlp(from, to time.Time, limit int) map[string]any {
 	spans, trace := in.traces.list(from, to, limit)
 	out := make([]map[string]any, 0, len(spans))
 	for _, s := range spans {

@@ -1,8 +1,9 @@
-package rivet
+package runner_test
 
 import (
 	"context"
 	"errors"
+	"github.com/rivetkube/rivetkube/rivet"
 	"testing"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
@@ -15,18 +16,18 @@ func TestMailboxBoundAndOrder(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
 	unblock := make(chan struct{})
-	def := New("mb", Options[[]int64]{}).
-		Action("block", func(c *Ctx[[]int64]) error {
+	def := rivet.New("mb", rivet.Options[[]int64]{}).
+		Action("block", func(c *rivet.Ctx[[]int64]) error {
 			close(started)
 			<-unblock
 			return nil
 		}).
-		Action("add", func(c *Ctx[[]int64], n int64) ([]int64, error) {
+		Action("add", func(c *rivet.Ctx[[]int64], n int64) ([]int64, error) {
 			*c.State() = append(*c.State(), n)
 			return *c.State(), nil
 		})
 	e := newEnv(t, t.TempDir(), def)
-	e.rt.limits.MailboxSize = 3
+	e.rt.SetMailboxSizeForTest(3)
 	id := e.create(t, "mb", nil, nil)
 	ctx := context.Background()
 	blocked := make(chan error, 1)
@@ -41,9 +42,6 @@ func TestMailboxBoundAndOrder(t *testing.T) {
 		err error
 	}
 	results := make(chan result, 3)
-	e.rt.mu.Lock()
-	in := e.rt.actors[id]
-	e.rt.mu.Unlock()
 	for n := int64(1); n <= 3; n++ {
 		go func() {
 			out, err := call[[]int64](t, e, id, "add", n)
@@ -51,9 +49,7 @@ func TestMailboxBoundAndOrder(t *testing.T) {
 		}()
 		// Wait until it is queued, so the queue order is 1, 2, 3.
 		for {
-			in.mu.Lock()
-			queued := in.tasks.len()
-			in.mu.Unlock()
+			queued := e.rt.QueuedForTest(id)
 			if queued == int(n) {
 				break
 			}

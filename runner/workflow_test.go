@@ -1,7 +1,8 @@
-package rivet
+package runner_test
 
 import (
 	"context"
+	"github.com/rivetkube/rivetkube/rivet"
 	"strings"
 	"sync"
 	"testing"
@@ -43,11 +44,11 @@ func (r *loopRecorder) counts() (bodies, steps map[int]int) {
 
 // loopActor's workflow sums queue messages in a LoopWithState until it
 // takes a negative one, then records the total.
-func loopActor(rec *loopRecorder) *Actor[loopState] {
-	return New("loop", Options[loopState]{
+func loopActor(rec *loopRecorder) *rivet.Actor[loopState] {
+	return rivet.New("loop", rivet.Options[loopState]{
 		Queues: []string{"jobs"},
-		Workflow: func(w *Workflow[loopState]) error {
-			total, err := LoopWithState(w, "jobs", 0, func(w *Workflow[loopState], i int, sum int) (int, int, bool, error) {
+		Workflow: func(w *rivet.Workflow[loopState]) error {
+			total, err := rivet.LoopWithState(w, "jobs", 0, func(w *rivet.Workflow[loopState], i int, sum int) (int, int, bool, error) {
 				rec.add(rec.bodies, i)
 				m, err := w.Next("take", "jobs")
 				if err != nil {
@@ -60,7 +61,7 @@ func loopActor(rec *loopRecorder) *Actor[loopState] {
 				if n < 0 {
 					return sum, sum, true, nil
 				}
-				next, err := Step(w, "add", func(c *Ctx[loopState]) (int, error) {
+				next, err := rivet.Step(w, "add", func(c *rivet.Ctx[loopState]) (int, error) {
 					rec.add(rec.steps, i)
 					c.State().Sum = sum + n
 					return sum + n, nil
@@ -70,14 +71,14 @@ func loopActor(rec *loopRecorder) *Actor[loopState] {
 			if err != nil {
 				return err
 			}
-			_, err = Step(w, "total", func(c *Ctx[loopState]) (int, error) {
+			_, err = rivet.Step(w, "total", func(c *rivet.Ctx[loopState]) (int, error) {
 				c.State().Done = true
 				c.State().Sum = total
 				return total, nil
 			})
 			return err
 		},
-	}).Action("get", func(c *Ctx[loopState]) (loopState, error) { return *c.State(), nil })
+	}).Action("get", func(c *rivet.Ctx[loopState]) (loopState, error) { return *c.State(), nil })
 }
 
 func sendJob(t *testing.T, e *env, id string, n int) {
@@ -104,7 +105,7 @@ func waitLoop(t *testing.T, e *env, id string, what string, ok func(loopState) b
 
 func stepNamesOf(t *testing.T, e *env, id string) []string {
 	t.Helper()
-	steps, err := e.st.ListWorkflowSteps(context.Background(), id, WorkflowRun)
+	steps, err := e.st.ListWorkflowSteps(context.Background(), id, rivet.WorkflowRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +139,9 @@ func TestLoopWithStateCompactsAndResumes(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		names = stepNamesOf(t, e, id)
-		steps, _ := e.st.ListWorkflowSteps(context.Background(), id, WorkflowRun)
+		steps, _ := e.st.ListWorkflowSteps(context.Background(), id, rivet.WorkflowRun)
 		var c loopCursor[int]
-		if len(steps) == 1 && Unmarshal(steps[0].Result, &c) == nil && c.Next == 30 {
+		if len(steps) == 1 && rivet.Unmarshal(steps[0].Result, &c) == nil && c.Next == 30 {
 			if c.State != want {
 				t.Fatalf("cursor state = %d, want %d", c.State, want)
 			}
@@ -198,3 +199,13 @@ func TestLoopWithStateCompactsAndResumes(t *testing.T) {
 		t.Fatalf("the last iteration's body ran %d times, want once", b[35])
 	}
 }
+
+// loopCursor is the stored form of a LoopWithState checkpoint (record
+// "name[#]"), decoded here as any reader of the history would.
+type loopCursor[L any] struct {
+	Next  int `cbor:"next"`
+	State L   `cbor:"state"`
+}
+
+// wfDone is the record that marks a finished workflow run.
+const wfDone = "$done"

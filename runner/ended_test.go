@@ -1,4 +1,4 @@
-package rivet
+package runner_test
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func TestRunnerRefusesEndedGenerationWithoutReads(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, t.TempDir(), testActor(0))
 	rc := &readCounting{Store: e.st}
-	e.rt.store, e.rt.placed = rc, true
+	e.rt.SetStoreForTest(rc, true)
 	ctx := context.Background()
 	id := e.create(t, "t", nil, nil)
 	do := func(gen uint64) error {

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 }
 
 // request serves raw HTTP through onRequest.
-func (in *instance) request(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	type result struct {
 		resp *bufferedResponse
 		err  error
@@ -53,7 +53,7 @@ func (in *instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 			resp := &bufferedResponse{header: http.Header{}, limit: in.rt.limits.MaxRawBody}
 			var handled bool
 			err := in.hook(func() error {
-				handled = in.beh.request(tctx, resp, r.WithContext(tctx))
+				handled = in.beh.Request(tctx, resp, r.WithContext(tctx))
 				return nil
 			})
 			if err == nil && !handled {
@@ -100,7 +100,7 @@ func (in *instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 
 // WebSocket is a raw WebSocket opened at the actor's /websocket/... path.
 type WebSocket struct {
-	in        *instance
+	in        *Instance
 	mc        hostapi.MessageConn
 	req       *http.Request
 	onMessage func(binary bool, data []byte)
@@ -161,14 +161,14 @@ func (ws *WebSocket) writeLoop(ctx context.Context) {
 	}
 }
 
-func (in *instance) openWebSocket(ctx context.Context, r *http.Request, mc hostapi.MessageConn) (*WebSocket, error) {
+func (in *Instance) openWebSocket(ctx context.Context, r *http.Request, mc hostapi.MessageConn) (*WebSocket, error) {
 	ws := &WebSocket{in: in, mc: mc, req: r, out: make(chan wsFrame, wsOutbox)}
 	res := make(chan error, 1)
 	err := in.enqueue(task{
 		run: func() {
 			var handled bool
 			err := in.hook(func() error {
-				handled = in.beh.websocket(in.lifetime, ws)
+				handled = in.beh.WebSocket(in.lifetime, ws)
 				return nil
 			})
 			if err == nil && !handled {

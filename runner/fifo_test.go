@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 // workflowStatus summarizes the actor's recorded workflow steps for the
 // inspector summary.
-func (in *instance) workflowStatus(ctx context.Context) (map[string]any, error) {
+func (in *Instance) workflowStatus(ctx context.Context) (map[string]any, error) {
 	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, "")
 	if err != nil {
 		return nil, storeErr(err)
@@ -19,7 +19,7 @@ func (in *instance) workflowStatus(ctx context.Context) (map[string]any, error) 
 }
 
 // workflowHistory lists every recorded step for the inspector.
-func (in *instance) workflowHistory(ctx context.Context) (map[string]any, error) {
+func (in *Instance) workflowHistory(ctx context.Context) (map[string]any, error) {
 	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, "")
 	if err != nil {
 		return nil, storeErr(err)

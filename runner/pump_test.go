@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type pumpEnv struct {
 	t   *testing.T
 	st  *heldStore
 	cm  *store.Committer
-	in  *instance
+	in  *Instance
 	p   *pump
 	mu  sync.Mutex
 	got []string
@@ -34,7 +34,7 @@ type pumpEnv struct {
 func newPumpEnv(t *testing.T, size int) *pumpEnv {
 	st := &heldStore{release: make(chan error)}
 	e := &pumpEnv{t: t, st: st, cm: store.NewCommitter(st, store.CommitterOptions{})}
-	e.in = &instance{wake: make(chan struct{}, 1)}
+	e.in = &Instance{wake: make(chan struct{}, 1)}
 	e.p = newPump(e.in, size)
 	t.Cleanup(func() {
 		close(st.release)

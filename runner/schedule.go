@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // missed during downtime fires once when the actor is next awake, not
 // once per missed moment.
 type Scheduler struct {
-	in *instance
+	in *Instance
 }
 
 // ScheduledCall is one pending schedule.
@@ -40,7 +40,7 @@ func (s *Scheduler) After(d time.Duration, action string, args ...any) (string, 
 // At schedules action(args...) at t.
 func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) {
 	in := s.in
-	if !in.beh.hasAction(action) {
+	if !in.beh.HasAction(action) {
 		return "", fmt.Errorf("rivet: schedule: actor %q has no action %q", in.actor.Name, action)
 	}
 	if len(in.schedules) >= MaxSchedules {
@@ -86,7 +86,7 @@ func (s *Scheduler) Cancel(id string) bool {
 	return true
 }
 
-func (in *instance) sortedSchedules() []store.Schedule {
+func (in *Instance) sortedSchedules() []store.Schedule {
 	out := make([]store.Schedule, 0, len(in.schedules))
 	for _, sc := range in.schedules {
 		out = append(out, sc)
@@ -101,7 +101,7 @@ func (in *instance) sortedSchedules() []store.Schedule {
 }
 
 // nextDue returns how long until the earliest schedule (ok false: none).
-func (in *instance) nextDue() (time.Duration, bool) {
+func (in *Instance) nextDue() (time.Duration, bool) {
 	var first time.Time
 	for _, sc := range in.schedules {
 		if first.IsZero() || sc.At.Before(first) {
@@ -116,7 +116,7 @@ func (in *instance) nextDue() (time.Duration, bool) {
 
 // fireDue runs every due schedule, each as its own task on the mailbox
 // goroutine: the action runs, the schedule is removed in the same commit.
-func (in *instance) fireDue() {
+func (in *Instance) fireDue() {
 	now := time.Now()
 	for _, sc := range in.sortedSchedules() {
 		if sc.At.After(now) {
@@ -148,7 +148,7 @@ func (in *instance) fireDue() {
 	}
 }
 
-func (in *instance) stopRequested() bool {
+func (in *Instance) stopRequested() bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.stopReq != nil
@@ -157,7 +157,7 @@ func (in *instance) stopRequested() bool {
 // scanDue wakes sleeping actors whose schedules are due or who have queued
 // messages (the local engine's alarm clock; in the distributed engine the
 // gateway leader does this).
-func (rt *runtime) scanDue(ctx context.Context, every time.Duration) {
+func (rt *Runtime) ScanDue(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // connection params.
 type Conn struct {
 	id     string
-	in     *instance
+	in     *Instance
 	params Raw
 	state  any
 	sink   hostapi.Sink // nil for the connection of an HTTP action
@@ -66,7 +66,7 @@ func (c *Conn) Disconnect(reason string) {
 }
 
 // closeConn removes c from the actor (mailbox only) and runs onDisconnect.
-func (in *instance) closeConn(c *Conn, reason error, runHook bool) {
+func (in *Instance) closeConn(c *Conn, reason error, runHook bool) {
 	if c.closed {
 		return
 	}
@@ -79,24 +79,24 @@ func (in *instance) closeConn(c *Conn, reason error, runHook bool) {
 		in.emit(delivery{conn: c, closing: true, closeConn: reason})
 	}
 	if runHook {
-		_ = in.hook(func() error { in.beh.disconnected(in.lifetime, c); return nil })
+		_ = in.hook(func() error { in.beh.Disconnected(in.lifetime, c); return nil })
 	}
 }
 
 // openConn runs onBeforeConnect and createConnState and registers the
 // connection (mailbox only).
-func (in *instance) openConn(ctx context.Context, params []byte, sink hostapi.Sink) (*Conn, error) {
+func (in *Instance) openConn(ctx context.Context, params []byte, sink hostapi.Sink) (*Conn, error) {
 	if sink != nil && len(in.conns) >= in.rt.limits.MaxConns {
 		return nil, errs.Overloaded("too many connections")
 	}
 	c := &Conn{id: uuid.NewString(), in: in, params: Raw(params), sink: sink, subs: map[string]struct{}{}}
-	if err := in.hook(func() error { return in.beh.beforeConnect(ctx, c.params) }); err != nil {
+	if err := in.hook(func() error { return in.beh.BeforeConnect(ctx, c.params) }); err != nil {
 		return nil, toPublic(err)
 	}
 	var st any
 	if err := in.hook(func() error {
 		var err error
-		st, err = in.beh.createConnState(ctx, c.params)
+		st, err = in.beh.CreateConnState(ctx, c.params)
 		return err
 	}); err != nil {
 		return nil, toPublic(err)
@@ -110,12 +110,12 @@ func (in *instance) openConn(ctx context.Context, params []byte, sink hostapi.Si
 		// Init is the first frame the client sees.
 		in.emit(delivery{conn: c, msg: protocol.ToClient{Init: &protocol.Init{ActorID: in.id, ConnectionID: c.id}}})
 	}
-	_ = in.hook(func() error { in.beh.connected(ctx, c); return nil })
+	_ = in.hook(func() error { in.beh.Connected(ctx, c); return nil })
 	return c, nil
 }
 
 // connect opens a WebSocket connection on the mailbox.
-func (in *instance) connect(ctx context.Context, params []byte, sink hostapi.Sink) (hostapi.Conn, error) {
+func (in *Instance) connect(ctx context.Context, params []byte, sink hostapi.Sink) (hostapi.Conn, error) {
 	type result struct {
 		c   *Conn
 		err error
@@ -239,15 +239,15 @@ func (h *connHandle) Close() {
 	})
 }
 
-func (in *instance) specifier() *protocol.ActorSpecifier {
+func (in *Instance) specifier() *protocol.ActorSpecifier {
 	key := protocol.SerializeKey(in.actor.Key)
 	return &protocol.ActorSpecifier{ActorID: in.id, Generation: in.actor.Generation, Key: &key}
 }
 
 // runAction decodes args, runs the action and onBeforeActionResponse, and
 // encodes the output (mailbox only).
-func (in *instance) runAction(ctx context.Context, c *Conn, name string, rawArgs []byte) ([]byte, error) {
-	if !in.beh.hasAction(name) {
+func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs []byte) ([]byte, error) {
+	if !in.beh.HasAction(name) {
 		return nil, errs.ActionNotFound(name)
 	}
 	args, err := decodeArgs(rawArgs)
@@ -258,7 +258,7 @@ func (in *instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 	start := time.Now()
 	err = in.hook(func() error {
 		var err error
-		out, err = in.beh.action(ctx, c, name, args)
+		out, err = in.beh.Action(ctx, c, name, args)
 		return err
 	})
 	sp := span{Name: name, Kind: "action", Start: start, End: time.Now()}
@@ -272,10 +272,10 @@ func (in *instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 		}
 		return nil, toPublic(err)
 	}
-	if in.beh.hasBeforeResponse() {
+	if in.beh.HasBeforeResponse() {
 		err = in.hook(func() error {
 			var err error
-			out, err = in.beh.beforeResponse(ctx, name, args, out)
+			out, err = in.beh.BeforeResponse(ctx, name, args, out)
 			return err
 		})
 		if err != nil {
@@ -291,7 +291,7 @@ func (in *instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 }
 
 // httpAction runs one stateless HTTP action and waits for its commit.
-func (in *instance) httpAction(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
 	actx, cancel := context.WithTimeout(ctx, in.actionTimeout())
 	defer cancel()
 	type result struct {
@@ -309,7 +309,7 @@ func (in *instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 			var out []byte
 			if err == nil {
 				out, err = in.runAction(tctx, c, req.Name, req.Args)
-				_ = in.hook(func() error { in.beh.disconnected(tctx, c); return nil })
+				_ = in.hook(func() error { in.beh.Disconnected(tctx, c); return nil })
 			}
 			if err != nil && tctx.Err() == context.DeadlineExceeded {
 				err = errs.ActionTimedOut()

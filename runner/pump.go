@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -49,7 +49,7 @@ var errPumpClosed = errs.New(http.StatusServiceUnavailable, "actor", "dropped_re
 // goroutine started on demand delivers the queue in order and exits once it
 // is empty, so an idle actor holds neither a goroutine nor a buffer here.
 type pump struct {
-	in   *instance
+	in   *Instance
 	size int
 
 	mu      sync.Mutex
@@ -61,7 +61,7 @@ type pump struct {
 	exited  chan struct{} // made by close while run is live; closed when it exits
 }
 
-func newPump(in *instance, size int) *pump {
+func newPump(in *Instance, size int) *pump {
 	p := &pump{in: in, size: size}
 	p.cond.L = &p.mu
 	return p

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -31,7 +31,8 @@ type Limits struct {
 	DueScan       time.Duration // default 1 s: how often sleeping actors with due work are looked for
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -58,11 +59,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// runtime hosts actor instances and implements hostapi.Host.
-type runtime struct {
+// Runtime hosts actor instances and implements hostapi.Host: the local
+// engine's gateway calls it directly, a runner serves it over the link.
+type Runtime struct {
 	store     store.Store
 	committer *store.Committer
-	defs      map[string]definition
+	defs      map[string]Definition
 	runnerID  string
 	// placed is set in runner mode: the gateway places actors and names the
 	// generation; the runtime never activates on its own.
@@ -76,7 +78,7 @@ type runtime struct {
 	cl         *client.Client
 
 	mu      sync.Mutex
-	actors  map[string]*instance
+	actors  map[string]*Instance
 	closing bool
 	wg      sync.WaitGroup // instance goroutines
 	// ended remembers, in runner mode, the generation at which an actor's
@@ -97,7 +99,7 @@ type endedAt struct {
 const maxEnded = 100_000
 
 // noteEnded records that id's instance of generation gen ended for good.
-func (rt *runtime) noteEnded(id string, gen uint64, destroyed bool) {
+func (rt *Runtime) noteEnded(id string, gen uint64, destroyed bool) {
 	if !rt.placed {
 		return
 	}
@@ -115,22 +117,54 @@ func (rt *runtime) noteEnded(id string, gen uint64, destroyed bool) {
 	rt.ended[id] = endedAt{gen: gen, destroyed: destroyed}
 }
 
-var _ hostapi.Host = (*runtime)(nil)
+var _ hostapi.Host = (*Runtime)(nil)
 
-func newRuntime(st store.Store, committer *store.Committer, defs map[string]definition, runnerID string, limits Limits, log *slog.Logger) *runtime {
-	return &runtime{
+// RuntimeConfig configures a Runtime.
+type RuntimeConfig struct {
+	Store     store.Store
+	Committer *store.Committer
+	Defs      []Definition
+	// RunnerID names this process in placements and logs.
+	RunnerID string
+	// Placed is set in runner mode: the gateway places actors and names
+	// the generation; the runtime never activates on its own.
+	Placed bool
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// NewRuntime returns a runtime hosting cfg.Defs. A duplicate name panics.
+func NewRuntime(cfg RuntimeConfig) *Runtime {
+	defs := make(map[string]Definition, len(cfg.Defs))
+	for _, d := range cfg.Defs {
+		if _, dup := defs[d.Name()]; dup {
+			panic("runner: actor " + d.Name() + " registered twice")
+		}
+		defs[d.Name()] = d
+	}
+	rt := newRuntime(cfg.Store, cfg.Committer, defs, cfg.RunnerID, cfg.Limits, cfg.Log)
+	rt.placed = cfg.Placed
+	return rt
+}
+
+// SetEndpoint sets the engine's client URL that actors use to reach other
+// actors. Call it before the runtime serves requests.
+func (rt *Runtime) SetEndpoint(url string) { rt.endpoint = url }
+
+func newRuntime(st store.Store, committer *store.Committer, defs map[string]Definition, runnerID string, limits Limits, log *slog.Logger) *Runtime {
+	return &Runtime{
 		store:     st,
 		committer: committer,
 		defs:      defs,
 		runnerID:  runnerID,
-		limits:    limits.withDefaults(),
+		limits:    limits.WithDefaults(),
 		log:       log,
-		actors:    map[string]*instance{},
+		actors:    map[string]*Instance{},
 	}
 }
 
 // client returns the shared engine client actors use to call each other.
-func (rt *runtime) client() *client.Client {
+func (rt *Runtime) client() *client.Client {
 	rt.clientOnce.Do(func() {
 		cl, err := client.New(client.Config{Endpoint: rt.endpoint, Encoding: client.EncodingCBOR})
 		if err != nil {
@@ -143,7 +177,7 @@ func (rt *runtime) client() *client.Client {
 }
 
 // HasActor implements hostapi.Host.
-func (rt *runtime) HasActor(name string) bool {
+func (rt *Runtime) HasActor(name string) bool {
 	_, ok := rt.defs[name]
 	return ok
 }
@@ -155,7 +189,7 @@ var errStopping = errors.New("instance is stopping")
 // withInstance runs fn against the live instance of actorID, activating it
 // when needed, and retries once the instance has stopped when fn found it
 // stopping (sleep, drain): requests that race a stop wait instead of failing.
-func (rt *runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(in *instance) error) error {
+func (rt *Runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(in *Instance) error) error {
 	for {
 		in, err := rt.instance(ctx, t)
 		if err != nil {
@@ -176,7 +210,7 @@ func (rt *runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(i
 // instance returns the running instance of t, starting it if needed. With a
 // placement generation (runner mode) an older instance is stopped first and a
 // request for an older generation is refused as stale.
-func (rt *runtime) instance(ctx context.Context, t hostapi.Target) (*instance, error) {
+func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, error) {
 	if rt.placed && t.Generation == 0 {
 		return nil, errs.InvalidRequest("a runner needs the placement generation")
 	}
@@ -244,7 +278,7 @@ func (rt *runtime) instance(ctx context.Context, t hostapi.Target) (*instance, e
 }
 
 // remove drops in from the directory of live instances if it is still there.
-func (rt *runtime) remove(in *instance) {
+func (rt *Runtime) remove(in *Instance) {
 	rt.mu.Lock()
 	if rt.actors[in.id] == in {
 		delete(rt.actors, in.id)
@@ -253,9 +287,9 @@ func (rt *runtime) remove(in *instance) {
 }
 
 // Action implements hostapi.Host.
-func (rt *runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+func (rt *Runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
 	var out []byte
-	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *Instance) error {
 		var err error
 		out, err = in.httpAction(ctx, req)
 		return err
@@ -264,9 +298,9 @@ func (rt *runtime) Action(ctx context.Context, req hostapi.ActionRequest) ([]byt
 }
 
 // Connect implements hostapi.Host.
-func (rt *runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
+func (rt *Runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
 	var c hostapi.Conn
-	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *Instance) error {
 		var err error
 		c, err = in.connect(ctx, req.Params, sink)
 		return err
@@ -275,16 +309,16 @@ func (rt *runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink
 }
 
 // Request implements hostapi.Host.
-func (rt *runtime) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
-	return rt.withInstance(ctx, t, func(in *instance) error {
+func (rt *Runtime) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.withInstance(ctx, t, func(in *Instance) error {
 		return in.request(ctx, w, r)
 	})
 }
 
 // WebSocket implements hostapi.Host.
-func (rt *runtime) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
+func (rt *Runtime) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
 	var sock *WebSocket
-	err := rt.withInstance(ctx, t, func(in *instance) error {
+	err := rt.withInstance(ctx, t, func(in *Instance) error {
 		var err error
 		sock, err = in.openWebSocket(ctx, r, ws)
 		return err
@@ -297,7 +331,7 @@ func (rt *runtime) WebSocket(ctx context.Context, t hostapi.Target, r *http.Requ
 }
 
 // Destroy implements hostapi.Host.
-func (rt *runtime) Destroy(ctx context.Context, t hostapi.Target) error {
+func (rt *Runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 	actorID := t.ActorID
 	a, err := rt.store.GetActor(ctx, actorID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -313,20 +347,20 @@ func (rt *runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 	rt.mu.Lock()
 	live := rt.actors[actorID]
 	rt.mu.Unlock()
-	if live == nil && (def == nil || !def.config().hasDestroy) && !rt.placed {
+	if live == nil && (def == nil || !def.Config().HasDestroy) && !rt.placed {
 		// Nothing runs and no hook needs to: destroy in the store directly.
 		_, err := rt.store.DestroyActor(ctx, actorID)
 		return storeErr(err)
 	}
-	return rt.withInstance(ctx, t, func(in *instance) error {
+	return rt.withInstance(ctx, t, func(in *Instance) error {
 		return in.requestDestroy(ctx)
 	})
 }
 
 // QueueSend implements hostapi.Host.
-func (rt *runtime) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+func (rt *Runtime) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
 	var res hostapi.QueueSendResponse
-	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *instance) error {
+	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *Instance) error {
 		var err error
 		res, err = in.queueSend(ctx, req)
 		return err
@@ -335,7 +369,7 @@ func (rt *runtime) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) 
 }
 
 // Wake implements hostapi.Host.
-func (rt *runtime) Wake(ctx context.Context, t hostapi.Target) error {
+func (rt *Runtime) Wake(ctx context.Context, t hostapi.Target) error {
 	_, err := rt.instance(ctx, t)
 	return err
 }
@@ -343,7 +377,7 @@ func (rt *runtime) Wake(ctx context.Context, t hostapi.Target) error {
 func hostTarget(id string) hostapi.Target { return hostapi.Target{ActorID: id} }
 
 // Stop implements hostapi.Host: the actor sleeps now (drain).
-func (rt *runtime) Stop(ctx context.Context, t hostapi.Target) error {
+func (rt *Runtime) Stop(ctx context.Context, t hostapi.Target) error {
 	rt.mu.Lock()
 	in := rt.actors[t.ActorID]
 	rt.mu.Unlock()
@@ -367,10 +401,10 @@ func (rt *runtime) Stop(ctx context.Context, t hostapi.Target) error {
 
 // Close stops every instance (their onSleep runs and state is committed)
 // and refuses new work.
-func (rt *runtime) Close(ctx context.Context) {
+func (rt *Runtime) Close(ctx context.Context) {
 	rt.mu.Lock()
 	rt.closing = true
-	live := make([]*instance, 0, len(rt.actors))
+	live := make([]*Instance, 0, len(rt.actors))
 	for _, in := range rt.actors {
 		live = append(live, in)
 	}
@@ -389,9 +423,9 @@ func (rt *runtime) Close(ctx context.Context) {
 
 // fenceAll stops every instance without hooks or commits: this runner lost
 // its lease and its actors may already run elsewhere.
-func (rt *runtime) fenceAll() {
+func (rt *Runtime) fenceAll() {
 	rt.mu.Lock()
-	live := make([]*instance, 0, len(rt.actors))
+	live := make([]*Instance, 0, len(rt.actors))
 	for _, in := range rt.actors {
 		live = append(live, in)
 	}

@@ -1,8 +1,10 @@
-package rivet
+package runner_test
 
 import (
 	"context"
 	"errors"
+	"github.com/rivetkube/rivetkube/rivet"
+	"github.com/rivetkube/rivetkube/runner"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -24,29 +26,29 @@ type testState struct {
 	Input  string
 }
 
-func testActor(sleep time.Duration) *Actor[testState] {
-	return New("t", Options[testState]{
+func testActor(sleep time.Duration) *rivet.Actor[testState] {
+	return rivet.New("t", rivet.Options[testState]{
 		SleepTimeout: sleep,
-		CreateState: func(c *Ctx[testState], in Raw) (testState, error) {
+		CreateState: func(c *rivet.Ctx[testState], in rivet.Raw) (testState, error) {
 			var s testState
 			err := in.Decode(&s.Input)
 			return s, err
 		},
-		OnWake:  func(c *Ctx[testState]) error { c.State().Wakes++; return nil },
-		OnSleep: func(c *Ctx[testState]) error { c.State().Sleeps++; return nil },
+		OnWake:  func(c *rivet.Ctx[testState]) error { c.State().Wakes++; return nil },
+		OnSleep: func(c *rivet.Ctx[testState]) error { c.State().Sleeps++; return nil },
 	}).
-		Action("inc", func(c *Ctx[testState], n int64) (int64, error) {
+		Action("inc", func(c *rivet.Ctx[testState], n int64) (int64, error) {
 			c.State().Count += n
 			_ = c.Broadcast("count", c.State().Count)
 			return c.State().Count, nil
 		}).
-		Action("get", func(c *Ctx[testState]) (testState, error) { return *c.State(), nil }).
-		Action("fail", func(c *Ctx[testState]) error { return errors.New("secret detail") }).
-		Action("userFail", func(c *Ctx[testState]) error {
-			return NewUserError("bad", "Bad thing", map[string]int{"n": 1})
+		Action("get", func(c *rivet.Ctx[testState]) (testState, error) { return *c.State(), nil }).
+		Action("fail", func(c *rivet.Ctx[testState]) error { return errors.New("secret detail") }).
+		Action("userFail", func(c *rivet.Ctx[testState]) error {
+			return rivet.NewUserError("bad", "Bad thing", map[string]int{"n": 1})
 		}).
-		Action("kvPut", func(c *Ctx[testState], k, v string) error { return c.KV().Put([]byte(k), []byte(v)) }).
-		Action("kvGet", func(c *Ctx[testState], k string) (*string, error) {
+		Action("kvPut", func(c *rivet.Ctx[testState], k, v string) error { return c.KV().Put([]byte(k), []byte(v)) }).
+		Action("kvGet", func(c *rivet.Ctx[testState], k string) (*string, error) {
 			v, err := c.KV().Get([]byte(k))
 			if v == nil || err != nil {
 				return nil, err
@@ -54,36 +56,36 @@ func testActor(sleep time.Duration) *Actor[testState] {
 			s := string(v)
 			return &s, nil
 		}).
-		Action("kvList", func(c *Ctx[testState], p string) ([]string, error) {
-			ps, err := c.KV().ListPrefix([]byte(p), ListOptions{})
+		Action("kvList", func(c *rivet.Ctx[testState], p string) ([]string, error) {
+			ps, err := c.KV().ListPrefix([]byte(p), rivet.ListOptions{})
 			var out []string
 			for _, kv := range ps {
 				out = append(out, string(kv.Key)+"="+string(kv.Value))
 			}
 			return out, err
 		}).
-		Action("kvDel", func(c *Ctx[testState], k string) error { return c.KV().Delete([]byte(k)) }).
-		Action("destroy", func(c *Ctx[testState]) error { c.Destroy(); return nil })
+		Action("kvDel", func(c *rivet.Ctx[testState], k string) error { return c.KV().Delete([]byte(k)) }).
+		Action("destroy", func(c *rivet.Ctx[testState]) error { c.Destroy(); return nil })
 }
 
 type env struct {
-	rt *runtime
+	rt *runner.Runtime
 	st store.Store
 	cm *store.Committer
 }
 
-func newEnv(t *testing.T, dir string, defs ...Definition) *env {
+func newEnv(t *testing.T, dir string, defs ...runner.Definition) *env {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(dir, "db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cm := store.NewCommitter(st, store.CommitterOptions{})
-	m := map[string]definition{}
+	m := map[string]runner.Definition{}
 	for _, d := range defs {
 		m[d.Name()] = d
 	}
-	rt := newRuntime(st, cm, m, "r1", Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rt := runner.NewRuntimeForTest(st, cm, m, "r1", runner.Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	e := &env{rt: rt, st: st, cm: cm}
 	t.Cleanup(e.close)
 	return e
@@ -112,7 +114,7 @@ func (e *env) create(t *testing.T, name string, key []string, input any) string 
 
 func mustMarshal(t *testing.T, v any) []byte {
 	t.Helper()
-	b, err := Marshal(v)
+	b, err := rivet.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func call[T any](t *testing.T, e *env, id, action string, args ...any) (T, error
 		return zero, err
 	}
 	var v T
-	if err := Unmarshal(out, &v); err != nil {
+	if err := rivet.Unmarshal(out, &v); err != nil {
 		t.Fatalf("decode output of %s: %v", action, err)
 	}
 	return v, nil
@@ -167,7 +169,7 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("user: %v", err)
 	}
 	var md map[string]int
-	if err := Unmarshal(pe.Metadata, &md); err != nil || md["n"] != 1 {
+	if err := rivet.Unmarshal(pe.Metadata, &md); err != nil || md["n"] != 1 {
 		t.Fatalf("metadata %v %v", md, err)
 	}
 	_, err = call[any](t, e, "missing", "get")
@@ -210,9 +212,7 @@ func TestSleepAndWake(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		e.rt.mu.Lock()
-		_, awake := e.rt.actors[id]
-		e.rt.mu.Unlock()
+		awake := e.rt.AwakeForTest(id)
 		if !awake {
 			break
 		}
@@ -344,7 +344,7 @@ func TestConnectionEventsAndOrder(t *testing.T) {
 		t.Fatalf("third frame not the reply: %+v", frames[2])
 	}
 	var n int64
-	if err := Unmarshal(frames[2].ActionResponse.Output, &n); err != nil || n != 3 {
+	if err := rivet.Unmarshal(frames[2].ActionResponse.Output, &n); err != nil || n != 3 {
 		t.Fatalf("reply %d %v", n, err)
 	}
 }
@@ -361,8 +361,8 @@ func TestStaleInstanceIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second runtime on the same store takes the actor over.
-	m := map[string]definition{"t": testActor(0)}
-	b := &env{rt: newRuntime(a.st, a.cm, m, "r2", Limits{}, a.rt.log), st: a.st, cm: a.cm}
+	m := map[string]runner.Definition{"t": testActor(0)}
+	b := &env{rt: runner.NewRuntimeForTest(a.st, a.cm, m, "r2", runner.Limits{}, a.rt.LogForTest()), st: a.st, cm: a.cm}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

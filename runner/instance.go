@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"bytes"
@@ -46,8 +46,8 @@ type task struct {
 
 // instance is one activation of an actor. Fields under "mailbox-owned" are
 // touched only by the mailbox goroutine (and by start before it runs).
-type instance struct {
-	rt    *runtime
+type Instance struct {
+	rt    *Runtime
 	id    string
 	gen   uint64 // placement generation in runner mode; set by activate otherwise
 	log   *slog.Logger
@@ -77,9 +77,9 @@ type instance struct {
 
 	// Set by start, read-only afterwards.
 	actor store.Actor
-	def   definition
-	cfg   defConfig
-	beh   behavior
+	def   Definition
+	cfg   ActorConfig
+	beh   Behavior
 
 	// mailbox-owned
 	vars          any
@@ -103,9 +103,9 @@ type instance struct {
 	traces        traceRing
 }
 
-func newInstance(rt *runtime, id string, gen uint64) *instance {
+func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &instance{
+	return &Instance{
 		rt:       rt,
 		id:       id,
 		gen:      gen,
@@ -124,7 +124,7 @@ func newInstance(rt *runtime, id string, gen uint64) *instance {
 
 // start activates the actor: directory lookup, new generation, state load or
 // creation, onWake. It then runs the mailbox loop.
-func (in *instance) start() {
+func (in *Instance) start() {
 	defer in.rt.wg.Done()
 	err := in.activate()
 	if err != nil {
@@ -146,7 +146,7 @@ func (in *instance) start() {
 	in.loop()
 }
 
-func (in *instance) activate() error {
+func (in *Instance) activate() error {
 	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
 	defer cancel()
 	// One read (one round trip on PostgreSQL) for the row, the first queue
@@ -190,9 +190,9 @@ func (in *instance) activate() error {
 		in.gen = a.Generation
 		in.mu.Unlock()
 	}
-	in.actor, in.def, in.cfg = a, def, def.config()
+	in.actor, in.def, in.cfg = a, def, def.Config()
 	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
-	in.beh = def.newBehavior(in)
+	in.beh = def.NewBehavior(in)
 	in.queue.init()
 	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err
@@ -201,10 +201,10 @@ func (in *instance) activate() error {
 		in.schedules[sc.ID] = sc
 	}
 	if !a.Initialized {
-		if err := in.hook(func() error { return in.beh.create(in.lifetime, a.Input) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Create(in.lifetime, a.Input) }); err != nil {
 			return fmt.Errorf("create state: %w", err)
 		}
-		st, err := in.beh.encodeState()
+		st, err := in.beh.EncodeState()
 		if err != nil {
 			return err
 		}
@@ -218,13 +218,13 @@ func (in *instance) activate() error {
 		in.lastState = st
 	} else {
 		st := act.State
-		if err := in.beh.load(st); err != nil {
+		if err := in.beh.Load(st); err != nil {
 			in.log.Error("decode persisted state", "err", err)
 			return errs.Internal()
 		}
 		in.lastState = st
 	}
-	if err := in.hook(func() error { return in.beh.wake(in.lifetime) }); err != nil {
+	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
 		return err
 	}
 	if _, err := in.flush(); err != nil {
@@ -235,7 +235,7 @@ func (in *instance) activate() error {
 }
 
 // hook runs user code on the current goroutine, turning a panic into an error.
-func (in *instance) hook(fn func() error) (err error) {
+func (in *Instance) hook(fn func() error) (err error) {
 	in.taskActive.Store(true)
 	defer in.taskActive.Store(false)
 	defer func() {
@@ -261,7 +261,7 @@ func waitPending(ctx context.Context, p *store.Pending) error {
 
 // enqueue queues t on the mailbox. It fails with errStopping when the
 // instance is stopping and with actor/overloaded when the mailbox is full.
-func (in *instance) enqueue(t task) error {
+func (in *Instance) enqueue(t task) error {
 	in.mu.Lock()
 	if in.state != stateRunning {
 		in.mu.Unlock()
@@ -283,7 +283,7 @@ func (in *instance) enqueue(t task) error {
 
 // dequeue takes the oldest queued task. When more wait, it signals the
 // mailbox again so the loop comes back for them.
-func (in *instance) dequeue() (task, bool) {
+func (in *Instance) dequeue() (task, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.tasks.len() == 0 {
@@ -300,7 +300,7 @@ func (in *instance) dequeue() (task, bool) {
 }
 
 // requestStop asks the mailbox loop to stop the instance.
-func (in *instance) requestStop(k stopKind) {
+func (in *Instance) requestStop(k stopKind) {
 	in.mu.Lock()
 	if in.stopReq == nil || k > *in.stopReq {
 		in.stopReq = &k
@@ -317,25 +317,25 @@ func (in *instance) requestStop(k stopKind) {
 	}
 }
 
-func (in *instance) sleepTimeout() time.Duration {
-	if in.cfg.sleepTimeout > 0 {
-		return in.cfg.sleepTimeout
+func (in *Instance) sleepTimeout() time.Duration {
+	if in.cfg.SleepTimeout > 0 {
+		return in.cfg.SleepTimeout
 	}
 	return in.rt.limits.SleepTimeout
 }
 
-func (in *instance) actionTimeout() time.Duration {
-	if in.cfg.actionTimeout > 0 {
-		return in.cfg.actionTimeout
+func (in *Instance) actionTimeout() time.Duration {
+	if in.cfg.ActionTimeout > 0 {
+		return in.cfg.ActionTimeout
 	}
 	return in.rt.limits.ActionTimeout
 }
 
 // loop is the mailbox: one task at a time until the instance stops.
-func (in *instance) loop() {
+func (in *Instance) loop() {
 	timer := time.NewTimer(in.sleepTimeout())
 	defer timer.Stop()
-	if in.cfg.noSleep {
+	if in.cfg.NoSleep {
 		timer.Stop()
 	}
 	alarm := time.NewTimer(time.Hour)
@@ -367,7 +367,7 @@ func (in *instance) loop() {
 			} else if in.sleepWanted && idle {
 				in.requestStop(stopSleep)
 			}
-			if idle && !in.cfg.noSleep {
+			if idle && !in.cfg.NoSleep {
 				timer.Reset(in.sleepTimeout())
 			}
 		case <-timer.C:
@@ -385,7 +385,7 @@ func (in *instance) loop() {
 			in.mu.Lock()
 			idle := in.idleLocked()
 			in.mu.Unlock()
-			if idle && !in.cfg.noSleep {
+			if idle && !in.cfg.NoSleep {
 				timer.Reset(in.sleepTimeout())
 			}
 		case <-in.wake:
@@ -394,7 +394,7 @@ func (in *instance) loop() {
 			in.mu.Lock()
 			idle := in.idleLocked()
 			in.mu.Unlock()
-			if idle && !in.cfg.noSleep {
+			if idle && !in.cfg.NoSleep {
 				timer.Reset(in.sleepTimeout())
 			}
 		}
@@ -419,11 +419,11 @@ func (in *instance) loop() {
 // idleLocked reports whether nothing keeps the actor awake: no queued or
 // running task, no connection, and no message waiting for its Run loop.
 // in.mu is held.
-func (in *instance) idleLocked() bool {
+func (in *Instance) idleLocked() bool {
 	return in.inflight == 0 && in.holds == 0 && !(in.run != nil && in.queue.len() > 0)
 }
 
-func (in *instance) runTask(t task) {
+func (in *Instance) runTask(t task) {
 	if err := in.gateErr(); err != nil {
 		t.abort(err)
 		in.requestStop(stopFailed)
@@ -435,7 +435,7 @@ func (in *instance) runTask(t task) {
 }
 
 // gateErr reports a failed earlier commit: the instance must not go on.
-func (in *instance) gateErr() error {
+func (in *Instance) gateErr() error {
 	if in.gate == nil {
 		return nil
 	}
@@ -452,8 +452,8 @@ func (in *instance) gateErr() error {
 // flush commits what the finished task changed (state and KV) and releases
 // the task's outputs behind that commit. It returns the gate outputs wait
 // for (nil when nothing is pending).
-func (in *instance) flush() (*store.Pending, error) {
-	st, err := in.beh.encodeState()
+func (in *Instance) flush() (*store.Pending, error) {
+	st, err := in.beh.EncodeState()
 	if err != nil {
 		in.log.Error("encode state", "err", err)
 		in.rollbackState()
@@ -461,9 +461,9 @@ func (in *instance) flush() (*store.Pending, error) {
 		return in.gate, errs.Internal()
 	}
 	changed := !bytes.Equal(st, in.lastState)
-	if changed && in.beh.hasStateChange() {
-		_ = in.hook(func() error { in.beh.stateChanged(in.lifetime); return nil })
-		if st2, err := in.beh.encodeState(); err == nil {
+	if changed && in.beh.HasStateChange() {
+		_ = in.hook(func() error { in.beh.StateChanged(in.lifetime); return nil })
+		if st2, err := in.beh.EncodeState(); err == nil {
 			st = st2
 		}
 	}
@@ -499,15 +499,15 @@ func (in *instance) flush() (*store.Pending, error) {
 	return in.gate, nil
 }
 
-func (in *instance) rollbackState() {
-	if err := in.beh.load(in.lastState); err != nil {
+func (in *Instance) rollbackState() {
+	if err := in.beh.Load(in.lastState); err != nil {
 		in.log.Error("roll back state", "err", err)
 	}
 }
 
 // emit buffers an output produced by the running task; it leaves after the
 // task's commit. Outside a task it is released behind the latest commit.
-func (in *instance) emit(d delivery) {
+func (in *Instance) emit(d delivery) {
 	if in.taskActive.Load() {
 		in.outMu.Lock()
 		in.outbuf = append(in.outbuf, d)
@@ -519,7 +519,7 @@ func (in *instance) emit(d delivery) {
 	}
 }
 
-func (in *instance) releaseOutputs() {
+func (in *Instance) releaseOutputs() {
 	in.outMu.Lock()
 	out := in.outbuf
 	in.outbuf = nil
@@ -530,7 +530,7 @@ func (in *instance) releaseOutputs() {
 }
 
 // stop runs the stop sequence of kind k on the mailbox goroutine.
-func (in *instance) stop(k stopKind) {
+func (in *Instance) stop(k stopKind) {
 	log := in.log.With("reason", k.String())
 	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 	defer cancel()
@@ -554,7 +554,7 @@ func (in *instance) stop(k stopKind) {
 	}
 	switch k {
 	case stopSleep, stopShutdown:
-		if err := in.hook(func() error { return in.beh.sleep(in.lifetime) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Sleep(in.lifetime) }); err != nil {
 			log.Warn("onSleep failed", "err", err)
 		}
 		if _, err := in.flush(); err != nil {
@@ -568,7 +568,7 @@ func (in *instance) stop(k stopKind) {
 			in.rt.noteEnded(in.id, in.actor.Generation, false)
 		}
 	case stopDestroy:
-		if err := in.hook(func() error { return in.beh.destroy(in.lifetime) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Destroy(in.lifetime) }); err != nil {
 			log.Warn("onDestroy failed", "err", err)
 		}
 		in.releaseOutputs()
@@ -593,7 +593,7 @@ func (in *instance) stop(k stopKind) {
 	log.Debug("actor stopped")
 }
 
-func (in *instance) drainMailbox(err error) {
+func (in *Instance) drainMailbox(err error) {
 	for {
 		t, ok := in.dequeue()
 		if !ok {
@@ -607,7 +607,7 @@ func (in *instance) drainMailbox(err error) {
 }
 
 // requestDestroy queues a destroy and waits until the actor is gone.
-func (in *instance) requestDestroy(ctx context.Context) error {
+func (in *Instance) requestDestroy(ctx context.Context) error {
 	res := make(chan error, 1)
 	err := in.enqueue(task{
 		run:   func() { in.destroyWanted = true; res <- nil },

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )
 
-// RunnerConfig configures runner mode: the program hosts actors for a
-// distributed engine. RunnerConfigFromEnv fills it from the environment.
-type RunnerConfig struct {
+// Config configures runner mode: the program hosts actors for a
+// distributed engine. ConfigFromEnv fills it from the environment.
+type Config struct {
 	// Endpoint is the engine's client address (RIVET_ENDPOINT); actors use it
 	// to reach other actors.
 	Endpoint string
@@ -49,13 +49,13 @@ type RunnerConfig struct {
 	ShutdownTimeout time.Duration
 }
 
-// RunnerConfigFromEnv reads runner mode's configuration.
-func RunnerConfigFromEnv() (RunnerConfig, error) {
-	eng, err := ConfigFromEnv()
+// ConfigFromEnv reads runner mode's configuration.
+func ConfigFromEnv() (Config, error) {
+	eng, err := BaseFromEnv()
 	if err != nil {
-		return RunnerConfig{}, err
+		return Config{}, err
 	}
-	cfg := RunnerConfig{
+	cfg := Config{
 		Endpoint:        os.Getenv("RIVET_ENDPOINT"),
 		Pool:            envOr("RIVET_POOL", "default"),
 		Version:         1,
@@ -96,10 +96,10 @@ func RunnerConfigFromEnv() (RunnerConfig, error) {
 	return cfg, nil
 }
 
-// RunRunner hosts the registered actors for a distributed engine until ctx
-// ends, then drains them: every actor sleeps (onSleep, commit) before the
-// runner leaves the registry.
-func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
+// Run hosts defs for a distributed engine until ctx ends, then drains
+// them: every actor sleeps (onSleep, commit) before the runner leaves the
+// registry.
+func Run(ctx context.Context, defs []Definition, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -115,9 +115,8 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 	defer committer.Close()
 	id := "runner-" + uuid.NewString()
 	log := cfg.Log.With("runner", id, "pool", cfg.Pool, "version", cfg.Version)
-	rt := newRuntime(st, committer, r.defs, id, cfg.Limits, log)
-	rt.placed = true
-	rt.endpoint = cfg.Endpoint
+	rt := NewRuntime(RuntimeConfig{Store: st, Committer: committer, Defs: defs, RunnerID: id, Placed: true, Limits: cfg.Limits, Log: log})
+	rt.SetEndpoint(cfg.Endpoint)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -138,12 +137,12 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	row := store.Runner{ID: id, Pool: cfg.Pool, Version: cfg.Version, Address: addr, Names: r.names()}
+	row := store.Runner{ID: id, Pool: cfg.Pool, Version: cfg.Version, Address: addr, Names: names(defs)}
 	if err := st.UpsertRunner(ctx, row); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("register runner: %w", err)
 	}
-	log.Info("runner registered", "address", addr, "actors", len(r.defs))
+	log.Info("runner registered", "address", addr, "actors", len(defs))
 
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	hbDone := make(chan struct{})
@@ -178,7 +177,7 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 // heartbeat keeps the runner's registry row fresh. When it cannot for a
 // whole lease, gateways may already have moved its actors, so it stops them
 // all without committing (their writes would be fenced anyway).
-func heartbeat(ctx context.Context, st store.Store, rt *runtime, row store.Runner, lease time.Duration, log *slog.Logger) {
+func heartbeat(ctx context.Context, st store.Store, rt *Runtime, row store.Runner, lease time.Duration, log *slog.Logger) {
 	t := time.NewTicker(lease / 5)
 	defer t.Stop()
 	lastOK := time.Now()
@@ -230,10 +229,10 @@ func advertise(a net.Addr) (string, error) {
 	return net.JoinHostPort(name, port), nil
 }
 
-func (r *Registry) names() []string {
-	out := make([]string, 0, len(r.defs))
-	for n := range r.defs {
-		out = append(out, n)
+func names(defs []Definition) []string {
+	out := make([]string, 0, len(defs))
+	for _, d := range defs {
+		out = append(out, d.Name())
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 import (
 	"strconv"

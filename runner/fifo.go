@@ -1,4 +1,4 @@
-package rivet
+package runner
 
 // fifo is a growable ring buffer queue. It allocates only while it holds
 // items and gives a large buffer back once it is empty again, so an idle

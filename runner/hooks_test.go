@@ -1,8 +1,10 @@
-package rivet
+package runner_test
 
 import (
 	"context"
 	"errors"
+	"github.com/rivetkube/rivetkube/rivet"
+	"github.com/rivetkube/rivetkube/runner"
 	"slices"
 	"sync"
 	"testing"
@@ -32,37 +34,37 @@ func (l *hookLog) has(s string) bool {
 	return slices.Contains(l.calls, s)
 }
 
-func hookActor(log *hookLog) *Actor[hookState] {
-	return New("hooks", Options[hookState]{
-		CreateVars: func(c *Ctx[hookState]) (any, error) { return "vars-ok", nil },
-		OnStateChange: func(c *Ctx[hookState]) {
+func hookActor(log *hookLog) *rivet.Actor[hookState] {
+	return rivet.New("hooks", rivet.Options[hookState]{
+		CreateVars: func(c *rivet.Ctx[hookState]) (any, error) { return "vars-ok", nil },
+		OnStateChange: func(c *rivet.Ctx[hookState]) {
 			c.State().Changes++
 		},
-		OnConnect: func(c *Ctx[hookState], conn *Conn) {
-			if conn.sink != nil {
+		OnConnect: func(c *rivet.Ctx[hookState], conn *rivet.Conn) {
+			if runner.IsSocketForTest(conn) {
 				c.State().Events = append(c.State().Events, "connect")
 			}
 		},
-		OnDisconnect: func(c *Ctx[hookState], conn *Conn) {
-			if conn.sink != nil {
+		OnDisconnect: func(c *rivet.Ctx[hookState], conn *rivet.Conn) {
+			if runner.IsSocketForTest(conn) {
 				c.State().Events = append(c.State().Events, "disconnect")
 			}
 		},
-		OnBeforeActionResponse: func(c *Ctx[hookState], action string, args Args, out any) (any, error) {
+		OnBeforeActionResponse: func(c *rivet.Ctx[hookState], action string, args rivet.Args, out any) (any, error) {
 			if action == "wrapped" {
 				return map[string]any{"wrapped": out}, nil
 			}
 			return out, nil
 		},
-		OnDestroy: func(c *Ctx[hookState]) error { log.add("destroy"); return nil },
-		OnSleep:   func(c *Ctx[hookState]) error { log.add("sleep"); return nil },
+		OnDestroy: func(c *rivet.Ctx[hookState]) error { log.add("destroy"); return nil },
+		OnSleep:   func(c *rivet.Ctx[hookState]) error { log.add("sleep"); return nil },
 	}).
-		Action("inc", func(c *Ctx[hookState]) (int, error) { c.State().N++; return c.State().N, nil }).
-		Action("read", func(c *Ctx[hookState]) (hookState, error) { return *c.State(), nil }).
-		Action("vars", func(c *Ctx[hookState]) (any, error) { return c.Vars(), nil }).
-		Action("wrapped", func(c *Ctx[hookState]) (int, error) { return 7, nil }).
-		Action("sleepNow", func(c *Ctx[hookState]) error { c.Sleep(); return nil }).
-		Action("bigState", func(c *Ctx[hookState]) error {
+		Action("inc", func(c *rivet.Ctx[hookState]) (int, error) { c.State().N++; return c.State().N, nil }).
+		Action("read", func(c *rivet.Ctx[hookState]) (hookState, error) { return *c.State(), nil }).
+		Action("vars", func(c *rivet.Ctx[hookState]) (any, error) { return c.Vars(), nil }).
+		Action("wrapped", func(c *rivet.Ctx[hookState]) (int, error) { return 7, nil }).
+		Action("sleepNow", func(c *rivet.Ctx[hookState]) error { c.Sleep(); return nil }).
+		Action("bigState", func(c *rivet.Ctx[hookState]) error {
 			c.State().Events = append(c.State().Events, string(make([]byte, 5<<20)))
 			return nil
 		})
