@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -60,7 +61,7 @@ func (c *Conn) Disconnect(reason string) {
 	}
 	var err error
 	if reason != "" {
-		err = errs.New(200, "actor", "disconnected", "%s", reason)
+		err = errs.Disconnected(reason)
 	}
 	c.in.closeConn(c, err, true)
 }
@@ -212,7 +213,7 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 				// The reply is an output like any other: it waits for the commit.
 				in.pump.push(in.gate, []delivery{{fn: func(gerr error) {
 					if gerr != nil {
-						once(nil, storeErr(gerr))
+						once(nil, errs.FromStore(gerr))
 						return
 					}
 					once(out, aerr)
@@ -267,7 +268,7 @@ func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 	}
 	in.traces.add(sp)
 	if err != nil {
-		if pe := toPublic(err); pe.Code == "internal_error" && pe.Group == "actor" {
+		if pe := toPublic(err); errors.Is(pe, errs.ErrInternal) {
 			in.log.Warn("action failed", "action", name, "err", err)
 		}
 		return nil, toPublic(err)
@@ -320,7 +321,7 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 			}
 			in.pump.push(in.gate, []delivery{{fn: func(gerr error) {
 				if gerr != nil {
-					res <- result{nil, storeErr(gerr)}
+					res <- result{nil, errs.FromStore(gerr)}
 					return
 				}
 				res <- result{out, err}

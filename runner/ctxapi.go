@@ -3,9 +3,9 @@ package runner
 import (
 	"context"
 	"log/slog"
-	"net/http"
 
 	"github.com/rivetkube/rivetkube/client"
+	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -72,5 +72,5 @@ func (in *Instance) Log() *slog.Logger { return in.log }
 // InvalidArgument is the error of an action argument that does not decode
 // into its declared type: actor/invalid_argument, HTTP 400.
 func InvalidArgument(message string) error {
-	return &UserError{Code: "invalid_argument", Message: message, status: http.StatusBadRequest, group: "actor"}
+	return errs.InvalidArgument(message)
 }

@@ -16,9 +16,6 @@ type UserError struct {
 	Message string
 	// Metadata is any CBOR-encodable value; nil for none.
 	Metadata any
-
-	group  string
-	status int
 }
 
 // NewUserError returns a UserError with a code, message and optional metadata.
@@ -46,12 +43,6 @@ func toPublic(err error) *errs.Error {
 	var ue *UserError
 	if errors.As(err, &ue) {
 		pe := &errs.Error{Group: "user", Code: ue.code(), Message: ue.Message, Status: http.StatusBadRequest}
-		if ue.group != "" {
-			pe.Group = ue.group
-		}
-		if ue.status != 0 {
-			pe.Status = ue.status
-		}
 		if ue.Metadata != nil {
 			if md, mErr := Marshal(ue.Metadata); mErr == nil {
 				pe.Metadata = md

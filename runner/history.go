@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -29,7 +30,7 @@ type History struct {
 func (q *Queue) LoadHistory(ctx context.Context, run string) (*History, error) {
 	steps, err := q.in.rt.store.ListWorkflowSteps(ctx, q.in.id, run)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, errs.FromStore(err)
 	}
 	h := &History{in: q.in, q: q, run: run, steps: make(map[string]store.WorkflowStep, len(steps))}
 	for _, s := range steps {

@@ -3,12 +3,13 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"github.com/rivetkube/rivetkube/rivet"
-	"github.com/rivetkube/rivetkube/runner"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rivetkube/rivetkube/rivet"
+	"github.com/rivetkube/rivetkube/runner"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"

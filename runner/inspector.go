@@ -128,7 +128,7 @@ func (in *Instance) inspect(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			in.pump.push(in.gate, []delivery{{fn: func(gerr error) {
 				if gerr != nil {
-					res <- result{err: storeErr(gerr)}
+					res <- result{err: errs.FromStore(gerr)}
 					return
 				}
 				res <- result{status, v, err}
@@ -236,7 +236,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		limit := boundedInt(get("limit"), 100, 1000)
 		ms, err := in.rt.store.ListQueue(ctx, in.id, 0, nil, limit)
 		if err != nil {
-			return 0, nil, storeErr(err)
+			return 0, nil, errs.FromStore(err)
 		}
 		items := make([]map[string]any, 0, len(ms))
 		for _, m := range ms {
@@ -244,7 +244,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		}
 		n, err := in.rt.store.QueueLen(ctx, in.id)
 		if err != nil {
-			return 0, nil, storeErr(err)
+			return 0, nil, errs.FromStore(err)
 		}
 		return http.StatusOK, map[string]any{"size": n, "messages": items}, nil
 	case method == http.MethodGet && path == "traces":
@@ -256,7 +256,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		}
 		return http.StatusOK, h, nil
 	}
-	return 0, nil, errs.New(http.StatusNotFound, "inspector", "not_found", "No inspector endpoint %s /%s.", method, path)
+	return 0, nil, errs.InspectorNotFound(method, path)
 }
 
 func boundedInt(s string, def, max int) int {

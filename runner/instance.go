@@ -156,7 +156,7 @@ func (in *Instance) activate() error {
 		return hostapi.Gone()
 	}
 	if err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	a := act.Actor
 	if a.Destroyed() {
@@ -176,14 +176,14 @@ func (in *Instance) activate() error {
 		gen := a.Generation
 		a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
 		if err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 		if a.Generation != gen+1 {
 			// Another activation came between the read and Activate: what
 			// was read may be stale. (Only one runtime activates in the
 			// local engine, so this does not happen there.)
 			if act, err = store.LoadActivation(ctx, in.rt.store, in.id, queuePage); err != nil {
-				return storeErr(err)
+				return errs.FromStore(err)
 			}
 		}
 		in.mu.Lock()
@@ -210,10 +210,10 @@ func (in *Instance) activate() error {
 		}
 		p, err := in.rt.committer.Submit(ctx, store.Write{ActorID: in.id, Generation: a.Generation, State: st, Initialized: true})
 		if err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 		if err := waitPending(ctx, p); err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 		in.lastState = st
 	} else {
@@ -442,7 +442,7 @@ func (in *Instance) gateErr() error {
 	select {
 	case <-in.gate.Done():
 		if err := in.gate.Err(); err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 	default:
 	}
@@ -472,7 +472,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 		in.rollbackState()
 		in.kv.discardTask()
 		in.releaseOutputs()
-		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
+		return in.gate, errs.StateTooLarge(len(st), in.rt.limits.MaxStateSize)
 	}
 	puts, dels := in.kv.takeTask()
 	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
@@ -489,7 +489,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 		if err != nil {
 			in.releaseOutputs()
 			in.requestStop(stopFailed)
-			return in.gate, storeErr(err)
+			return in.gate, errs.FromStore(err)
 		}
 		in.gate = p
 		in.lastState = st
@@ -543,11 +543,11 @@ func (in *Instance) stop(k stopKind) {
 	var closeErr error
 	switch k {
 	case stopDestroy:
-		closeErr = errs.New(410, "actor", "destroyed", "Actor was destroyed.")
+		closeErr = errs.DestroyedClose()
 	case stopFailed:
 		closeErr = errs.Stopping()
 	default:
-		closeErr = errs.New(503, "actor", "stopping", "Actor is going away.")
+		closeErr = errs.GoingAway()
 	}
 	for _, c := range in.conns {
 		in.closeConn(c, closeErr, k != stopFailed)

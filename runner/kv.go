@@ -109,7 +109,7 @@ func (kv *KV) Get(key []byte) ([]byte, error) {
 	}
 	vals, err := kv.in.rt.store.KVGet(kv.ctx, kv.in.id, [][]byte{key})
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, errs.FromStore(err)
 	}
 	return vals[0], nil
 }
@@ -174,7 +174,7 @@ func (kv *KV) list(r store.KVRange, opts ListOptions, in func([]byte) bool) ([]P
 	r.Limit = limit + len(local)
 	stored, err := kv.in.rt.store.KVList(kv.ctx, kv.in.id, r)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, errs.FromStore(err)
 	}
 	if len(local) == 0 {
 		out := make([]Pair, 0, min(len(stored), limit))

@@ -3,8 +3,9 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"github.com/rivetkube/rivetkube/rivet"
 	"testing"
+
+	"github.com/rivetkube/rivetkube/rivet"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"net/http"
 	"sync"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
@@ -34,7 +33,7 @@ type outBatch struct {
 // errPumpClosed is what outputs pushed after the pump closed get: the
 // instance is gone and they were not released. A reply may have been
 // produced by an action that ran, so it must not be retried blindly.
-var errPumpClosed = errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The actor stopped before the reply was sent.")
+var errPumpClosed = errs.DroppedReply("The actor stopped before the reply was sent.")
 
 // pump releases an actor's outputs in order, each batch only after the
 // commit (gate) that covers it is durable: the output gate.
@@ -206,7 +205,7 @@ func (p *pump) deliver(d delivery, err error) {
 		d.fn(err)
 	case d.conn != nil:
 		if err != nil {
-			d.conn.sink.Close(storeErr(err))
+			d.conn.sink.Close(errs.FromStore(err))
 			return
 		}
 		if d.closing {

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -215,7 +214,7 @@ func (in *Instance) loadQueue(ctx context.Context, first []store.QueueMessage) e
 		}
 		var err error
 		if ms, err = in.rt.store.ListQueue(ctx, in.id, ms[len(ms)-1].Seq, nil, queuePage); err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 	}
 }
@@ -234,7 +233,7 @@ func queueFullErr(limit int) *errs.Error {
 // queueSend durably enqueues and, when asked, waits for the completion.
 func (in *Instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
 	if !in.cfg.hasQueue(req.Queue) {
-		return hostapi.QueueSendResponse{}, errs.New(http.StatusNotFound, "actor", "queue_not_found", "Queue `%s` was not found.", req.Queue)
+		return hostapi.QueueSendResponse{}, errs.QueueNotFound(req.Queue)
 	}
 	limit := in.cfg.MaxQueue
 	if limit <= 0 {
@@ -254,7 +253,7 @@ func (in *Instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest)
 		return hostapi.QueueSendResponse{}, errs.InvalidRequest("invalid queue message: %v", err)
 	}
 	if err != nil {
-		return hostapi.QueueSendResponse{}, storeErr(err)
+		return hostapi.QueueSendResponse{}, errs.FromStore(err)
 	}
 	var ch chan []byte
 	if req.Wait {

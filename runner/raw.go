@@ -57,7 +57,7 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 				return nil
 			})
 			if err == nil && !handled {
-				err = errs.New(http.StatusNotFound, "actor", "request_handler_not_found", "This actor has no onRequest handler.")
+				err = errs.RequestHandlerNotFound()
 			}
 			if err == nil && resp.over {
 				err = errs.OutgoingTooLong(int64(resp.limit))
@@ -68,7 +68,7 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			in.pump.push(in.gate, []delivery{{fn: func(gerr error) {
 				if gerr != nil {
-					res <- result{nil, storeErr(gerr)}
+					res <- result{nil, errs.FromStore(gerr)}
 					return
 				}
 				res <- result{resp, err}
@@ -172,7 +172,7 @@ func (in *Instance) openWebSocket(ctx context.Context, r *http.Request, mc hosta
 				return nil
 			})
 			if err == nil && !handled {
-				err = errs.New(http.StatusNotFound, "actor", "websocket_handler_not_found", "This actor has no onWebSocket handler.")
+				err = errs.WebSocketHandlerNotFound()
 			}
 			if err == nil {
 				in.mu.Lock()

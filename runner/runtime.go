@@ -338,7 +338,7 @@ func (rt *Runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 		return hostapi.Gone()
 	}
 	if err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	if a.Destroyed() {
 		return hostapi.Gone()
@@ -350,7 +350,7 @@ func (rt *Runtime) Destroy(ctx context.Context, t hostapi.Target) error {
 	if live == nil && (def == nil || !def.Config().HasDestroy) && !rt.placed {
 		// Nothing runs and no hook needs to: destroy in the store directly.
 		_, err := rt.store.DestroyActor(ctx, actorID)
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	return rt.withInstance(ctx, t, func(in *Instance) error {
 		return in.requestDestroy(ctx)
@@ -433,25 +433,4 @@ func (rt *Runtime) fenceAll() {
 	for _, in := range live {
 		in.requestStop(stopFailed)
 	}
-}
-
-// storeErr maps store errors to public errors.
-func storeErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDestroyed):
-		return errs.NotFound()
-	case errors.Is(err, store.ErrFenced):
-		return errs.Stopping()
-	case errors.Is(err, store.ErrClosed):
-		return errs.Stopping()
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errs.Unavailable("store did not answer in time")
-	}
-	var pe *errs.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return errs.Unavailable("store error")
 }

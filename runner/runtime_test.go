@@ -3,14 +3,15 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"github.com/rivetkube/rivetkube/rivet"
-	"github.com/rivetkube/rivetkube/runner"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rivetkube/rivetkube/rivet"
+	"github.com/rivetkube/rivetkube/runner"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
 )
 
 // workflowStatus summarizes the actor's recorded workflow steps for the
@@ -9,7 +11,7 @@ import (
 func (in *Instance) workflowStatus(ctx context.Context) (map[string]any, error) {
 	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, "")
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, errs.FromStore(err)
 	}
 	counts := map[string]int{}
 	for _, s := range steps {
@@ -22,7 +24,7 @@ func (in *Instance) workflowStatus(ctx context.Context) (map[string]any, error) 
 func (in *Instance) workflowHistory(ctx context.Context) (map[string]any, error) {
 	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, "")
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, errs.FromStore(err)
 	}
 	out := make([]map[string]any, 0, len(steps))
 	for _, s := range steps {

@@ -2,11 +2,12 @@ package runner_test
 
 import (
 	"context"
-	"github.com/rivetkube/rivetkube/rivet"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rivetkube/rivetkube/rivet"
 
 	"github.com/rivetkube/rivetkube/internal/hostapi"
 )

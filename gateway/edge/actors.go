@@ -199,7 +199,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.cfg.Store.CreateActor(r.Context(), spec)
 	if err != nil {
-		writeError(w, protocol.EncodingJSON, storeError(err), nil)
+		writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"actor": toJSON(a)})
@@ -213,7 +213,7 @@ func (s *Server) handleGetOrCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	a, created, err := s.getOrCreate(r.Context(), spec)
 	if err != nil {
-		writeError(w, protocol.EncodingJSON, storeError(err), nil)
+		writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"actor": toJSON(a), "created": created})
@@ -237,7 +237,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if err != nil {
-				writeError(w, protocol.EncodingJSON, storeError(err), nil)
+				writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 				return
 			}
 			out = append(out, toJSON(a))
@@ -260,7 +260,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			out = append(out, toJSON(a))
 		} else if !errors.Is(err, store.ErrNotFound) {
-			writeError(w, protocol.EncodingJSON, storeError(err), nil)
+			writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"actors": out})
@@ -271,7 +271,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		IncludeDestroyed: q.Get("include_destroyed") == "true",
 	})
 	if err != nil {
-		writeError(w, protocol.EncodingJSON, storeError(err), nil)
+		writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 		return
 	}
 	for _, a := range actors {
@@ -293,23 +293,6 @@ func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
-}
-
-// storeError maps store errors to public errors.
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDestroyed):
-		return errs.NotFound()
-	case errors.Is(err, store.ErrExists):
-		return errs.ActorExists()
-	case errors.Is(err, store.ErrClosed):
-		return errs.Unavailable("engine is shutting down")
-	}
-	var pe *errs.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return errs.Unavailable("store error")
 }
 
 // unknownName is the error for an actor name no host knows.

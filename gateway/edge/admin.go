@@ -68,7 +68,7 @@ func (s *Server) mountAdmin() {
 func (s *Server) admin(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" {
-			writeError(w, protocol.EncodingJSON, errs.New(http.StatusForbidden, "auth", "admin_disabled", "The admin API is disabled: no admin token is configured."), nil)
+			writeError(w, protocol.EncodingJSON, errs.AdminDisabled(), nil)
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -17,7 +17,7 @@ const maxQueueName = 256
 
 func (s *Server) handleQueue(ctx context.Context, w http.ResponseWriter, r *http.Request, enc protocol.Encoding, t target, name string) {
 	if r.Method != http.MethodPost {
-		writeError(w, enc, errs.New(http.StatusMethodNotAllowed, "request", "method_not_allowed", "Queue sends use POST."), t.specifier())
+		writeError(w, enc, errs.MethodNotAllowed("Queue sends use POST."), t.specifier())
 		return
 	}
 	body, err := readBody(r, s.cfg.MaxMessageSize)
@@ -79,7 +79,7 @@ func (s *Server) handleInspector(ctx context.Context, w http.ResponseWriter, r *
 			return
 		}
 	case !s.cfg.InspectorOpen:
-		writeError(w, protocol.EncodingJSON, errs.New(http.StatusForbidden, "auth", "inspector_disabled", "The inspector is disabled: no inspector token is configured."), nil)
+		writeError(w, protocol.EncodingJSON, errs.InspectorDisabled(), nil)
 		return
 	}
 	s.forwardHTTP(ctx, w, r, t, sub, s.cfg.MaxMessageSize, s.cfg.Host.Inspect)

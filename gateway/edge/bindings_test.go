@@ -54,7 +54,7 @@ func (h *fakeHost) WebSocket(context.Context, hostapi.Target, *http.Request, hos
 }
 func (h *fakeHost) Destroy(ctx context.Context, t hostapi.Target) error {
 	if _, err := h.st.DestroyActor(ctx, t.ActorID); err != nil {
-		return storeError(err)
+		return errs.FromStore(err)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func New(cfg Config) *Server {
 		s.mountAdmin()
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, protocol.EncodingJSON, errs.New(http.StatusNotFound, "request", "route_not_found", "No route for %s %s.", r.Method, r.URL.Path), nil)
+		writeError(w, protocol.EncodingJSON, errs.RouteNotFound("No route for %s %s.", r.Method, r.URL.Path), nil)
 	})
 	return s
 }

@@ -54,7 +54,7 @@ func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool
 		}
 		a, err := s.cfg.Store.GetActor(ctx, id)
 		if err != nil {
-			return target{}, storeError(err)
+			return target{}, errs.FromStore(err)
 		}
 		if a.Destroyed() {
 			return target{}, errs.NotFound()
@@ -81,7 +81,7 @@ func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool
 		if method == "get" {
 			a, err := s.cfg.Store.GetActorByKey(ctx, ns, seg, key)
 			if err != nil {
-				return target{}, storeError(err)
+				return target{}, errs.FromStore(err)
 			}
 			s.bindings.put(a)
 			return target{actor: a}, nil
@@ -102,7 +102,7 @@ func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool
 		}
 		a, _, err := s.getOrCreate(ctx, spec)
 		if err != nil {
-			return target{}, storeError(err)
+			return target{}, errs.FromStore(err)
 		}
 		s.bindings.put(a)
 		return target{actor: a}, nil
@@ -168,13 +168,13 @@ func (s *Server) handleGateway(w http.ResponseWriter, r *http.Request) {
 	case "inspector":
 		s.handleInspector(ctx, w, r, t, sub)
 	default:
-		writeError(w, enc, errs.New(http.StatusNotFound, "request", "route_not_found", "Unknown actor route %q.", kind), t.specifier())
+		writeError(w, enc, errs.RouteNotFound("Unknown actor route %q.", kind), t.specifier())
 	}
 }
 
 func (s *Server) handleAction(ctx context.Context, w http.ResponseWriter, r *http.Request, enc protocol.Encoding, t target, name string) {
 	if r.Method != http.MethodPost {
-		writeError(w, enc, errs.New(http.StatusMethodNotAllowed, "request", "method_not_allowed", "Actions are called with POST."), t.specifier())
+		writeError(w, enc, errs.MethodNotAllowed("Actions are called with POST."), t.specifier())
 		return
 	}
 	if name == "" {

@@ -66,7 +66,7 @@ func closeReason(err error) (websocket.StatusCode, string) {
 		reason = reason[:120]
 	}
 	code := websocket.StatusInternalError
-	if pe.Group == "actor" && (pe.Code == "stopping" || pe.Code == "starting") {
+	if errs.Retryable(pe) {
 		code = websocket.StatusTryAgainLater
 	}
 	return code, reason

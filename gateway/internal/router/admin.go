@@ -24,11 +24,11 @@ type (
 func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, error) {
 	pc, err := rt.cfg.Store.GetPoolConfig(ctx, pool)
 	if err != nil {
-		return PoolStatus{}, storeErr(err)
+		return PoolStatus{}, errs.FromStore(err)
 	}
 	v, err := rt.registry(ctx, true)
 	if err != nil {
-		return PoolStatus{}, storeErr(err)
+		return PoolStatus{}, errs.FromStore(err)
 	}
 	st := PoolStatus{
 		Pool: pool, Ready: nonNil(pc.Ready), Draining: nonNil(pc.Draining), DrainRate: pc.DrainRate,
@@ -82,7 +82,7 @@ func (rt *Router) SetPoolRouting(ctx context.Context, pc store.PoolConfig) error
 		return errs.InvalidRequest("drainRate must be between 0 and 100000 actors per second")
 	}
 	if err := rt.cfg.Store.SetPoolConfig(ctx, pc); err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	_, _ = rt.registry(ctx, true)
 	return nil
@@ -91,7 +91,7 @@ func (rt *Router) SetPoolRouting(ctx context.Context, pc store.PoolConfig) error
 // SetRunnerDraining marks one runner draining (the autoscaler's victim) or not.
 func (rt *Router) SetRunnerDraining(ctx context.Context, id string, draining bool) error {
 	if err := rt.cfg.Store.SetRunnerDraining(ctx, id, draining); err != nil {
-		return fmt.Errorf("set runner draining: %w", storeErr(err))
+		return fmt.Errorf("set runner draining: %w", errs.FromStore(err))
 	}
 	return nil
 }

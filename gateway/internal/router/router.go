@@ -269,7 +269,7 @@ func (rt *Router) freshView() *registryView {
 func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store.Runner, error) {
 	pc, err := rt.poolConfig(ctx, v, pool)
 	if err != nil {
-		return store.Runner{}, storeErr(err)
+		return store.Runner{}, errs.FromStore(err)
 	}
 	live := map[uint64][]store.Runner{}
 	for _, r := range v.byPool[pool] {
@@ -375,17 +375,7 @@ func (rt *Router) Close() {
 }
 
 // retryable reports errors that mean "the actor is moving; try again".
-func retryable(err error) bool {
-	var pe *errs.Error
-	if !errors.As(err, &pe) || pe.Group != "actor" {
-		return false
-	}
-	switch pe.Code {
-	case "stale_generation", "stopping", "starting":
-		return true
-	}
-	return false
-}
+func retryable(err error) bool { return errs.Retryable(err) }
 
 // route runs fn against the runner hosting actorID, placing it if needed.
 // fn gets the link and the placement generation.
@@ -475,7 +465,7 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 		return hostapi.Gone()
 	}
 	if err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	if a.Destroyed() {
 		return hostapi.Gone()
@@ -512,7 +502,7 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 			return hostapi.Gone()
 		}
 		if err != nil {
-			return storeErr(err)
+			return errs.FromStore(err)
 		}
 		rt.notePlaced(r.ID)
 		a, target = na, r
@@ -539,7 +529,7 @@ func (rt *Router) call(ctx context.Context, actorID string, target store.Runner,
 }
 
 func errDroppedReply() error {
-	return errs.New(http.StatusServiceUnavailable, "actor", "dropped_reply", "The runner hosting the actor went away; the request may or may not have run.")
+	return errs.DroppedReply("The runner hosting the actor went away; the request may or may not have run.")
 }
 
 // placementFailed forgets placement p of actorID when err says the actor
@@ -550,9 +540,8 @@ func (rt *Router) placementFailed(actorID string, p placement, err error) bool {
 	if err == nil {
 		return false
 	}
-	var pe *errs.Error
 	if retryable(err) || errors.Is(err, errRetry) || errors.Is(err, hostapi.ErrGone) ||
-		(errors.As(err, &pe) && pe.Group == "actor" && pe.Code == "dropped_reply") {
+		errors.Is(err, errs.ErrDroppedReply) {
 		rt.placements.forget(actorID, p)
 		return true
 	}
@@ -639,14 +628,14 @@ func (rt *Router) Inspect(ctx context.Context, t hostapi.Target, w http.Response
 func (rt *Router) Stop(ctx context.Context, t hostapi.Target) error {
 	a, err := rt.cfg.Store.GetActor(ctx, t.ActorID)
 	if err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	if a.RunnerID == "" || a.Destroyed() {
 		return nil
 	}
 	v, err := rt.registry(ctx, false)
 	if err != nil {
-		return storeErr(err)
+		return errs.FromStore(err)
 	}
 	r, ok := v.runners[a.RunnerID]
 	if !ok {
@@ -658,20 +647,6 @@ func (rt *Router) Stop(ctx context.Context, t hostapi.Target) error {
 	}
 	rt.placements.forget(a.ID, placement{runner: a.RunnerID, gen: a.Generation})
 	return c.Stop(ctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
-}
-
-func storeErr(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDestroyed):
-		return errs.NotFound()
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errs.Unavailable("store did not answer in time")
-	}
-	var pe *errs.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return errs.Unavailable("store error")
 }
 
 // GetOrCreateActor returns the live actor for spec's key or creates it.
