@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		Log:         log,
 	})
 	gw := edge.New(edge.Config{
-		Store: st, Host: rt, Log: log, Version: cfg.Version,
+		Directory: rt.Directory(), Host: rt, Log: log, Version: cfg.Version,
 		MaxMessageSize: cfg.MaxMessageSize,
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
 		InspectorToken: cfg.InspectorToken,

@@ -151,7 +151,7 @@ func (in *Instance) activate() error {
 	defer cancel()
 	// One read (one round trip on PostgreSQL) for the row, the first queue
 	// page, the schedules and the state.
-	act, err := store.LoadActivation(ctx, in.rt.store, in.id, queuePage)
+	act, err := in.rt.store.LoadActivation(ctx, in.id, queuePage)
 	if errors.Is(err, store.ErrNotFound) {
 		return hostapi.Gone()
 	}
@@ -182,7 +182,7 @@ func (in *Instance) activate() error {
 			// Another activation came between the read and Activate: what
 			// was read may be stale. (Only one runtime activates in the
 			// local engine, so this does not happen there.)
-			if act, err = store.LoadActivation(ctx, in.rt.store, in.id, queuePage); err != nil {
+			if act, err = in.rt.store.LoadActivation(ctx, in.id, queuePage); err != nil {
 				return errs.FromStore(err)
 			}
 		}

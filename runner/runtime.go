@@ -62,7 +62,7 @@ func (l Limits) WithDefaults() Limits {
 // Runtime hosts actor instances and implements hostapi.Host: the local
 // engine's gateway calls it directly, a runner serves it over the link.
 type Runtime struct {
-	store     store.Store
+	store     Store
 	committer *store.Committer
 	defs      map[string]Definition
 	runnerID  string
@@ -119,9 +119,17 @@ func (rt *Runtime) noteEnded(id string, gen uint64, destroyed bool) {
 
 var _ hostapi.Host = (*Runtime)(nil)
 
+// Store is what the runtime needs of the store: the directory (an actor's
+// row, destroy), an instance's reads and fenced commits, and queues.
+type Store interface {
+	store.Directory
+	store.Instances
+	store.Queues
+}
+
 // RuntimeConfig configures a Runtime.
 type RuntimeConfig struct {
-	Store     store.Store
+	Store     Store
 	Committer *store.Committer
 	Defs      []Definition
 	// RunnerID names this process in placements and logs.
@@ -151,7 +159,7 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 // actors. Call it before the runtime serves requests.
 func (rt *Runtime) SetEndpoint(url string) { rt.endpoint = url }
 
-func newRuntime(st store.Store, committer *store.Committer, defs map[string]Definition, runnerID string, limits Limits, log *slog.Logger) *Runtime {
+func newRuntime(st Store, committer *store.Committer, defs map[string]Definition, runnerID string, limits Limits, log *slog.Logger) *Runtime {
 	return &Runtime{
 		store:     st,
 		committer: committer,

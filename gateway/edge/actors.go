@@ -197,7 +197,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.EncodingJSON, err, nil)
 		return
 	}
-	a, err := s.cfg.Store.CreateActor(r.Context(), spec)
+	a, err := s.cfg.Directory.CreateActor(r.Context(), spec)
 	if err != nil {
 		writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 		return
@@ -232,7 +232,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, id := range parts {
-			a, err := s.cfg.Store.GetActor(ctx, id)
+			a, err := s.cfg.Directory.GetActor(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -256,7 +256,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			writeError(w, protocol.EncodingJSON, errs.InvalidRequest("invalid key: %v", err), nil)
 			return
 		}
-		a, err := s.cfg.Store.GetActorByKey(ctx, namespace(r), name, key)
+		a, err := s.cfg.Directory.GetActorByKey(ctx, namespace(r), name, key)
 		if err == nil {
 			out = append(out, toJSON(a))
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -266,7 +266,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"actors": out})
 		return
 	}
-	actors, next, err := s.cfg.Store.ListActors(ctx, store.ListOptions{
+	actors, next, err := s.cfg.Directory.ListActors(ctx, store.ListOptions{
 		Namespace: namespace(r), Name: name, Cursor: q.Get("cursor"),
 		IncludeDestroyed: q.Get("include_destroyed") == "true",
 	})

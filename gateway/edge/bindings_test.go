@@ -96,7 +96,7 @@ func newBindingServer(t *testing.T) (*client.Client, *fakeHost, *readCounter) {
 	t.Cleanup(func() { bs.Close() })
 	host := &fakeHost{st: bs}
 	rc := &readCounter{Store: bs}
-	srv := httptest.NewServer(New(Config{Store: rc, Host: host}))
+	srv := httptest.NewServer(New(Config{Directory: rc, Host: host}))
 	t.Cleanup(srv.Close)
 	cl, err := client.New(client.Config{Endpoint: srv.URL, Encoding: client.EncodingBARE})
 	if err != nil {

@@ -25,8 +25,11 @@ import (
 
 // Config configures a Server. Zero limits take defaults.
 type Config struct {
-	Store store.Store
-	Host  hostapi.Host
+	// Directory resolves and creates actors: the store in the local engine;
+	// in the distributed one the router's, which places a new actor in the
+	// statement that creates it.
+	Directory store.Directory
+	Host      hostapi.Host
 	Log   *slog.Logger
 	// Version is reported by GET /metadata.
 	Version string
@@ -61,13 +64,6 @@ type Config struct {
 	// the gateway remembers (default 100,000; negative disables it). See
 	// bindingCache for why a cached binding is safe to use.
 	BindingCache int
-}
-
-// ActorCreator is implemented by a Host that creates actors itself (the
-// distributed router places a new actor in the statement that creates
-// it). Otherwise the gateway creates them in the store.
-type ActorCreator interface {
-	GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -112,12 +108,9 @@ type Server struct {
 	bindings *bindingCache
 }
 
-// getOrCreate creates through the Host when it can (ActorCreator).
+// getOrCreate resolves spec's key or creates the actor, in the directory.
 func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
-	if c, ok := s.cfg.Host.(ActorCreator); ok {
-		return c.GetOrCreateActor(ctx, spec)
-	}
-	return s.cfg.Store.GetOrCreateActor(ctx, spec)
+	return s.cfg.Directory.GetOrCreateActor(ctx, spec)
 }
 
 // New returns a gateway server.

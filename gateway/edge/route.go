@@ -52,7 +52,7 @@ func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool
 				return target{actor: a, cached: true}, nil
 			}
 		}
-		a, err := s.cfg.Store.GetActor(ctx, id)
+		a, err := s.cfg.Directory.GetActor(ctx, id)
 		if err != nil {
 			return target{}, errs.FromStore(err)
 		}
@@ -79,7 +79,7 @@ func (s *Server) resolveWith(ctx context.Context, r *http.Request, useCache bool
 			}
 		}
 		if method == "get" {
-			a, err := s.cfg.Store.GetActorByKey(ctx, ns, seg, key)
+			a, err := s.cfg.Directory.GetActorByKey(ctx, ns, seg, key)
 			if err != nil {
 				return target{}, errs.FromStore(err)
 			}

@@ -93,7 +93,7 @@ func Start(ctx context.Context, defs []runner.Definition, cfg Config, version st
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := runner.NewRuntime(runner.RuntimeConfig{Store: st, Committer: committer, Defs: defs,
 		RunnerID: "local-" + uuid.NewString()[:8], Limits: cfg.Limits, Log: cfg.Log})
-	gw := edge.New(edge.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: version,
+	gw := edge.New(edge.Config{Directory: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: version,
 		InspectorOpen: true})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -50,9 +50,18 @@ type Caller interface {
 	Close() error
 }
 
+// Store is what the router needs of the store.
+type Store interface {
+	store.Directory
+	store.Coordination
+	store.Queues
+}
+
 // Config configures a Router.
 type Config struct {
-	Store store.Store
+	// Store holds the directory, placements, the runner registry and due
+	// work: the roles the router uses.
+	Store Store
 	// Dial opens a link to a runner.
 	Dial func(ctx context.Context, r store.Runner) (Caller, error)
 	// IsLinkLost reports whether err means the link died under the call.
