@@ -205,7 +205,7 @@ func (c *Client) dispatch(f *frame) {
 	switch f.K {
 	case kSinkSend:
 		if st.sink != nil && f.ToC != nil {
-			st.sinkSend(f.ToC.msg())
+			st.sinkSend(*f.ToC)
 		}
 	case kSinkClose:
 		if st.sink != nil {
@@ -448,7 +448,7 @@ func (cc *clientConn) Receive(msg protocol.ToServer) {
 		st.closeSink(errs.Overloaded("link stream queue is full"))
 		return
 	}
-	err := c.l.send(context.Background(), &frame{S: st.id, K: kConnRecv, ToS: toWireToServer(msg)}, &st.pend, putTry)
+	err := c.l.send(context.Background(), &frame{S: st.id, K: kConnRecv, ToS: &msg}, &st.pend, putTry)
 	switch {
 	case err == nil:
 	case errors.Is(err, errQueueFull):

@@ -325,7 +325,7 @@ func (sl *serverLink) dispatch(f *frame) {
 		if hc == nil {
 			return
 		}
-		msg := f.ToS.msg()
+		msg := *f.ToS
 		if !st.rx.push(func() { hc.Receive(msg) }, false) {
 			st.sink.Close(errs.Overloaded("link inbound queue is full"))
 		}
@@ -544,7 +544,7 @@ func (s *serverSink) Send(msg protocol.ToClient) bool {
 		s.closeLocked(errs.Overloaded("link stream queue is full"))
 		return false
 	}
-	err := s.sl.l.send(context.Background(), &frame{S: s.st.id, K: kSinkSend, ToC: toWireToClient(msg)}, &s.st.pend, putTry)
+	err := s.sl.l.send(context.Background(), &frame{S: s.st.id, K: kSinkSend, ToC: &msg}, &s.st.pend, putTry)
 	switch {
 	case err == nil:
 		return true
