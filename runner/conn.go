@@ -190,10 +190,12 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 			}
 		}
 		err := in.enqueue(task{
+			wait: true,
 			run: func() {
 				if c.closed {
 					return
 				}
+				h := in.cur
 				actx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 				defer cancel()
 				stop := context.AfterFunc(actx, func() {
@@ -203,6 +205,10 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 				})
 				defer stop()
 				out, aerr := in.runAction(actx, c, req.Name, req.Args)
+				if !h.holding() {
+					once(nil, errs.Stopping())
+					return
+				}
 				if aerr != nil && actx.Err() == context.DeadlineExceeded {
 					aerr = errs.ActionTimedOut()
 				}
@@ -301,7 +307,9 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 	}
 	res := make(chan result, 1)
 	err := in.enqueue(task{
+		wait: true,
 		run: func() {
+			h := in.cur
 			tctx, tcancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 			defer tcancel()
 			// Like RivetKit, every HTTP action runs on a short-lived
@@ -310,6 +318,12 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 			var out []byte
 			if err == nil {
 				out, err = in.runAction(tctx, c, req.Name, req.Args)
+				if !h.holding() {
+					// The actor stopped while the action waited: what it
+					// committed before stays; its reply never leaves.
+					res <- result{nil, errs.Stopping()}
+					return
+				}
 				_ = in.hook(func() error { in.beh.Disconnected(tctx, c); return nil })
 			}
 			if err != nil && tctx.Err() == context.DeadlineExceeded {

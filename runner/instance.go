@@ -42,6 +42,8 @@ func (k stopKind) String() string {
 type task struct {
 	run   func()
 	abort func(error)
+	// wait says the task may use wait points (see await.go).
+	wait bool
 }
 
 // instance is one activation of an actor. Fields under "mailbox-owned" are
@@ -101,6 +103,11 @@ type Instance struct {
 	wfPrefixDels  []store.StepPrefix
 	run           *runLoop
 	traces        traceRing
+	// cur is the hold of the task holding the actor now (nil between
+	// tasks and while the holder waits).
+	cur *hold
+	// suspended counts tasks at a wait point (bounded by MaxSuspended).
+	suspended atomic.Int64
 }
 
 func newInstance(rt *Runtime, id string, gen uint64) *Instance {
@@ -143,7 +150,7 @@ func (in *Instance) start() {
 	in.state = stateRunning
 	in.mu.Unlock()
 	close(in.ready)
-	in.loop()
+	in.loop(true)
 }
 
 func (in *Instance) activate() error {
@@ -331,8 +338,11 @@ func (in *Instance) actionTimeout() time.Duration {
 	return in.rt.limits.ActionTimeout
 }
 
-// loop is the mailbox: one task at a time until the instance stops.
-func (in *Instance) loop() {
+// loop is the mailbox: one task at a time until the instance stops. first
+// is set for the loop activation starts; a task that waits moves the loop
+// to a new goroutine (loop(false)) and its own goroutine leaves the loop
+// when the task ends.
+func (in *Instance) loop(first bool) {
 	timer := time.NewTimer(in.sleepTimeout())
 	defer timer.Stop()
 	if in.cfg.NoSleep {
@@ -348,7 +358,9 @@ func (in *Instance) loop() {
 		}
 	}
 	armAlarm()
-	in.startRun()
+	if first {
+		in.startRun()
+	}
 	for {
 		select {
 		case <-in.mailbox:
@@ -356,7 +368,9 @@ func (in *Instance) loop() {
 			if !ok {
 				break
 			}
-			in.runTask(t)
+			if in.runTask(t) {
+				return // the task waited: the loop goes on elsewhere
+			}
 			in.mu.Lock()
 			in.inflight--
 			idle := in.idleLocked()
@@ -423,15 +437,26 @@ func (in *Instance) idleLocked() bool {
 	return in.inflight == 0 && in.holds == 0 && !(in.run != nil && in.queue.len() > 0)
 }
 
-func (in *Instance) runTask(t task) {
+// runTask runs t on the mailbox. It reports whether t left the mailbox
+// goroutine at a wait point; the caller's goroutine then leaves the loop
+// (it ran on after t ended elsewhere).
+func (in *Instance) runTask(t task) (detached bool) {
 	if err := in.gateErr(); err != nil {
 		t.abort(err)
 		in.requestStop(stopFailed)
-		return
+		return false
 	}
+	h := &hold{suspendable: t.wait}
+	in.cur = h
 	in.taskActive.Store(true)
 	t.run()
+	if h.detached {
+		in.endDetached(h)
+		return true
+	}
+	in.cur = nil
 	in.taskActive.Store(false)
+	return false
 }
 
 // gateErr reports a failed earlier commit: the instance must not go on.

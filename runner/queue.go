@@ -309,83 +309,38 @@ func (in *Instance) poke() {
 }
 
 // runLoop runs the actor's Run function on its own goroutine. The Run code
-// holds the actor (as an action would) except while it waits in
-// Queue.Next; acquire and release hand the mailbox over.
+// holds the actor (as an action would) through grants (await.go), except
+// at wait points (Queue.Next, timers, calls, Await).
 type runLoop struct {
 	in      *Instance
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
-	held    *grant
+	h       *hold
 	current *Message
 }
 
-// grant is one hand-over of the mailbox to the Run goroutine.
-type grant struct {
-	mu        sync.Mutex
-	granted   bool
-	abandoned bool
-	ready     chan struct{}
-	released  chan struct{}
-}
-
-// acquire waits until the mailbox runs a task that hands itself to the Run
-// goroutine; that task ends at release.
+// acquire waits until the mailbox hands the actor to the Run goroutine, or
+// ctx or the Run loop's context ends first.
 func (rl *runLoop) acquire(ctx context.Context) error {
-	g := &grant{ready: make(chan struct{}), released: make(chan struct{})}
-	err := rl.in.enqueue(task{
-		run: func() {
-			g.mu.Lock()
-			if g.abandoned {
-				g.mu.Unlock()
-				return
-			}
-			g.granted = true
-			close(g.ready)
-			g.mu.Unlock()
-			<-g.released
-			// What the Run loop did while it held the actor (state, acks,
-			// schedules, workflow steps) commits now, and its outputs (a
-			// waiting sender's answer, events) leave behind that commit.
-			if _, err := rl.in.flush(); err != nil {
-				rl.in.log.Warn("commit after run loop", "err", err)
-			}
-		},
-		abort: func(error) {
-			g.mu.Lock()
-			g.abandoned = true
-			g.mu.Unlock()
-			close(g.ready)
-		},
-	})
-	if err != nil {
+	stop := rl.ctx.Done()
+	if ctx.Done() != nil {
+		merged, cancel := context.WithCancel(rl.ctx)
+		defer cancel()
+		defer context.AfterFunc(ctx, cancel)()
+		stop = merged.Done()
+	}
+	if err := rl.in.acquire(rl.h, stop); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return errStopping
 	}
-	select {
-	case <-g.ready:
-	case <-ctx.Done():
-	case <-rl.ctx.Done():
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.granted {
-		rl.held = g
-		return nil
-	}
-	g.abandoned = true
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return errStopping
+	return nil
 }
 
 // release hands the mailbox back.
-func (rl *runLoop) release() {
-	if rl.held != nil {
-		close(rl.held.released)
-		rl.held = nil
-	}
-}
+func (rl *runLoop) release() { rl.in.release(rl.h) }
 
 // startRun starts the Run loop after activation (when the actor has one).
 func (in *Instance) startRun() {
@@ -393,7 +348,7 @@ func (in *Instance) startRun() {
 		return
 	}
 	ctx, cancel := context.WithCancel(in.lifetime)
-	rl := &runLoop{in: in, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	rl := &runLoop{in: in, ctx: ctx, cancel: cancel, done: make(chan struct{}), h: &hold{suspendable: true}}
 	in.mu.Lock()
 	in.run = rl
 	in.mu.Unlock()

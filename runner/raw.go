@@ -47,7 +47,9 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	res := make(chan result, 1)
 	err := in.enqueue(task{
+		wait: true,
 		run: func() {
+			h := in.cur
 			tctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 			defer cancel()
 			resp := &bufferedResponse{header: http.Header{}, limit: in.rt.limits.MaxRawBody}
@@ -56,6 +58,10 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 				handled = in.beh.Request(tctx, resp, r.WithContext(tctx))
 				return nil
 			})
+			if !h.holding() {
+				res <- result{nil, errs.Stopping()}
+				return
+			}
 			if err == nil && !handled {
 				err = errs.RequestHandlerNotFound()
 			}

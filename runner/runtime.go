@@ -29,6 +29,7 @@ type Limits struct {
 	OutboxSize    int           // default 4096 pending outputs per actor
 	MaxQueue      int           // default 1,000 messages waiting per actor
 	DueScan       time.Duration // default 1 s: how often sleeping actors with due work are looked for
+	MaxSuspended  int           // default 256 tasks of one actor waiting at wait points at once
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -55,6 +56,7 @@ func (l Limits) WithDefaults() Limits {
 	defi(&l.MaxRawBody, 4<<20)
 	defi(&l.OutboxSize, 4096)
 	defi(&l.MaxQueue, 1000)
+	defi(&l.MaxSuspended, 256)
 	def(&l.DueScan, time.Second)
 	return l
 }
@@ -174,7 +176,11 @@ func newRuntime(st Store, committer *store.Committer, defs map[string]Definition
 // client returns the shared engine client actors use to call each other.
 func (rt *Runtime) client() *client.Client {
 	rt.clientOnce.Do(func() {
-		cl, err := client.New(client.Config{Endpoint: rt.endpoint, Encoding: client.EncodingCBOR})
+		// Every request an actor makes through this client is a wait point
+		// of the task that makes it (when its ctx is the task's Ctx): the
+		// actor serves other work meanwhile, so A -> B -> A completes.
+		hc := &http.Client{Transport: awaitTransport{base: http.DefaultTransport}}
+		cl, err := client.New(client.Config{Endpoint: rt.endpoint, Encoding: client.EncodingCBOR, HTTPClient: hc})
 		if err != nil {
 			rt.log.Error("actor-to-actor client", "endpoint", rt.endpoint, "err", err)
 			cl, _ = client.New(client.Config{Endpoint: "http://127.0.0.1:6420"})

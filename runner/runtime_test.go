@@ -77,6 +77,11 @@ type env struct {
 
 func newEnv(t *testing.T, dir string, defs ...runner.Definition) *env {
 	t.Helper()
+	return newEnvLimits(t, dir, runner.Limits{}, defs...)
+}
+
+func newEnvLimits(t *testing.T, dir string, limits runner.Limits, defs ...runner.Definition) *env {
+	t.Helper()
 	st, err := boltstore.Open(filepath.Join(dir, "db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +91,7 @@ func newEnv(t *testing.T, dir string, defs ...runner.Definition) *env {
 	for _, d := range defs {
 		m[d.Name()] = d
 	}
-	rt := runner.NewRuntimeForTest(st, cm, m, "r1", runner.Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rt := runner.NewRuntimeForTest(st, cm, m, "r1", limits, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	e := &env{rt: rt, st: st, cm: cm}
 	t.Cleanup(e.close)
 	return e
