@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/store"
 )
 
 // Wait points (the await model, docs/concurrency.md).
@@ -117,19 +118,18 @@ func (in *Instance) release(h *hold) {
 	}
 }
 
-// letGo lets go of the actor at a wait point of h: through its grant, or,
-// on the mailbox goroutine, by committing and moving the loop to a new
-// goroutine.
-func (in *Instance) letGo(h *hold) error {
+// letGo lets go of the actor at a wait point of h: it commits what the
+// task changed so far (its outputs leave behind that commit) and returns
+// the commit's gate; then it hands the actor back through h's grant or, on
+// the mailbox goroutine, moves the loop to a new goroutine.
+func (in *Instance) letGo(h *hold) (*store.Pending, error) {
+	gate, err := in.flush()
+	if err != nil {
+		return nil, err
+	}
 	if h.g != nil {
 		in.release(h)
-		return nil
-	}
-	if h.detached {
-		return errNoWait // cannot happen: a detached task holds a grant
-	}
-	if _, err := in.flush(); err != nil {
-		return err
+		return gate, nil
 	}
 	h.detached = true
 	in.cur = nil
@@ -139,7 +139,7 @@ func (in *Instance) letGo(h *hold) error {
 		defer in.rt.wg.Done()
 		in.loop(false)
 	}()
-	return nil
+	return gate, nil
 }
 
 // Await is a wait point: it commits what the running task changed so far,
@@ -149,6 +149,13 @@ func (in *Instance) letGo(h *hold) error {
 // returned; when the actor stopped meanwhile Await returns actor/stopping
 // and the task must return without touching the actor.
 func (in *Instance) Await(ctx context.Context, fn func(ctx context.Context) error) error {
+	return in.await(ctx, func(ctx context.Context, _ *store.Pending) error { return fn(ctx) })
+}
+
+// await is Await whose fn also gets the gate of the commit the wait point
+// made (nil when nothing was ever committed): output that must follow the
+// task's changes waits for it.
+func (in *Instance) await(ctx context.Context, fn func(ctx context.Context, gate *store.Pending) error) error {
 	h := in.cur
 	if h == nil || h.waiting || !h.suspendable {
 		return errNoWait
@@ -158,11 +165,12 @@ func (in *Instance) Await(ctx context.Context, fn func(ctx context.Context) erro
 		return errs.Overloaded("too many tasks waiting")
 	}
 	defer in.suspended.Add(-1)
-	if err := in.letGo(h); err != nil {
+	gate, err := in.letGo(h)
+	if err != nil {
 		return err
 	}
 	h.waiting = true
-	ferr := fn(ctx)
+	ferr := fn(ctx, gate)
 	if err := in.acquire(h, in.lifetime.Done()); err != nil {
 		h.lost = true
 		return errs.Stopping()

@@ -3,21 +3,109 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/store"
 )
 
 // bufferedResponse collects what onRequest writes so the response can wait
-// behind the commit of the request's changes (the output gate).
+// behind the commit of the request's changes (the output gate). Flush (the
+// handler streams, e.g. server-sent events) is a wait point: what was
+// written so far leaves after the commit covering the state as of the
+// flush, and the handler goes on once the host has taken it (the client,
+// or the link's acknowledgement: back-pressure). The buffer is bounded
+// between flushes by limit.
 type bufferedResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
 	limit  int
 	over   bool
+
+	// Streaming: set for a raw request; nil for the inspector.
+	in      *Instance
+	ctx     context.Context
+	w       *guardedWriter // the host's writer
+	started bool           // status and headers went out
+	err     error          // a failed flush: the client is gone
+}
+
+// guardedWriter is the host's ResponseWriter as a streaming handler's
+// flushes use it: from the task's goroutine, until the request's caller
+// returns (after which the writer must not be touched).
+type guardedWriter struct {
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	closed bool
+}
+
+var errResponseDone = errors.New("runner: the response is finished")
+
+// chunk writes the status and headers (first), then data, and flushes it
+// to the client.
+func (g *guardedWriter) chunk(first bool, hdr http.Header, status int, data []byte) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return errResponseDone
+	}
+	if first {
+		dst := g.w.Header()
+		for k, v := range hdr {
+			dst[k] = v
+		}
+		g.w.WriteHeader(status)
+	}
+	if len(data) > 0 {
+		if _, err := g.w.Write(data); err != nil {
+			return err
+		}
+	}
+	return http.NewResponseController(g.w).Flush()
+}
+
+// close ends the writer's use by flushes.
+func (g *guardedWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// Flush implements http.Flusher.
+func (b *bufferedResponse) Flush() {
+	if b.in == nil || b.err != nil || b.over {
+		return
+	}
+	status := b.status
+	if status == 0 {
+		status = http.StatusOK
+		b.status = status
+	}
+	chunk := bytes.Clone(b.body.Bytes())
+	b.body.Reset()
+	first := !b.started
+	b.started = true
+	var hdr http.Header
+	if first {
+		hdr = b.header.Clone()
+	}
+	w := b.w
+	err := b.in.await(b.ctx, func(ctx context.Context, gate *store.Pending) error {
+		if gate != nil {
+			if err := waitPending(ctx, gate); err != nil {
+				return err
+			}
+		}
+		return w.chunk(first, hdr, status, chunk)
+	})
+	if err != nil {
+		b.err = err
+	}
 }
 
 func (b *bufferedResponse) Header() http.Header { return b.header }
@@ -46,18 +134,24 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 		err  error
 	}
 	res := make(chan result, 1)
+	gw := &guardedWriter{w: w}
+	defer gw.close()
+	var streamed atomic.Bool
 	err := in.enqueue(task{
 		wait: true,
 		run: func() {
 			h := in.cur
 			tctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
 			defer cancel()
-			resp := &bufferedResponse{header: http.Header{}, limit: in.rt.limits.MaxRawBody}
+			// A client that goes away cancels the handler.
+			defer context.AfterFunc(ctx, cancel)()
+			resp := &bufferedResponse{header: http.Header{}, limit: in.rt.limits.MaxRawBody, in: in, ctx: tctx, w: gw}
 			var handled bool
 			err := in.hook(func() error {
 				handled = in.beh.Request(tctx, resp, r.WithContext(tctx))
 				return nil
 			})
+			streamed.Store(resp.started)
 			if !h.holding() {
 				res <- result{nil, errs.Stopping()}
 				return
@@ -88,7 +182,18 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 	select {
 	case r := <-res:
 		if r.err != nil {
+			if streamed.Load() {
+				return nil // the status is out; the stream just ends
+			}
 			return r.err
+		}
+		gw.close()
+		if r.resp.started {
+			// Streamed: status and headers are out; the rest follows.
+			if r.resp.err == nil && r.resp.body.Len() > 0 {
+				_, _ = w.Write(r.resp.body.Bytes())
+			}
+			return nil
 		}
 		for k, v := range r.resp.header {
 			w.Header()[k] = v

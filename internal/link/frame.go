@@ -55,12 +55,19 @@ const (
 	kQueueSend kind = 16 // Name: queue, Data: body, Binary: wait, Timeout: wait bound
 	kWake      kind = 17
 	kInspect   kind = 18 // like kRequest, served by the host's inspector
+
+	// Streamed raw responses: the host flushed (http.Flusher) part of a
+	// kRequest's response. The first chunk carries Status and Header;
+	// every chunk is acknowledged before the runner sends the next (one
+	// chunk in flight per stream: back-pressure from the client).
+	kRespChunk kind = 19 // runner → gateway: Status, Header (first), Data
+	kRespAck   kind = 20 // gateway → runner: the chunk reached the client
 )
 
 func (k kind) String() string {
 	names := [...]string{"?", "action", "connect", "request", "websocket", "destroy", "stop", "cancel",
 		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit",
-		"queue_send", "wake", "inspect"}
+		"queue_send", "wake", "inspect", "resp_chunk", "resp_ack"}
 	if int(k) < len(names) {
 		return names[k]
 	}
