@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -64,6 +65,10 @@ var ChatRoomList = rivet.New("chatRoomList", rivet.Options[RoomListState]{
 			return "", rivet.NewUserError("invalid_key", "chatRoomList is keyed by [org]", nil)
 		}
 		if _, err := c.Client().Create(c, "chatRoom", []string{key[0], name}); err != nil {
+			var ae *client.ActorError
+			if errors.As(err, &ae) && ae.Code == "duplicate_key" {
+				return "", rivet.NewUserError("room_exists", fmt.Sprintf("room %q exists", name), nil)
+			}
 			return "", err
 		}
 		c.State().Rooms = append(c.State().Rooms, name)
@@ -157,6 +162,9 @@ type AgentState struct {
 	History []Exchange `cbor:"history"`
 }
 
+// MaxAgentHistory bounds the exchanges an agent keeps.
+const MaxAgentHistory = 100
+
 // MaxAgentTokens bounds the words of one prompt.
 const MaxAgentTokens = 1000
 
@@ -239,7 +247,11 @@ var Agent = rivet.New("agent", rivet.Options[AgentState]{
 			}
 		}
 		answer := strings.Join(words, " ")
-		c.State().History = append(c.State().History, Exchange{Prompt: prompt, Answer: answer})
+		h := append(c.State().History, Exchange{Prompt: prompt, Answer: answer})
+		if len(h) > MaxAgentHistory {
+			h = h[len(h)-MaxAgentHistory:]
+		}
+		c.State().History = h
 		return answer, nil
 	}).
 	Action("getHistory", func(c *rivet.Ctx[AgentState]) ([]Exchange, error) { return c.State().History, nil })
