@@ -103,10 +103,11 @@ func Run(ctx context.Context, env Env, args []string) int {
 				return ExitOK
 			}
 		}
-		r.usage(env.Stdout)
 		if len(rest) == 0 {
+			r.usage(env.Stderr)
 			return ExitUsage
 		}
+		r.usage(env.Stdout)
 		return ExitOK
 	}
 	c := findCmd(rest)
@@ -196,7 +197,6 @@ func findCmd(args []string) *cmd {
 			}
 		}
 		if match {
-			c := c
 			best = &c
 		}
 	}
