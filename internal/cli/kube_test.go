@@ -125,6 +125,7 @@ func seed(t *testing.T, c client.Client, ns string) *rivetv1.RunnerPool {
 	engine := &rivetv1.RivetEngine{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "eng"}}
 	engine.Spec.Postgres.URLSecretRef = rivetv1.SecretKeyRef{Name: "pg", Key: "url"}
 	engine.Spec.AdminTokenSecretRef = rivetv1.SecretKeyRef{Name: "admin", Key: "token"}
+	engine.Spec.Gateway.Image = "rivetkube/gateway:test"
 	if err := c.Create(ctx, engine); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func seed(t *testing.T, c client.Client, ns string) *rivetv1.RunnerPool {
 	}
 	pool := &rivetv1.RunnerPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
 	pool.Spec.EngineRef.Name = "eng"
-	pool.Spec.Template.Spec.Containers = []corev1.Container{{Name: "runner"}}
+	pool.Spec.MinReplicas, pool.Spec.MaxReplicas = 1, 3
 	if err := c.Create(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
