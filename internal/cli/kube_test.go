@@ -203,7 +203,8 @@ func TestStatusCommand(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"eng", "True", "1/1", "web", "v1", "v2", "Current", "Pending", "10", "registry.example/web:2",
+	t.Logf("status:\n%s", out)
+	for _, want := range []string{"eng", "True", "1/1", "web", "v1", "v2", "Current", "Pending", "2/2", "0/2", "10", "registry.example/web:2",
 		"PROBLEMS", "ActorVersion " + ns + "/web-v2: ImagePullBackOff: pod web-v2-abc: Back-off pulling image"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)

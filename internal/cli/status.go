@@ -152,6 +152,7 @@ func buildStatus(engines []rivetv1.RivetEngine, pools []rivetv1.RunnerPool, vers
 		if e, ok := planned[v.Namespace+"/"+v.Name]; ok {
 			// The pool's plan is fresher than the version's copy of it.
 			vs.Phase, vs.Runners, vs.Actors = string(e.Phase), e.Runners, e.Actors
+			vs.Replicas, vs.AvailableReplicas = e.Replicas, e.AvailableReplicas
 			if e.Rejected {
 				vs.Phase = "Rejected"
 			}
@@ -190,7 +191,7 @@ func (r *runner) printStatus(st Status, ns string) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	t = newTable(w, "POOL", "ENGINE", "READY", "CURRENT", "LATEST", "RUNNERS", "ACTORS")
+	t = newTable(w, "POOL", "ENGINE", "READY", "CURRENT", "LATEST", "PODS", "ACTORS")
 	for _, p := range st.Pools {
 		t.row(qualify(r, p.Namespace, p.Name), p.Engine, readyText(p.Ready, ""), vname(p.CurrentVersion), vname(p.LatestVersion),
 			fmt.Sprintf("%d/%d", p.Replicas, p.DesiredReplicas), strconv.Itoa(int(p.Actors)))
