@@ -106,6 +106,12 @@ func (r *ActorVersionReconciler) reconcile(ctx context.Context, av *rivetv1.Acto
 	av.Status.AvailableReplicas = live.Status.AvailableReplicas
 	projectPlan(av, entry, deploymentFailed(live))
 	av.Status.ObservedGeneration = av.Generation
+	if entry.Replicas > 0 && (live.Status.AvailableReplicas < entry.Replicas || live.Status.UpdatedReplicas < entry.Replicas) {
+		if pods := r.runnerPodProblem(ctx, av); pods.Reason != "" {
+			setCondition(av, rivetv1.ConditionDegraded, true, pods.Reason, pods.Message)
+		}
+		return reconcile.Result{RequeueAfter: podRecheck}, nil // pod states wake no reconcile
+	}
 	return reconcile.Result{}, nil
 }
 

@@ -124,7 +124,14 @@ func (r *RivetEngineReconciler) reconcile(ctx context.Context, engine *rivetv1.R
 		healthErr = err
 	}
 	res := reconcile.Result{}
+	var pods podProblem
+	if !rolledOut || !available {
+		pods = r.gatewayPodProblem(ctx, engine)
+		res.RequeueAfter = podRecheck // pod states wake no reconcile
+	}
 	switch {
+	case pods.Reason != "":
+		setCondition(engine, rivetv1.ConditionDegraded, true, pods.Reason, pods.Message)
 	case failed != "":
 		setCondition(engine, rivetv1.ConditionDegraded, true, "RolloutFailed", failed)
 	case healthErr != nil:
@@ -139,9 +146,12 @@ func (r *RivetEngineReconciler) reconcile(ctx context.Context, engine *rivetv1.R
 		setCondition(engine, rivetv1.ConditionProgressing, true, "RollingOut",
 			fmt.Sprintf("%d of %d gateway replicas updated and available", min(live.Status.UpdatedReplicas, live.Status.AvailableReplicas), want))
 	}
-	if available && healthErr == nil {
+	switch {
+	case available && healthErr == nil:
 		setCondition(engine, rivetv1.ConditionReady, true, "GatewayAvailable", "the gateway serves at "+engine.Status.Endpoint)
-	} else {
+	case pods.Reason != "":
+		setCondition(engine, rivetv1.ConditionReady, false, pods.Reason, "no gateway replica is available: "+pods.Message)
+	default:
 		setCondition(engine, rivetv1.ConditionReady, false, "GatewayUnavailable", "no gateway replica is available yet")
 	}
 	engine.Status.ObservedGeneration = engine.Generation

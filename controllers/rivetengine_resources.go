@@ -108,12 +108,13 @@ func gatewayDeployment(engine *rivetv1.RivetEngine, runnerToken rivetv1.SecretKe
 					AutomountServiceAccountToken: ptr.To(false),
 					InitContainers: []corev1.Container{{
 						Name: "migrate", Image: g.Image, ImagePullPolicy: g.ImagePullPolicy,
-						Args: []string{"migrate"}, Env: []corev1.EnvVar{pg},
+						// The PostgreSQL error reaches the pod status (podfailure.go).
+						Args: []string{"migrate"}, Env: []corev1.EnvVar{pg}, TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: GatewayName(engine)}}}},
 						SecurityContext: sc,
 					}},
 					Containers: []corev1.Container{{
-						Name: "gateway", Image: g.Image, ImagePullPolicy: g.ImagePullPolicy,
+						Name: "gateway", Image: g.Image, ImagePullPolicy: g.ImagePullPolicy, TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						Args:            []string{"--postgres-max-conns", strconv.Itoa(int(maxConns))},
 						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP}},
 						Env:             env,
