@@ -62,13 +62,18 @@ type EngineConfig struct {
 	Log *slog.Logger
 	// ShutdownTimeout bounds a graceful stop (default 30 s).
 	ShutdownTimeout time.Duration
+	// CORSOrigins is the browser origin allow-list (RIVETKUBE_CORS_ORIGINS,
+	// see gateway.ParseCORSOrigins); empty reflects any origin, for
+	// development.
+	CORSOrigins string
 }
 
 // ConfigFromEnv reads the local engine configuration from the environment.
 func ConfigFromEnv() (EngineConfig, error) {
 	cfg := EngineConfig{
-		Listen:  envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
-		DataDir: envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+		Listen:      envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
+		DataDir:     envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+		CORSOrigins: os.Getenv("RIVETKUBE_CORS_ORIGINS"),
 	}
 	var err error
 	dur := func(name string, dst *time.Duration) {
@@ -177,6 +182,13 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
+	cors := gateway.AllowAnyOrigin()
+	if cfg.CORSOrigins != "" {
+		var err error
+		if cors, err = gateway.ParseCORSOrigins(cfg.CORSOrigins); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -187,7 +199,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
 	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
-		InspectorOpen: true})
+		InspectorOpen: true, CORS: cors})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()

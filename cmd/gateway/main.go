@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/engine"
+	"github.com/rivetkube/rivetkube/internal/gateway"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -54,12 +55,18 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
+	corsOrigins := fs.String("cors-origins", os.Getenv("RIVETKUBE_CORS_ORIGINS"),
+		"browser origins allowed to call the gateway, comma-separated, \"*\" for any; empty allows the same origin only (RIVETKUBE_CORS_ORIGINS)")
 	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
 		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
+	}
+	cors, err := gateway.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
 	}
 	var log *slog.Logger
 	switch *logFormat {
@@ -89,6 +96,7 @@ func run(args []string) error {
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg,
+		CORS:           cors,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ type GatewayConfig struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Log             *slog.Logger
+	// CORS is the browser origin policy; the zero value allows the same
+	// origin only.
+	CORS gateway.CORS
 }
 
 // Gateway is a running gateway process.
@@ -96,6 +99,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
 		InspectorToken: cfg.InspectorToken,
 		RunnersMayJoin: true,
+		CORS:           cfg.CORS,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -110,7 +114,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	}
 	go func() { defer close(g.bg); rt.RunBackground(bgCtx) }()
 	go func() { g.served <- g.srv.Serve(ln) }()
-	log.Info("gateway ready", "listen", ln.Addr().String())
+	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String())
 	return g, nil
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	// the gateway remembers (default 100,000; negative disables it). See
 	// bindingCache for why a cached binding is safe to use.
 	BindingCache int
+	// CORS says which browser origins may call the gateway (cors.go); the
+	// zero value allows the same origin only.
+	CORS CORS
 }
 
 // ActorCreator is implemented by a Host that creates actors itself (the
@@ -110,6 +113,7 @@ type Server struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	bindings *bindingCache
+	cors     *corsGate
 }
 
 // getOrCreate creates through the Host when it can (ActorCreator).
@@ -123,7 +127,8 @@ func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.A
 // New returns a gateway server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache),
+		cors: newCORSGate(cfg.CORS, cfg.Log)}
 	s.mux.HandleFunc("GET /metadata", s.handleMetadata)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("POST /actors", s.handleCreate)
@@ -142,14 +147,7 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "*")
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "*")
-		h.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+	if s.cors.intercept(w, r) {
 		return
 	}
 	defer func() {

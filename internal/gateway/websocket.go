@@ -82,7 +82,7 @@ func (s *Server) handleWebSocketRoute(w http.ResponseWriter, r *http.Request, ki
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       accepted,
-		InsecureSkipVerify: true, // browsers of any origin may connect, like the REST API (CORS *)
+		InsecureSkipVerify: true, // Origin was checked against the CORS allow-list already (cors.go)
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
