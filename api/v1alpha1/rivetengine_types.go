@@ -87,6 +87,17 @@ type GatewaySpec struct {
 	// +kubebuilder:default=json
 	// +optional
 	LogFormat string `json:"logFormat,omitempty"`
+
+	// CORSOrigins are the browser origins allowed to call the gateway with
+	// credentials, like "https://app.example.com" or
+	// "https://*.example.com"; "*" allows any origin. Empty allows the
+	// gateway's own origin only.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^(\*|https?://[^/?#@,\s]+)$`
+	// +listType=set
+	// +optional
+	CORSOrigins []string `json:"corsOrigins,omitempty"`
 }
 
 // GatewayServiceSpec configures the gateway Service.
