@@ -66,14 +66,19 @@ type EngineConfig struct {
 	// see gateway.ParseCORSOrigins); empty reflects any origin, for
 	// development.
 	CORSOrigins string
+	// ClientTokens are the tokens clients must present
+	// (RIVETKUBE_CLIENT_TOKENS, comma-separated); empty leaves the engine
+	// open, as suits development.
+	ClientTokens string
 }
 
 // ConfigFromEnv reads the local engine configuration from the environment.
 func ConfigFromEnv() (EngineConfig, error) {
 	cfg := EngineConfig{
-		Listen:      envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
-		DataDir:     envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
-		CORSOrigins: os.Getenv("RIVETKUBE_CORS_ORIGINS"),
+		Listen:       envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
+		DataDir:      envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+		CORSOrigins:  os.Getenv("RIVETKUBE_CORS_ORIGINS"),
+		ClientTokens: os.Getenv("RIVETKUBE_CLIENT_TOKENS"),
 	}
 	var err error
 	dur := func(name string, dst *time.Duration) {
@@ -101,6 +106,14 @@ func ConfigFromEnv() (EngineConfig, error) {
 	}
 	cfg.Log, err = loggerFromEnv()
 	return cfg, err
+}
+
+// orAny renders a CORS allow-list for the log ("" reflects any origin).
+func orAny(origins string) string {
+	if origins == "" {
+		return "any origin (development)"
+	}
+	return origins
 }
 
 func envOr(name, def string) string {
@@ -150,7 +163,11 @@ func (r *Registry) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg.Log.Info("rivetkube local engine ready", "endpoint", eng.Endpoint(), "data_dir", cfg.DataDir, "actors", len(r.defs))
+	cfg.Log.Info("rivetkube local engine ready", "endpoint", eng.Endpoint(), "data_dir", cfg.DataDir, "actors", len(r.defs),
+		"client_tokens", cfg.ClientTokens != "", "cors", orAny(cfg.CORSOrigins))
+	if cfg.ClientTokens == "" {
+		cfg.Log.Info("no client tokens configured: anyone who reaches the engine may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
+	}
 	<-ctx.Done()
 	cfg.Log.Info("shutting down")
 	return eng.Close()
@@ -189,6 +206,10 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 			return nil, err
 		}
 	}
+	tokens, err := gateway.ParseClientTokens(cfg.ClientTokens)
+	if err != nil {
+		return nil, fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -199,7 +220,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
 	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
-		InspectorOpen: true, CORS: cors})
+		InspectorOpen: true, CORS: cors, ClientTokens: tokens})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()

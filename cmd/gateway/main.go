@@ -68,6 +68,12 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--cors-origins: %w", err)
 	}
+	// Tokens come from the environment only (a Secret), never a flag that
+	// ps would show.
+	tokens, err := gateway.ParseClientTokens(os.Getenv("RIVETKUBE_CLIENT_TOKENS"))
+	if err != nil {
+		return fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
+	}
 	var log *slog.Logger
 	switch *logFormat {
 	case "json":
@@ -97,6 +103,7 @@ func run(args []string) error {
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg,
 		CORS:           cors,
+		ClientTokens:   tokens,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,9 @@ type GatewayConfig struct {
 	// CORS is the browser origin policy; the zero value allows the same
 	// origin only.
 	CORS gateway.CORS
+	// ClientTokens, when set, are required of clients on /actors and
+	// /gateway/...; the zero value leaves the gateway open.
+	ClientTokens gateway.ClientTokens
 }
 
 // Gateway is a running gateway process.
@@ -100,6 +103,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		InspectorToken: cfg.InspectorToken,
 		RunnersMayJoin: true,
 		CORS:           cfg.CORS,
+		ClientTokens:   cfg.ClientTokens,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -114,7 +118,10 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	}
 	go func() { defer close(g.bg); rt.RunBackground(bgCtx) }()
 	go func() { g.served <- g.srv.Serve(ln) }()
-	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String())
+	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String(), "client_tokens", cfg.ClientTokens.Count())
+	if !cfg.ClientTokens.Enabled() {
+		log.Warn("no client tokens configured: anyone who reaches the gateway may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
+	}
 	return g, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/protocol"
@@ -185,16 +184,14 @@ func sameHost(oh, op, scheme, hostHeader string) bool {
 type corsGate struct {
 	policy CORS
 	log    *slog.Logger
-
-	mu     sync.Mutex
-	logged map[string]struct{}
+	logged *logOnce
 }
 
 // maxLoggedOrigins bounds how many distinct refused origins are logged.
 const maxLoggedOrigins = 256
 
 func newCORSGate(policy CORS, log *slog.Logger) *corsGate {
-	return &corsGate{policy: policy, log: log, logged: map[string]struct{}{}}
+	return &corsGate{policy: policy, log: log, logged: newLogOnce(maxLoggedOrigins)}
 }
 
 // intercept sets the CORS response headers for r and reports whether it
@@ -242,18 +239,11 @@ func (g *corsGate) intercept(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (g *corsGate) logRefused(origin string, r *http.Request) {
-	g.mu.Lock()
-	_, seen := g.logged[origin]
-	full := len(g.logged) >= maxLoggedOrigins
-	if !seen && !full {
-		g.logged[origin] = struct{}{}
-	}
-	g.mu.Unlock()
-	if seen || full {
+	if !g.logged.first(origin) {
 		return
 	}
 	g.log.Warn("refused a request from an origin outside the CORS allow-list (logged once per origin)",
-		"origin", truncate(origin, 200), "path", truncate(r.URL.Path, 200), "remote", r.RemoteAddr, "policy", g.policy.String())
+		"origin", truncate(origin, 200), "path", redactPath(r.URL.Path), "remote", r.RemoteAddr, "policy", g.policy.String())
 }
 
 // requestedHeaders returns Access-Control-Request-Headers as a clean

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -23,8 +25,12 @@ func newCORSServer(t *testing.T, policy CORS) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bs.Close() })
-	return New(Config{Store: bs, Host: &fakeHost{st: bs}, CORS: policy})
+	return New(Config{Store: bs, Host: &fakeHost{st: bs}, CORS: policy, Log: quietLog()})
 }
+
+// quietLog drops the gateway's log: the refusals these tests provoke are
+// logged by design.
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func mustCORS(t *testing.T, list string) CORS {
 	t.Helper()

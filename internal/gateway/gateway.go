@@ -64,6 +64,9 @@ type Config struct {
 	// CORS says which browser origins may call the gateway (cors.go); the
 	// zero value allows the same origin only.
 	CORS CORS
+	// ClientTokens, when set, are required on /actors and /gateway/...
+	// (tokens.go); the zero value leaves the engine open.
+	ClientTokens ClientTokens
 }
 
 // ActorCreator is implemented by a Host that creates actors itself (the
@@ -114,6 +117,7 @@ type Server struct {
 	log      *slog.Logger
 	bindings *bindingCache
 	cors     *corsGate
+	tokens   *tokenGate
 }
 
 // getOrCreate creates through the Host when it can (ActorCreator).
@@ -128,7 +132,7 @@ func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.A
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache),
-		cors: newCORSGate(cfg.CORS, cfg.Log)}
+		cors: newCORSGate(cfg.CORS, cfg.Log), tokens: newTokenGate(cfg.ClientTokens, cfg.InspectorToken != "", cfg.Log)}
 	s.mux.HandleFunc("GET /metadata", s.handleMetadata)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("POST /actors", s.handleCreate)
@@ -147,7 +151,7 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.cors.intercept(w, r) {
+	if s.cors.intercept(w, r) || !s.tokens.admit(w, r) {
 		return
 	}
 	defer func() {

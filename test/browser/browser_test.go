@@ -97,6 +97,8 @@ func TestDistributedGateway(t *testing.T) {
 	}
 	configured := startGateway("gateway-configured", "RIVETKUBE_CORS_ORIGINS="+app)
 	byDefault := startGateway("gateway-default")
+	const clientToken = "browser-client-token-0123456789"
+	withToken := startGateway("gateway-token", "RIVETKUBE_CORS_ORIGINS="+app, "RIVETKUBE_CLIENT_TOKENS="+clientToken)
 	runner := proc.FreeAddr(t)
 	proc.Start(t, "runner", quickstartBin, []string{
 		"RIVET_ENDPOINT=" + configured, "RIVETKUBE_POSTGRES_URL=" + pgURL,
@@ -107,6 +109,7 @@ func TestDistributedGateway(t *testing.T) {
 
 	t.Run("configured origin", func(t *testing.T) { runSuite(t, app, configured, "allowed") })
 	t.Run("same origin only by default", func(t *testing.T) { runSuite(t, app, byDefault, "refused") })
+	t.Run("client token", func(t *testing.T) { runSuite(t, app, withToken, "allowed", "RIVET_TOKEN="+clientToken) })
 }
 
 // waitForActors waits until the engine serves a counter action (the runner
@@ -148,8 +151,9 @@ func serveApp(t *testing.T) string {
 }
 
 // runSuite runs web.test.mjs with node against endpoint, the page served
-// at app, expecting the CORS outcome expect ("allowed" or "refused").
-func runSuite(t *testing.T, app, endpoint, expect string) {
+// at app, expecting the CORS outcome expect ("allowed" or "refused"); env
+// is added to node's environment.
+func runSuite(t *testing.T, app, endpoint, expect string, env ...string) {
 	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
@@ -170,6 +174,7 @@ func runSuite(t *testing.T, app, endpoint, expect string) {
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "web.test.mjs")
 	cmd.Env = append(os.Environ(), "APP_URL="+app, "RIVET_ENDPOINT="+endpoint, "EXPECT_CORS="+expect,
 		"CHROMIUM="+chromium, "NO_COLOR=1", "FORCE_COLOR=0")
+	cmd.Env = append(cmd.Env, env...)
 	// node and chromium start children: signal the whole group on timeout.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

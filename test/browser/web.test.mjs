@@ -10,6 +10,7 @@
 //   EXPECT_CORS     "allowed" (default): the page works end to end;
 //                   "refused": the engine's allow-list excludes APP_URL and
 //                   the browser must be unable to reach it
+//   RIVET_TOKEN     a client token the page passes to the client (optional)
 //   CHROMIUM        the browser binary (default /usr/bin/chromium)
 //
 // The Go test test/browser starts the engine and the page server and runs
@@ -25,6 +26,7 @@ const appURL = must("APP_URL");
 const endpoint = must("RIVET_ENDPOINT");
 const expectCORS = process.env.EXPECT_CORS ?? "allowed";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const token = process.env.RIVET_TOKEN ?? "";
 
 // How long one UI expectation may take; generous because the machine is
 // shared. Expectations wait for what the page shows, never for a fixed time.
@@ -69,7 +71,8 @@ async function openPage(k) {
 	page.on("console", (m) => logs.push(`console.${m.type()}: ${m.text()}`));
 	page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
 	page.logs = logs;
-	const url = `${appURL}/?endpoint=${encodeURIComponent(endpoint)}&key=${encodeURIComponent(k)}`;
+	let url = `${appURL}/?endpoint=${encodeURIComponent(endpoint)}&key=${encodeURIComponent(k)}`;
+	if (token) url += `&token=${encodeURIComponent(token)}`;
 	await page.goto(url);
 	return page;
 }
@@ -95,18 +98,18 @@ async function count(page) {
 function fetchFromPage(page, path) {
 	return page.evaluate(async (url) => {
 		try {
-			const res = await fetch(url, { credentials: "include" });
+			const res = await fetch(url.url, { credentials: "include", headers: url.headers });
 			return `ok ${res.status}`;
 		} catch (e) {
 			return `refused ${e.name}`;
 		}
-	}, endpoint + path);
+	}, { url: endpoint + path, headers: token ? { Authorization: `Bearer ${token}` } : {} });
 }
 
 // webSocketFromPage opens the connect WebSocket from the page and reports
 // whether it opened.
 function webSocketFromPage(page, k) {
-	const url = `${endpoint.replace(/^http/, "ws")}/gateway/counter/connect?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=${encodeURIComponent(k)}&rvt-crash-policy=sleep`;
+	const url = `${endpoint.replace(/^http/, "ws")}/gateway/counter/connect?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=${encodeURIComponent(k)}&rvt-crash-policy=sleep${token ? `&rvt-token=${encodeURIComponent(token)}` : ""}`;
 	return page.evaluate(
 		(url) =>
 			new Promise((resolve) => {
@@ -179,6 +182,19 @@ describe("examples/web from another origin", { skip: expectCORS !== "allowed" },
 		const page = await openPage(`raw-${run}`);
 		assert.equal(await fetchFromPage(page, "/actors?name=counter"), "ok 200");
 		assert.equal(await webSocketFromPage(page, `raw-${run}`), "open");
+		await page.close();
+	});
+});
+
+describe("an engine that requires a client token", { skip: expectCORS !== "allowed" || !token }, () => {
+	test("refuses the page's request without it, with an error the page can read", async () => {
+		const page = await openPage(`token-${run}`);
+		const got = await page.evaluate(async (url) => {
+			const res = await fetch(url, { credentials: "include" });
+			const body = await res.json();
+			return `${res.status} ${body.group}/${body.code}`;
+		}, `${endpoint}/actors?name=counter`);
+		assert.equal(got, "401 auth/token_missing");
 		await page.close();
 	});
 });
