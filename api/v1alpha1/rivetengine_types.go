@@ -26,6 +26,12 @@ type RivetEngineSpec struct {
 	// +optional
 	InspectorTokenSecretRef *SecretKeyRef `json:"inspectorTokenSecretRef,omitempty"`
 
+	// ClientTokensSecretRef holds the client tokens (comma-separated, each
+	// 16 to 1024 characters) every /actors and /gateway request must carry.
+	// Without it the gateway is open to whoever reaches it.
+	// +optional
+	ClientTokensSecretRef *SecretKeyRef `json:"clientTokensSecretRef,omitempty"`
+
 	// RunnerTokenSecretRef holds the token gateways present to runners on
 	// their link. When unset the operator generates one in the Secret
 	// "<engine>-runner-token".

@@ -390,6 +390,11 @@ func (in *RivetEngineSpec) DeepCopyInto(out *RivetEngineSpec) {
 		*out = new(SecretKeyRef)
 		**out = **in
 	}
+	if in.ClientTokensSecretRef != nil {
+		in, out := &in.ClientTokensSecretRef, &out.ClientTokensSecretRef
+		*out = new(SecretKeyRef)
+		**out = **in
+	}
 	if in.RunnerTokenSecretRef != nil {
 		in, out := &in.RunnerTokenSecretRef, &out.RunnerTokenSecretRef
 		*out = new(SecretKeyRef)

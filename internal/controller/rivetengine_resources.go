@@ -84,6 +84,9 @@ func gatewayDeployment(engine *rivetv1.RivetEngine, runnerToken rivetv1.SecretKe
 	if engine.Spec.InspectorTokenSecretRef != nil {
 		env = append(env, secretEnv("RIVETKUBE_INSPECTOR_TOKEN", *engine.Spec.InspectorTokenSecretRef))
 	}
+	if engine.Spec.ClientTokensSecretRef != nil {
+		env = append(env, secretEnv("RIVETKUBE_CLIENT_TOKENS", *engine.Spec.ClientTokensSecretRef))
+	}
 	maxConns := engine.Spec.Postgres.MaxConns
 	if maxConns == 0 {
 		maxConns = 32
