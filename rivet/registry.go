@@ -70,6 +70,10 @@ type EngineConfig struct {
 	// (RIVETKUBE_CLIENT_TOKENS, comma-separated); empty leaves the engine
 	// open, as suits development.
 	ClientTokens string
+	// Limits bound requests per client IP and actor
+	// (RIVETKUBE_CLIENT_RATE_PER_MINUTE, RIVETKUBE_CLIENT_MAX_IN_FLIGHT,
+	// RIVETKUBE_TRUSTED_PROXIES); the zero value imposes none.
+	ClientLimits gateway.ClientLimits
 }
 
 // ConfigFromEnv reads the local engine configuration from the environment.
@@ -100,6 +104,9 @@ func ConfigFromEnv() (EngineConfig, error) {
 			err = fmt.Errorf("RIVETKUBE_MAX_MESSAGE_SIZE: want a positive byte count, got %q", v)
 		}
 		cfg.MaxMessageSize = n
+	}
+	if err == nil {
+		cfg.ClientLimits, err = gateway.ClientLimitsFromEnv(os.Getenv)
 	}
 	if err != nil {
 		return cfg, err
@@ -220,7 +227,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	committer := store.NewCommitter(st, store.CommitterOptions{})
 	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
 	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
-		InspectorOpen: true, CORS: cors, ClientTokens: tokens})
+		InspectorOpen: true, CORS: cors, ClientTokens: tokens, Limits: cfg.ClientLimits})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()

@@ -74,6 +74,10 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
 	}
+	limits, err := gateway.ClientLimitsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	var log *slog.Logger
 	switch *logFormat {
 	case "json":
@@ -104,6 +108,7 @@ func run(args []string) error {
 		MaxMessageSize: *maxMsg,
 		CORS:           cors,
 		ClientTokens:   tokens,
+		Limits:         limits,
 	})
 	if err != nil {
 		return err

@@ -47,6 +47,9 @@ type GatewayConfig struct {
 	// ClientTokens, when set, are required of clients on /actors and
 	// /gateway/...; the zero value leaves the gateway open.
 	ClientTokens gateway.ClientTokens
+	// Limits bound requests per client IP and actor; the zero value
+	// imposes none.
+	Limits gateway.ClientLimits
 }
 
 // Gateway is a running gateway process.
@@ -104,6 +107,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		RunnersMayJoin: true,
 		CORS:           cfg.CORS,
 		ClientTokens:   cfg.ClientTokens,
+		Limits:         cfg.Limits,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -118,7 +122,8 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	}
 	go func() { defer close(g.bg); rt.RunBackground(bgCtx) }()
 	go func() { g.served <- g.srv.Serve(ln) }()
-	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String(), "client_tokens", cfg.ClientTokens.Count())
+	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String(), "client_tokens", cfg.ClientTokens.Count(),
+		"client_limits", cfg.Limits.String())
 	if !cfg.ClientTokens.Enabled() {
 		log.Warn("no client tokens configured: anyone who reaches the gateway may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
 	}

@@ -67,6 +67,9 @@ type Config struct {
 	// ClientTokens, when set, are required on /actors and /gateway/...
 	// (tokens.go); the zero value leaves the engine open.
 	ClientTokens ClientTokens
+	// Limits bound requests per client IP and actor (ratelimit.go); the
+	// zero value imposes none.
+	Limits ClientLimits
 }
 
 // ActorCreator is implemented by a Host that creates actors itself (the
@@ -118,6 +121,7 @@ type Server struct {
 	bindings *bindingCache
 	cors     *corsGate
 	tokens   *tokenGate
+	limits   *limiter
 }
 
 // getOrCreate creates through the Host when it can (ActorCreator).
@@ -132,7 +136,8 @@ func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.A
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache),
-		cors: newCORSGate(cfg.CORS, cfg.Log), tokens: newTokenGate(cfg.ClientTokens, cfg.InspectorToken != "", cfg.Log)}
+		cors: newCORSGate(cfg.CORS, cfg.Log), tokens: newTokenGate(cfg.ClientTokens, cfg.InspectorToken != "", cfg.Log),
+		limits: newLimiter(cfg.Limits, cfg.Log, nil)}
 	s.mux.HandleFunc("GET /metadata", s.handleMetadata)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("POST /actors", s.handleCreate)
@@ -151,7 +156,15 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.cors.intercept(w, r) || !s.tokens.admit(w, r) {
+	if s.cors.intercept(w, r) {
+		return
+	}
+	release, ok := s.limits.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	if !s.tokens.admit(w, r) {
 		return
 	}
 	defer func() {
