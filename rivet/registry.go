@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -115,6 +116,20 @@ func ConfigFromEnv() (EngineConfig, error) {
 	return cfg, err
 }
 
+// localEndpoint is the URL actor-to-actor calls use to reach the local
+// engine's gateway: with the first client token in it when tokens are
+// required, since those calls pass the same check as any client's.
+func localEndpoint(addr, tokens string) string {
+	u := url.URL{Scheme: "http", Host: addr}
+	for _, t := range strings.Split(tokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			u.User = url.UserPassword("default", t)
+			break
+		}
+	}
+	return u.String()
+}
+
 // orAny renders a CORS allow-list for the log ("" reflects any origin).
 func orAny(origins string) string {
 	if origins == "" {
@@ -217,6 +232,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 	if err != nil {
 		return nil, fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
 	}
+
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -234,7 +250,7 @@ func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngi
 		_ = st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	rt.endpoint = "http://" + ln.Addr().String()
+	rt.endpoint = localEndpoint(ln.Addr().String(), cfg.ClientTokens)
 	e := &LocalEngine{
 		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
 		srv: &http.Server{

@@ -57,6 +57,8 @@ func run(args []string) error {
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
 	corsOrigins := fs.String("cors-origins", os.Getenv("RIVETKUBE_CORS_ORIGINS"),
 		"browser origins allowed to call the gateway, comma-separated, \"*\" for any; empty allows the same origin only (RIVETKUBE_CORS_ORIGINS)")
+	tlsCert := fs.String("tls-cert", os.Getenv("RIVETKUBE_TLS_CERT_FILE"), "PEM certificate file: serve HTTPS and HTTP/2 (RIVETKUBE_TLS_CERT_FILE)")
+	tlsKey := fs.String("tls-key", os.Getenv("RIVETKUBE_TLS_KEY_FILE"), "PEM key file of --tls-cert (RIVETKUBE_TLS_KEY_FILE)")
 	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,6 +79,12 @@ func run(args []string) error {
 	limits, err := gateway.ClientLimitsFromEnv(os.Getenv)
 	if err != nil {
 		return err
+	}
+	var tlsFiles *gateway.TLSFiles
+	if *tlsCert != "" || *tlsKey != "" {
+		if tlsFiles, err = gateway.LoadTLSFiles(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
 	}
 	var log *slog.Logger
 	switch *logFormat {
@@ -109,6 +117,7 @@ func run(args []string) error {
 		CORS:           cors,
 		ClientTokens:   tokens,
 		Limits:         limits,
+		TLS:            tlsFiles,
 	})
 	if err != nil {
 		return err

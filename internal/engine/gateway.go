@@ -50,6 +50,8 @@ type GatewayConfig struct {
 	// Limits bound requests per client IP and actor; the zero value
 	// imposes none.
 	Limits gateway.ClientLimits
+	// TLS, when set, serves HTTPS with HTTP/2 from these files.
+	TLS *gateway.TLSFiles
 }
 
 // Gateway is a running gateway process.
@@ -121,9 +123,9 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 	}
 	go func() { defer close(g.bg); rt.RunBackground(bgCtx) }()
-	go func() { g.served <- g.srv.Serve(ln) }()
+	go func() { g.served <- gateway.Serve(g.srv, ln, cfg.TLS) }()
 	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String(), "client_tokens", cfg.ClientTokens.Count(),
-		"client_limits", cfg.Limits.String())
+		"client_limits", cfg.Limits.String(), "tls", cfg.TLS != nil)
 	if !cfg.ClientTokens.Enabled() {
 		log.Warn("no client tokens configured: anyone who reaches the gateway may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
 	}

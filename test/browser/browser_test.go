@@ -17,6 +17,8 @@ package browser
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +35,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
 	"github.com/rivetkube/rivetkube/internal/testutil/proc"
+	"github.com/rivetkube/rivetkube/internal/testutil/tlstest"
 )
 
 // suiteTimeout bounds one run of web.test.mjs.
@@ -112,14 +115,58 @@ func TestDistributedGateway(t *testing.T) {
 	t.Run("client token", func(t *testing.T) { runSuite(t, app, withToken, "allowed", "RIVET_TOKEN="+clientToken) })
 }
 
+// TestDistributedGatewayTLS: the gateway serves HTTPS from certificate
+// files (a self-signed certificate made here, which the browser is told to
+// accept); the page's requests arrive over HTTP/2 and its WebSockets still
+// connect.
+func TestDistributedGatewayTLS(t *testing.T) {
+	app := serveApp(t)
+	pgURL := pgtest.StartServer(t).NewDatabase(t)
+	certFile, keyFile, cert := tlstest.Write(t, t.TempDir(), "gateway")
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	const runnerToken = "browser-runner-token"
+	addr := proc.FreeAddr(t)
+	gw := proc.Start(t, "gateway-tls", gatewayBin, []string{
+		"RIVETKUBE_POSTGRES_URL=" + pgURL, "RIVETKUBE_LISTEN=" + addr,
+		"RIVETKUBE_RUNNER_TOKEN=" + runnerToken, "RIVETKUBE_LOG_FORMAT=text",
+		"RIVETKUBE_CORS_ORIGINS=" + app,
+		"RIVETKUBE_TLS_CERT_FILE=" + certFile, "RIVETKUBE_TLS_KEY_FILE=" + keyFile,
+	}, "")
+	endpoint := "https://" + addr
+	runner := proc.FreeAddr(t)
+	proc.Start(t, "runner", quickstartBin, []string{
+		"RIVET_ENDPOINT=" + endpoint, "RIVETKUBE_POSTGRES_URL=" + pgURL,
+		"RIVET_RUNNER_LISTEN=" + runner, "RIVET_RUNNER_ADDRESS=" + runner,
+		"RIVET_RUNNER_VERSION=1", "RIVETKUBE_RUNNER_TOKEN=" + runnerToken,
+	}, "http://"+runner+"/healthz")
+	waitForActorsWith(t, hc, endpoint, gw)
+	runSuite(t, app, endpoint, "allowed", "EXPECT_H2=1")
+}
+
 // waitForActors waits until the engine serves a counter action (the runner
 // has registered).
 func waitForActors(t *testing.T, endpoint string) {
 	t.Helper()
+	waitForActorsWith(t, http.DefaultClient, endpoint, nil)
+}
+
+// waitForActorsWith is waitForActors with an HTTP client; it fails early
+// if gw (when set) exits.
+func waitForActorsWith(t *testing.T, hc *http.Client, endpoint string, gw *proc.Proc) {
+	t.Helper()
 	url := endpoint + "/gateway/counter/action/getCount?rvt-method=getOrCreate&rvt-runner=default&rvt-key=warmup"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Post(url, "application/json", strings.NewReader(`{"args":[]}`))
+		if gw != nil {
+			select {
+			case <-gw.Exited():
+				t.Fatalf("gateway exited:\n%s", gw.Logs())
+			default:
+			}
+		}
+		resp, err := hc.Post(url, "application/json", strings.NewReader(`{"args":[]}`))
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

@@ -11,6 +11,9 @@
 //                   "refused": the engine's allow-list excludes APP_URL and
 //                   the browser must be unable to reach it
 //   RIVET_TOKEN     a client token the page passes to the client (optional)
+//   EXPECT_H2       "1": the engine serves HTTPS with a certificate the
+//                   browser does not know (accepted for the test), and its
+//                   responses must come over HTTP/2
 //   CHROMIUM        the browser binary (default /usr/bin/chromium)
 //
 // The Go test test/browser starts the engine and the page server and runs
@@ -27,6 +30,7 @@ const endpoint = must("RIVET_ENDPOINT");
 const expectCORS = process.env.EXPECT_CORS ?? "allowed";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const token = process.env.RIVET_TOKEN ?? "";
+const expectH2 = process.env.EXPECT_H2 === "1";
 
 // How long one UI expectation may take; generous because the machine is
 // shared. Expectations wait for what the page shows, never for a fixed time.
@@ -46,6 +50,7 @@ before(async () => {
 	context = await chromium.launchPersistentContext(profileDir, {
 		executablePath,
 		headless: true,
+		ignoreHTTPSErrors: expectH2,
 		args: [
 			"--no-sandbox",
 			"--disable-gpu",
@@ -182,6 +187,30 @@ describe("examples/web from another origin", { skip: expectCORS !== "allowed" },
 		const page = await openPage(`raw-${run}`);
 		assert.equal(await fetchFromPage(page, "/actors?name=counter"), "ok 200");
 		assert.equal(await webSocketFromPage(page, `raw-${run}`), "open");
+		await page.close();
+	});
+});
+
+describe("an engine serving HTTPS", { skip: expectCORS !== "allowed" || !expectH2 }, () => {
+	test("answers the page over HTTP/2, WebSockets included", async () => {
+		const page = await context.newPage();
+		const cdp = await context.newCDPSession(page);
+		await cdp.send("Network.enable");
+		const protocols = new Map();
+		cdp.on("Network.responseReceived", (e) => {
+			if (e.response.url.startsWith(endpoint)) protocols.set(new URL(e.response.url).pathname, e.response.protocol);
+		});
+		const sockets = [];
+		cdp.on("Network.webSocketHandshakeResponseReceived", (e) => sockets.push(e.response.status));
+		let url = `${appURL}/?endpoint=${encodeURIComponent(endpoint)}&key=h2-${run}`;
+		if (token) url += `&token=${encodeURIComponent(token)}`;
+		await page.goto(url);
+		page.logs = [];
+		await expectText(page, "counter-status", /^connected$/);
+		await page.getByTestId("increment").click();
+		await expectText(page, "count", /^1$/);
+		assert.equal(protocols.get("/metadata"), "h2", `protocols seen: ${JSON.stringify([...protocols])}`);
+		assert.ok(sockets.includes(101), `WebSocket handshakes: ${JSON.stringify(sockets)}`);
 		await page.close();
 	});
 });
