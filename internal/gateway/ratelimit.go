@@ -34,6 +34,10 @@ type ClientLimits struct {
 	// InFlight is the number of requests and WebSockets a client IP may
 	// have open to one actor at once; 0 is unlimited.
 	InFlight int
+	// PerIPPerMinute is the request rate per client IP over all actors
+	// together; 0 is unlimited. It stops one address from spreading a flood
+	// over many actors (or many keys).
+	PerIPPerMinute int
 	// TrustedProxies are the addresses of proxies (an Ingress, a load
 	// balancer) whose X-Forwarded-For names the client. Without them the
 	// client is the connection's remote address.
@@ -48,14 +52,16 @@ type ClientLimits struct {
 func RivetClientLimits() ClientLimits { return ClientLimits{PerMinute: 1200, InFlight: 32} }
 
 // Enabled reports whether any limit applies.
-func (l ClientLimits) Enabled() bool { return l.PerMinute > 0 || l.InFlight > 0 }
+func (l ClientLimits) Enabled() bool {
+	return l.PerMinute > 0 || l.InFlight > 0 || l.PerIPPerMinute > 0
+}
 
 // String renders the limits for the start-up log.
 func (l ClientLimits) String() string {
 	if !l.Enabled() {
 		return "none"
 	}
-	return fmt.Sprintf("%d/min and %d in flight per client IP and actor", l.PerMinute, l.InFlight)
+	return fmt.Sprintf("%d/min and %d in flight per client IP and actor, %d/min per client IP (0: unlimited)", l.PerMinute, l.InFlight, l.PerIPPerMinute)
 }
 
 // ParseTrustedProxies parses a comma-separated list of addresses and CIDR
@@ -104,6 +110,7 @@ type limiterShard struct {
 }
 
 type clientBucket struct {
+	rate     int // tokens per minute; 0: no rate limit
 	tokens   float64
 	last     time.Time
 	inFlight int
@@ -134,10 +141,19 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request) (release func(),
 		return noRelease, true
 	}
 	client := l.clientIP(r)
-	key := client + " " + actor
-	release, err, retry := l.take(key)
+	var err *errs.Error
+	var retry time.Duration
+	if l.cfg.PerIPPerMinute > 0 {
+		var rel func()
+		if rel, err, retry = l.takeWith("ip "+client, limitRule{l.cfg.PerIPPerMinute, 0, "per client"}); err == nil {
+			rel() // a rate only: nothing stays in flight
+		}
+	}
 	if err == nil {
-		return release, true
+		var release func()
+		if release, err, retry = l.take(client + " " + actor); err == nil {
+			return release, true
+		}
 	}
 	if l.logged.first(client + " " + err.Code) {
 		l.log.Warn("client over its limit (logged once per client address and limit)",
@@ -150,9 +166,20 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request) (release func(),
 
 func noRelease() {}
 
-// take charges one request to key; it returns the error to answer and how
-// long to wait when the request is refused.
+// limitRule is what one bucket allows.
+type limitRule struct {
+	perMinute, inFlight int
+	scope               string // for the error message
+}
+
+// take charges one request to key under the per client and actor rule.
 func (l *limiter) take(key string) (func(), *errs.Error, time.Duration) {
+	return l.takeWith("actor "+key, limitRule{l.cfg.PerMinute, l.cfg.InFlight, "per client and actor"})
+}
+
+// takeWith charges one request to key; it returns the error to answer and
+// how long to wait when the request is refused.
+func (l *limiter) takeWith(key string, rule limitRule) (func(), *errs.Error, time.Duration) {
 	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
 	now := l.now()
 	sh.mu.Lock()
@@ -160,18 +187,18 @@ func (l *limiter) take(key string) (func(), *errs.Error, time.Duration) {
 	b, ok := sh.pairs[key]
 	if !ok {
 		l.makeRoom(sh, now)
-		b = &clientBucket{tokens: float64(l.cfg.PerMinute), last: now}
+		b = &clientBucket{rate: rule.perMinute, tokens: float64(rule.perMinute), last: now}
 		sh.pairs[key] = b
 	}
 	l.refill(b, now)
-	if l.cfg.InFlight > 0 && b.inFlight >= l.cfg.InFlight {
-		return nil, errs.TooManyInFlight("per client and actor", l.cfg.InFlight), time.Second
+	if rule.inFlight > 0 && b.inFlight >= rule.inFlight {
+		return nil, errs.TooManyInFlight(rule.scope, rule.inFlight), time.Second
 	}
-	if l.cfg.PerMinute > 0 {
+	if rule.perMinute > 0 {
 		if b.tokens < 1 {
-			perToken := time.Minute / time.Duration(l.cfg.PerMinute)
+			perToken := time.Minute / time.Duration(rule.perMinute)
 			wait := time.Duration((1 - b.tokens) * float64(perToken))
-			return nil, errs.RateLimited("per client and actor", l.cfg.PerMinute, wait), wait
+			return nil, errs.RateLimited(rule.scope, rule.perMinute, wait), wait
 		}
 		b.tokens--
 	}
@@ -188,12 +215,12 @@ func (l *limiter) take(key string) (func(), *errs.Error, time.Duration) {
 
 // refill adds the tokens earned since b.last, up to a full minute's worth.
 func (l *limiter) refill(b *clientBucket, now time.Time) {
-	if l.cfg.PerMinute <= 0 {
+	if b.rate <= 0 {
 		return
 	}
 	if dt := now.Sub(b.last); dt > 0 {
-		b.tokens += dt.Minutes() * float64(l.cfg.PerMinute)
-		if max := float64(l.cfg.PerMinute); b.tokens > max {
+		b.tokens += dt.Minutes() * float64(b.rate)
+		if max := float64(b.rate); b.tokens > max {
 			b.tokens = max
 		}
 	}
@@ -213,7 +240,7 @@ func (l *limiter) makeRoom(sh *limiterShard, now time.Time) {
 	}
 	for k, b := range sh.pairs {
 		l.refill(b, now)
-		if b.inFlight == 0 && (l.cfg.PerMinute <= 0 || b.tokens >= float64(l.cfg.PerMinute)) {
+		if b.inFlight == 0 && (b.rate <= 0 || b.tokens >= float64(b.rate)) {
 			delete(sh.pairs, k)
 		}
 	}
@@ -286,13 +313,15 @@ func (l *limiter) trusted(a netip.Addr) bool {
 
 // ClientLimitsFromEnv reads the limits from RIVETKUBE_CLIENT_RATE_PER_MINUTE,
 // RIVETKUBE_CLIENT_MAX_IN_FLIGHT (0 or unset: unlimited; Rivet's values are
-// 1200 and 32) and RIVETKUBE_TRUSTED_PROXIES, through getenv.
+// 1200 and 32), RIVETKUBE_CLIENT_IP_RATE_PER_MINUTE and
+// RIVETKUBE_TRUSTED_PROXIES, through getenv.
 func ClientLimitsFromEnv(getenv func(string) string) (ClientLimits, error) {
 	var l ClientLimits
 	for _, v := range []struct {
 		name string
 		dst  *int
-	}{{"RIVETKUBE_CLIENT_RATE_PER_MINUTE", &l.PerMinute}, {"RIVETKUBE_CLIENT_MAX_IN_FLIGHT", &l.InFlight}} {
+	}{{"RIVETKUBE_CLIENT_RATE_PER_MINUTE", &l.PerMinute}, {"RIVETKUBE_CLIENT_MAX_IN_FLIGHT", &l.InFlight},
+		{"RIVETKUBE_CLIENT_IP_RATE_PER_MINUTE", &l.PerIPPerMinute}} {
 		s := getenv(v.name)
 		if s == "" {
 			continue

@@ -204,6 +204,7 @@ func TestClientLimitsFromEnv(t *testing.T) {
 	}{
 		{env: nil, want: "none"},
 		{env: map[string]string{"RIVETKUBE_CLIENT_RATE_PER_MINUTE": "1200", "RIVETKUBE_CLIENT_MAX_IN_FLIGHT": "32"}, want: RivetClientLimits().String()},
+		{env: map[string]string{"RIVETKUBE_CLIENT_IP_RATE_PER_MINUTE": "6000"}, want: "0/min and 0 in flight per client IP and actor, 6000/min per client IP (0: unlimited)"},
 		{env: map[string]string{"RIVETKUBE_CLIENT_RATE_PER_MINUTE": "-1"}, wantErr: "RIVETKUBE_CLIENT_RATE_PER_MINUTE"},
 		{env: map[string]string{"RIVETKUBE_CLIENT_MAX_IN_FLIGHT": "many"}, wantErr: "RIVETKUBE_CLIENT_MAX_IN_FLIGHT"},
 		{env: map[string]string{"RIVETKUBE_TRUSTED_PROXIES": "nope"}, wantErr: "RIVETKUBE_TRUSTED_PROXIES"},
@@ -219,6 +220,36 @@ func TestClientLimitsFromEnv(t *testing.T) {
 		if err != nil || l.String() != tt.want {
 			t.Errorf("%v: %q, %v; want %q", tt.env, l.String(), err, tt.want)
 		}
+	}
+}
+
+// The per-IP rate spans actors: a client spreading requests over many keys
+// is stopped, another client is not.
+func TestLimitsPerIP(t *testing.T) {
+	t.Parallel()
+	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	s := New(Config{Store: bs, Host: &fakeHost{st: bs}, Log: quietLog(), Limits: ClientLimits{PerIPPerMinute: 3}})
+	do := func(remote, key string) int {
+		r := httptest.NewRequest("POST", "/gateway/counter/action/whoami?rvt-method=getOrCreate&rvt-runner=default&rvt-key="+key, strings.NewReader(`{"args":[]}`))
+		r.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	for i, key := range []string{"a", "b", "c"} {
+		if got := do("198.51.100.1:1", key); got != http.StatusOK {
+			t.Fatalf("request %d: %d", i, got)
+		}
+	}
+	if got := do("198.51.100.1:1", "d"); got != http.StatusTooManyRequests {
+		t.Errorf("4th request over 4 actors: %d, want 429", got)
+	}
+	if got := do("198.51.100.2:1", "d"); got != http.StatusOK {
+		t.Errorf("another client: %d", got)
 	}
 }
 

@@ -86,8 +86,8 @@ func (c ClientTokens) valid(tok string) bool {
 // client sends.
 func presentedTokens(r *http.Request) []string {
 	var toks []string
-	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		toks = append(toks, strings.TrimSpace(v))
+	if v := r.Header.Get("Authorization"); len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		toks = append(toks, strings.TrimSpace(v[7:]))
 	}
 	if v := r.Header.Get("x-rivet-token"); v != "" {
 		toks = append(toks, v)

@@ -107,6 +107,8 @@ func TestClientTokenRequests(t *testing.T) {
 		{name: "metadata is open", method: "GET", path: "/metadata", status: 200},
 		{name: "list without token", method: "GET", path: "/actors?name=counter", status: 401, code: errs.CodeTokenMissing},
 		{name: "list with bearer", method: "GET", path: "/actors?name=counter", header: map[string]string{"Authorization": "Bearer " + goodToken}, status: 200},
+		{name: "bearer scheme is case-insensitive", method: "GET", path: "/actors?name=counter", header: map[string]string{"Authorization": "bearer " + goodToken}, status: 200},
+		{name: "basic auth is not a token", method: "GET", path: "/actors?name=counter", header: map[string]string{"Authorization": "Basic " + goodToken}, status: 401, code: errs.CodeTokenMissing},
 		{name: "list with wrong bearer", method: "GET", path: "/actors?name=counter", header: map[string]string{"Authorization": "Bearer " + otherToken}, status: 403, code: errs.CodeTokenInvalid},
 		{name: "list with x-rivet-token", method: "GET", path: "/actors?name=counter", header: map[string]string{"x-rivet-token": goodToken}, status: 200},
 		{name: "destroy without token", method: "DELETE", path: "/actors/some-id", status: 401, code: errs.CodeTokenMissing},
