@@ -19,6 +19,7 @@ const (
 	CodeTokenInvalid     = "token_invalid"
 	CodeRateLimited      = "rate_limited"
 	CodeTooManyInFlight  = "too_many_in_flight"
+	CodeHeadersTooLarge  = "headers_too_large"
 )
 
 // OriginNotAllowed is request/origin_not_allowed: a browser request (or
@@ -57,6 +58,13 @@ func RateLimited(scope string, perMinute int, retryAfter time.Duration) *Error {
 func TooManyInFlight(scope string, limit int) *Error {
 	return New(http.StatusTooManyRequests, GroupLimit, CodeTooManyInFlight,
 		"Too many requests in flight %s: the limit is %d at once.", scope, limit)
+}
+
+// HeadersTooLarge is request/headers_too_large (431): the request's headers
+// are more than the gateway hands to an actor.
+func HeadersTooLarge(maxCount, maxBytes int) *Error {
+	return New(http.StatusRequestHeaderFieldsTooLarge, GroupRequest, CodeHeadersTooLarge,
+		"Request headers too large for the actor: at most %d values and %d bytes.", maxCount, maxBytes)
 }
 
 // RetryAfterValue renders d as a Retry-After header value: whole seconds,

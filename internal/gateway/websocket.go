@@ -146,11 +146,14 @@ func (s *Server) serveConn(ctx context.Context, r *http.Request, c *websocket.Co
 	defer cancel()
 	sink := newWSSink(ctx, c, enc, s.cfg.WSOutbox, s.cfg.MaxMessageSize)
 	var hc hostapi.Conn
-	err := s.onActor(ctx, r, &t, func(t target) error {
-		var err error
-		hc, err = s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params}, sink)
-		return err
-	})
+	info, err := s.requestInfo(r)
+	if err == nil {
+		err = s.onActor(ctx, r, &t, func(t target) error {
+			var err error
+			hc, err = s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params, Request: info}, sink)
+			return err
+		})
+	}
 	if err != nil {
 		sink.fail(err)
 		<-sink.done
