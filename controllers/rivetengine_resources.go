@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +40,9 @@ func gatewayConfigMap(engine *rivetv1.RivetEngine) *corev1.ConfigMap {
 	}
 	if l.MaxMessageSize != nil {
 		data["RIVETKUBE_MAX_MESSAGE_SIZE"] = strconv.FormatInt(*l.MaxMessageSize, 10)
+	}
+	if o := engine.Spec.Gateway.CORSOrigins; len(o) > 0 {
+		data["RIVETKUBE_CORS_ORIGINS"] = strings.Join(o, ",")
 	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -79,6 +83,9 @@ func gatewayDeployment(engine *rivetv1.RivetEngine, runnerToken rivetv1.SecretKe
 	}
 	if engine.Spec.InspectorTokenSecretRef != nil {
 		env = append(env, secretEnv("RIVETKUBE_INSPECTOR_TOKEN", *engine.Spec.InspectorTokenSecretRef))
+	}
+	if engine.Spec.ClientTokensSecretRef != nil {
+		env = append(env, secretEnv("RIVETKUBE_CLIENT_TOKENS", *engine.Spec.ClientTokensSecretRef))
 	}
 	maxConns := engine.Spec.Postgres.MaxConns
 	if maxConns == 0 {

@@ -41,6 +41,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Log             *slog.Logger
+	// CORS is the browser origin policy; the zero value allows the same
+	// origin only.
+	CORS edge.CORS
+	// ClientTokens, when set, are required of clients on /actors and
+	// /gateway/...; the zero value leaves the gateway open.
+	ClientTokens edge.ClientTokens
+	// Limits bound requests per client IP and actor; the zero value
+	// imposes none.
+	Limits edge.ClientLimits
+	// TLS, when set, serves HTTPS with HTTP/2 from these files.
+	TLS *edge.TLSFiles
 }
 
 // Gateway is a running gateway process.
@@ -96,6 +107,9 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
 		InspectorToken: cfg.InspectorToken,
 		RunnersMayJoin: true,
+		CORS:           cfg.CORS,
+		ClientTokens:   cfg.ClientTokens,
+		Limits:         cfg.Limits,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -109,8 +123,12 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 	}
 	go func() { defer close(g.bg); rt.RunBackground(bgCtx) }()
-	go func() { g.served <- g.srv.Serve(ln) }()
-	log.Info("gateway ready", "listen", ln.Addr().String())
+	go func() { g.served <- edge.Serve(g.srv, ln, cfg.TLS) }()
+	log.Info("gateway ready", "listen", ln.Addr().String(), "cors", cfg.CORS.String(), "client_tokens", cfg.ClientTokens.Count(),
+		"client_limits", cfg.Limits.String(), "tls", cfg.TLS != nil)
+	if !cfg.ClientTokens.Enabled() {
+		log.Warn("no client tokens configured: anyone who reaches the gateway may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
+	}
 	return g, nil
 }
 

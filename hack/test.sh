@@ -22,6 +22,22 @@ fi
 if [ ! -d test/js/node_modules/rivetkit ] || [ test/js/package-lock.json -nt test/js/node_modules/.package-lock.json ]; then
   npm ci --prefix test/js --no-audit --no-fund --loglevel=error
 fi
+# The browser tier (test/browser): Debian's chromium, the React example
+# built once and cached (node_modules and dist are ignored by git).
+export RIVETKUBE_REQUIRE_BROWSER=1
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+for d in examples/web test/browser; do
+  if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; then
+    npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
+  fi
+done
+if [ ! -f examples/web/dist/index.html ] || [ -n "$(find examples/web/src examples/web/index.html examples/web/vite.config.js examples/web/package-lock.json -newer examples/web/dist/index.html)" ]; then
+  npm run --prefix examples/web --silent build -- --logLevel error
+fi
 phase_end "install"
 
 phase "go vet"

@@ -76,7 +76,11 @@ func (r *Registry) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg.Log.Info("rivetkube local engine ready", "endpoint", eng.Endpoint(), "data_dir", cfg.DataDir, "actors", len(r.defs))
+	cfg.Log.Info("rivetkube local engine ready", "endpoint", eng.Endpoint(), "data_dir", cfg.DataDir, "actors", len(r.defs),
+		"client_tokens", cfg.ClientTokens != "", "cors", local.CORSDescription(cfg.CORSOrigins))
+	if cfg.ClientTokens == "" {
+		cfg.Log.Info("no client tokens configured: anyone who reaches the engine may call its actors (set RIVETKUBE_CLIENT_TOKENS to require one)")
+	}
 	<-ctx.Done()
 	cfg.Log.Info("shutting down")
 	return eng.Close()

@@ -26,6 +26,7 @@ type Conn struct {
 	subs   map[string]struct{}
 	closed bool
 	gone   atomic.Bool
+	req    *hostapi.RequestInfo // the client request that opened it; nil when unknown
 }
 
 // ID returns the connection id.
@@ -90,7 +91,7 @@ func (in *Instance) openConn(ctx context.Context, params []byte, sink hostapi.Si
 	if sink != nil && len(in.conns) >= in.rt.limits.MaxConns {
 		return nil, errs.Overloaded("too many connections")
 	}
-	c := &Conn{id: uuid.NewString(), in: in, params: Raw(params), sink: sink, subs: map[string]struct{}{}}
+	c := &Conn{id: uuid.NewString(), in: in, params: Raw(params), sink: sink, subs: map[string]struct{}{}, req: hostapi.RequestFrom(ctx)}
 	if err := in.hook(func() error { return in.beh.BeforeConnect(ctx, c.params) }); err != nil {
 		return nil, toPublic(err)
 	}
@@ -116,7 +117,7 @@ func (in *Instance) openConn(ctx context.Context, params []byte, sink hostapi.Si
 }
 
 // connect opens a WebSocket connection on the mailbox.
-func (in *Instance) connect(ctx context.Context, params []byte, sink hostapi.Sink) (hostapi.Conn, error) {
+func (in *Instance) connect(ctx context.Context, params []byte, info *hostapi.RequestInfo, sink hostapi.Sink) (hostapi.Conn, error) {
 	type result struct {
 		c   *Conn
 		err error
@@ -124,7 +125,7 @@ func (in *Instance) connect(ctx context.Context, params []byte, sink hostapi.Sin
 	res := make(chan result, 1)
 	err := in.enqueue(task{
 		run: func() {
-			c, err := in.openConn(in.lifetime, params, sink)
+			c, err := in.openConn(hostapi.WithRequest(in.lifetime, info), params, sink)
 			_, ferr := in.flush()
 			if err == nil && ferr != nil {
 				err = ferr
@@ -310,7 +311,7 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 		wait: true,
 		run: func() {
 			h := in.cur
-			tctx, tcancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+			tctx, tcancel := context.WithTimeout(hostapi.WithRequest(in.lifetime, req.Request), in.actionTimeout())
 			defer tcancel()
 			// Like RivetKit, every HTTP action runs on a short-lived
 			// connection: onBeforeConnect and createConnState see its params.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -74,3 +75,7 @@ func (in *Instance) Log() *slog.Logger { return in.log }
 func InvalidArgument(message string) error {
 	return errs.InvalidArgument(message)
 }
+
+// RequestInfo returns the client request that opened the connection (nil
+// when unknown).
+func (c *Conn) RequestInfo() *hostapi.RequestInfo { return c.req }

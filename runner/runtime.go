@@ -316,7 +316,7 @@ func (rt *Runtime) Connect(ctx context.Context, req hostapi.ConnectRequest, sink
 	var c hostapi.Conn
 	err := rt.withInstance(ctx, hostapi.Target{ActorID: req.ActorID, Generation: req.Generation}, func(in *Instance) error {
 		var err error
-		c, err = in.connect(ctx, req.Params, sink)
+		c, err = in.connect(ctx, req.Params, req.Request, sink)
 		return err
 	})
 	return c, err

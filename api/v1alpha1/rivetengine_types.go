@@ -26,6 +26,12 @@ type RivetEngineSpec struct {
 	// +optional
 	InspectorTokenSecretRef *SecretKeyRef `json:"inspectorTokenSecretRef,omitempty"`
 
+	// ClientTokensSecretRef holds the client tokens (comma-separated, each
+	// 16 to 1024 characters) every /actors and /gateway request must carry.
+	// Without it the gateway is open to whoever reaches it.
+	// +optional
+	ClientTokensSecretRef *SecretKeyRef `json:"clientTokensSecretRef,omitempty"`
+
 	// RunnerTokenSecretRef holds the token gateways present to runners on
 	// their link. When unset the operator generates one in the Secret
 	// "<engine>-runner-token".
@@ -87,6 +93,17 @@ type GatewaySpec struct {
 	// +kubebuilder:default=json
 	// +optional
 	LogFormat string `json:"logFormat,omitempty"`
+
+	// CORSOrigins are the browser origins allowed to call the gateway with
+	// credentials, like "https://app.example.com" or
+	// "https://*.example.com"; "*" allows any origin. Empty allows the
+	// gateway's own origin only.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^(\*|https?://[^/?#@,\s]+)$`
+	// +listType=set
+	// +optional
+	CORSOrigins []string `json:"corsOrigins,omitempty"`
 }
 
 // GatewayServiceSpec configures the gateway Service.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/gateway"
+	"github.com/rivetkube/rivetkube/gateway/edge"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -54,12 +55,36 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
+	corsOrigins := fs.String("cors-origins", os.Getenv("RIVETKUBE_CORS_ORIGINS"),
+		"browser origins allowed to call the gateway, comma-separated, \"*\" for any; empty allows the same origin only (RIVETKUBE_CORS_ORIGINS)")
+	tlsCert := fs.String("tls-cert", os.Getenv("RIVETKUBE_TLS_CERT_FILE"), "PEM certificate file: serve HTTPS and HTTP/2 (RIVETKUBE_TLS_CERT_FILE)")
+	tlsKey := fs.String("tls-key", os.Getenv("RIVETKUBE_TLS_KEY_FILE"), "PEM key file of --tls-cert (RIVETKUBE_TLS_KEY_FILE)")
 	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
 		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
+	}
+	cors, err := edge.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	// Tokens come from the environment only (a Secret), never a flag that
+	// ps would show.
+	tokens, err := edge.ParseClientTokens(os.Getenv("RIVETKUBE_CLIENT_TOKENS"))
+	if err != nil {
+		return fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
+	}
+	limits, err := edge.ClientLimitsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	var tlsFiles *edge.TLSFiles
+	if *tlsCert != "" || *tlsKey != "" {
+		if tlsFiles, err = edge.LoadTLSFiles(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
 	}
 	var log *slog.Logger
 	switch *logFormat {
@@ -89,6 +114,10 @@ func run(args []string) error {
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg,
+		CORS:           cors,
+		ClientTokens:   tokens,
+		Limits:         limits,
+		TLS:            tlsFiles,
 	})
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ type Config struct {
 	// statement that creates it.
 	Directory store.Directory
 	Host      hostapi.Host
-	Log   *slog.Logger
+	Log       *slog.Logger
 	// Version is reported by GET /metadata.
 	Version string
 	// MaxMessageSize bounds an HTTP action/queue body and a WebSocket frame
@@ -64,6 +64,15 @@ type Config struct {
 	// the gateway remembers (default 100,000; negative disables it). See
 	// bindingCache for why a cached binding is safe to use.
 	BindingCache int
+	// CORS says which browser origins may call the gateway (cors.go); the
+	// zero value allows the same origin only.
+	CORS CORS
+	// ClientTokens, when set, are required on /actors and /gateway/...
+	// (tokens.go); the zero value leaves the engine open.
+	ClientTokens ClientTokens
+	// Limits bound requests per client IP and actor (ratelimit.go); the
+	// zero value imposes none.
+	Limits ClientLimits
 }
 
 func (c Config) withDefaults() Config {
@@ -106,6 +115,9 @@ type Server struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	bindings *bindingCache
+	cors     *corsGate
+	tokens   *tokenGate
+	limits   *limiter
 }
 
 // getOrCreate resolves spec's key or creates the actor, in the directory.
@@ -116,7 +128,9 @@ func (s *Server) getOrCreate(ctx context.Context, spec store.ActorSpec) (store.A
 // New returns a gateway server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log, bindings: newBindingCache(cfg.BindingCache),
+		cors: newCORSGate(cfg.CORS, cfg.Log), tokens: newTokenGate(cfg.ClientTokens, cfg.InspectorToken != "", cfg.Log),
+		limits: newLimiter(cfg.Limits, cfg.Log, nil)}
 	s.mux.HandleFunc("GET /metadata", s.handleMetadata)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("POST /actors", s.handleCreate)
@@ -135,14 +149,15 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "*")
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "*")
-		h.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+	if s.cors.intercept(w, r) {
+		return
+	}
+	release, ok := s.limits.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	if !s.tokens.admit(w, r) {
 		return
 	}
 	defer func() {

@@ -196,10 +196,15 @@ func (s *Server) handleAction(ctx context.Context, w http.ResponseWriter, r *htt
 		writeError(w, enc, err, t.specifier())
 		return
 	}
+	info, err := s.requestInfo(r)
+	if err != nil {
+		writeError(w, enc, err, t.specifier())
+		return
+	}
 	var out []byte
 	err = s.onActor(ctx, r, &t, func(t target) error {
 		var err error
-		out, err = s.cfg.Host.Action(ctx, hostapi.ActionRequest{ActorID: t.actor.ID, Name: name, Args: req.Args, ConnParams: params})
+		out, err = s.cfg.Host.Action(ctx, hostapi.ActionRequest{ActorID: t.actor.ID, Name: name, Args: req.Args, ConnParams: params, Request: info})
 		return err
 	})
 	w.Header().Set("x-rivet-actor", t.actor.ID)

@@ -82,7 +82,7 @@ func (s *Server) handleWebSocketRoute(w http.ResponseWriter, r *http.Request, ki
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       accepted,
-		InsecureSkipVerify: true, // browsers of any origin may connect, like the REST API (CORS *)
+		InsecureSkipVerify: true, // Origin was checked against the CORS allow-list already (cors.go)
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
@@ -146,11 +146,14 @@ func (s *Server) serveConn(ctx context.Context, r *http.Request, c *websocket.Co
 	defer cancel()
 	sink := newWSSink(ctx, c, enc, s.cfg.WSOutbox, s.cfg.MaxMessageSize)
 	var hc hostapi.Conn
-	err := s.onActor(ctx, r, &t, func(t target) error {
-		var err error
-		hc, err = s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params}, sink)
-		return err
-	})
+	info, err := s.requestInfo(r)
+	if err == nil {
+		err = s.onActor(ctx, r, &t, func(t target) error {
+			var err error
+			hc, err = s.cfg.Host.Connect(ctx, hostapi.ConnectRequest{ActorID: t.actor.ID, Params: params, Request: info}, sink)
+			return err
+		})
+	}
 	if err != nil {
 		sink.fail(err)
 		<-sink.done

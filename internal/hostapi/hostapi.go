@@ -33,15 +33,17 @@ type ActionRequest struct {
 	ActorID    string
 	Generation uint64
 	Name       string
-	Args       []byte // canonical CBOR array
-	ConnParams []byte // canonical CBOR; nil when the client sent none
+	Args       []byte       // canonical CBOR array
+	ConnParams []byte       // canonical CBOR; nil when the client sent none
+	Request    *RequestInfo // the client's request; nil when unknown
 }
 
 // ConnectRequest opens a client connection to an actor.
 type ConnectRequest struct {
 	ActorID    string
 	Generation uint64
-	Params     []byte // canonical CBOR; nil when the client sent none
+	Params     []byte       // canonical CBOR; nil when the client sent none
+	Request    *RequestInfo // the client's request; nil when unknown
 }
 
 // QueueSendRequest puts a message on one of the actor's durable queues.

@@ -360,7 +360,9 @@ func (c *Client) abandon(st *cstream) (*frame, bool) {
 
 // Action implements hostapi.Host.
 func (c *Client) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
-	res, err := c.call(ctx, &frame{Actor: req.ActorID, Gen: req.Generation, Name: req.Name, Data: req.Args, Params: req.ConnParams}, c.open(kAction, nil))
+	f := &frame{Actor: req.ActorID, Gen: req.Generation, Name: req.Name, Data: req.Args, Params: req.ConnParams}
+	putRequestInfo(f, req.Request)
+	res, err := c.call(ctx, f, c.open(kAction, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +448,7 @@ func (c *Client) request(ctx context.Context, k kind, t hostapi.Target, w http.R
 	started := false
 	res, err := c.callStreaming(ctx, &frame{
 		Actor: t.ActorID, Gen: t.Generation, Name: r.Method,
-		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Data: body,
+		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Data: body, Remote: r.RemoteAddr,
 	}, st, func(ch *frame) error {
 		// A flushed part of the response: to the client, then the ack.
 		if !started {
@@ -505,7 +507,9 @@ func (c *Client) request(ctx context.Context, k kind, t hostapi.Target, w http.R
 // as hostapi requires).
 func (c *Client) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
 	st := c.open(kConnect, func(st *cstream) { st.sink = sink })
-	res, err := c.call(ctx, &frame{Actor: req.ActorID, Gen: req.Generation, Params: req.Params}, st)
+	f := &frame{Actor: req.ActorID, Gen: req.Generation, Params: req.Params}
+	putRequestInfo(f, req.Request)
+	res, err := c.call(ctx, f, st)
 	if err != nil {
 		return nil, err
 	}
@@ -629,7 +633,7 @@ func (c *Client) WebSocket(ctx context.Context, t hostapi.Target, r *http.Reques
 	}
 	st := c.open(kWebSocket, func(st *cstream) { st.ws = w })
 	defer close(w.done)
-	f := &frame{Actor: t.ActorID, Gen: t.Generation, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host}
+	f := &frame{Actor: t.ActorID, Gen: t.Generation, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Remote: r.RemoteAddr}
 	if dl, ok := ctx.Deadline(); ok {
 		f.Timeout = int64(time.Until(dl))
 		if f.Timeout <= 0 {

@@ -97,6 +97,7 @@ type frame struct {
 	ToC     *protocol.ToClient  `cbor:"17,keyasint,omitempty"`
 	ToS     *protocol.ToServer  `cbor:"18,keyasint,omitempty"`
 	Timeout int64               `cbor:"19,keyasint,omitempty"` // ns left of the caller's deadline; 0: none
+	Remote  string              `cbor:"20,keyasint,omitempty"` // the client's address (hostapi.RequestInfo)
 }
 
 // wireError is an *errs.Error on the link.

@@ -421,7 +421,7 @@ func (sl *serverLink) run(st *sstream, f *frame) {
 	t := hostapi.Target{ActorID: f.Actor, Generation: f.Gen}
 	switch f.K {
 	case kAction:
-		out, err := h.Action(st.ctx, hostapi.ActionRequest{ActorID: f.Actor, Generation: f.Gen, Name: f.Name, Args: f.Data, ConnParams: f.Params})
+		out, err := h.Action(st.ctx, hostapi.ActionRequest{ActorID: f.Actor, Generation: f.Gen, Name: f.Name, Args: f.Data, ConnParams: f.Params, Request: requestInfo(f)})
 		sl.reply(st, &frame{Data: out, Err: toWireError(err)})
 	case kDestroy:
 		sl.reply(st, &frame{Err: toWireError(h.Destroy(st.ctx, t))})
@@ -471,7 +471,7 @@ func (sl *serverLink) run(st *sstream, f *frame) {
 		st.ws.finish()
 		sl.reply(st, &frame{Err: toWireError(err)})
 	case kConnect:
-		hc, err := h.Connect(st.ctx, hostapi.ConnectRequest{ActorID: f.Actor, Generation: f.Gen, Params: f.Params}, st.sink)
+		hc, err := h.Connect(st.ctx, hostapi.ConnectRequest{ActorID: f.Actor, Generation: f.Gen, Params: f.Params, Request: requestInfo(f)}, st.sink)
 		if err != nil {
 			st.sink.markClosed()
 			sl.reply(st, &frame{Err: toWireError(err)})
@@ -505,7 +505,7 @@ func buildRequest(ctx context.Context, f *frame, method string) *http.Request {
 	r := &http.Request{
 		Method: method, URL: &url.URL{Path: f.Path, RawQuery: f.Query},
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Host: f.Host, Body: http.NoBody,
+		Header: h, Host: f.Host, Body: http.NoBody, RemoteAddr: f.Remote,
 	}
 	if len(f.Data) > 0 {
 		data := f.Data

@@ -14,8 +14,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,19 +43,60 @@ type Config struct {
 	Log *slog.Logger
 	// ShutdownTimeout bounds a graceful stop (default 30 s).
 	ShutdownTimeout time.Duration
+	// CORSOrigins is the browser origin allow-list (RIVETKUBE_CORS_ORIGINS,
+	// see edge.ParseCORSOrigins); empty reflects any origin, for
+	// development.
+	CORSOrigins string
+	// ClientTokens are the tokens clients must present
+	// (RIVETKUBE_CLIENT_TOKENS, comma-separated); empty leaves the engine
+	// open, as suits development.
+	ClientTokens string
+	// ClientLimits bound requests per client IP and actor
+	// (RIVETKUBE_CLIENT_RATE_PER_MINUTE, RIVETKUBE_CLIENT_MAX_IN_FLIGHT,
+	// RIVETKUBE_TRUSTED_PROXIES); the zero value imposes none.
+	ClientLimits edge.ClientLimits
 }
 
 // ConfigFromEnv reads the local engine configuration from the environment.
 func ConfigFromEnv() (Config, error) {
 	base, err := runner.BaseFromEnv()
-	return Config{
+	cfg := Config{
 		Listen:          runner.EnvOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
 		DataDir:         runner.EnvOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
 		Limits:          base.Limits,
 		MaxMessageSize:  base.MaxMessageSize,
 		Log:             base.Log,
 		ShutdownTimeout: base.ShutdownTimeout,
-	}, err
+		CORSOrigins:     os.Getenv("RIVETKUBE_CORS_ORIGINS"),
+		ClientTokens:    os.Getenv("RIVETKUBE_CLIENT_TOKENS"),
+	}
+	if err == nil {
+		cfg.ClientLimits, err = edge.ClientLimitsFromEnv(os.Getenv)
+	}
+	return cfg, err
+}
+
+// CORSDescription renders a CORS allow-list for the log ("" reflects any
+// origin).
+func CORSDescription(origins string) string {
+	if origins == "" {
+		return "any origin (development)"
+	}
+	return origins
+}
+
+// localEndpoint is the URL actor-to-actor calls use to reach the local
+// engine's gateway: with the first client token in it when tokens are
+// required, since those calls pass the same check as any client's.
+func localEndpoint(addr, tokens string) string {
+	u := url.URL{Scheme: "http", Host: addr}
+	for _, t := range strings.Split(tokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			u.User = url.UserPassword("default", t)
+			break
+		}
+	}
+	return u.String()
 }
 
 // Engine is a running local engine: gateway, runtime and embedded store.
@@ -83,6 +126,17 @@ func Start(ctx context.Context, defs []runner.Definition, cfg Config, version st
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
+	cors := edge.AllowAnyOrigin()
+	if cfg.CORSOrigins != "" {
+		var err error
+		if cors, err = edge.ParseCORSOrigins(cfg.CORSOrigins); err != nil {
+			return nil, err
+		}
+	}
+	tokens, err := edge.ParseClientTokens(cfg.ClientTokens)
+	if err != nil {
+		return nil, fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -94,14 +148,14 @@ func Start(ctx context.Context, defs []runner.Definition, cfg Config, version st
 	rt := runner.NewRuntime(runner.RuntimeConfig{Store: st, Committer: committer, Defs: defs,
 		RunnerID: "local-" + uuid.NewString()[:8], Limits: cfg.Limits, Log: cfg.Log})
 	gw := edge.New(edge.Config{Directory: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: version,
-		InspectorOpen: true})
+		InspectorOpen: true, CORS: cors, ClientTokens: tokens, Limits: cfg.ClientLimits})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	rt.SetEndpoint("http://" + ln.Addr().String())
+	rt.SetEndpoint(localEndpoint(ln.Addr().String(), cfg.ClientTokens))
 	e := &Engine{
 		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
 		srv: &http.Server{
