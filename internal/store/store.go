@@ -187,6 +187,9 @@ type Write struct {
 	// history stays small). They apply after WorkflowDeletes and before
 	// WorkflowSteps.
 	StepPrefixDeletes []StepPrefix
+	// DB changes the pages of the actor's SQL database (nil: unchanged);
+	// it applies last. See DBWrite.
+	DB *DBWrite
 }
 
 // StepPrefix names the steps of run Workflow whose names start with Prefix
@@ -198,6 +201,7 @@ type StepPrefix struct {
 
 // Store is the persistence contract. All methods are safe for concurrent use.
 type Store interface {
+	DBPageReader
 	// CreateActor inserts a new actor; ErrExists if (ns,name,key) is taken.
 	CreateActor(ctx context.Context, spec ActorSpec) (Actor, error)
 	// GetOrCreateActor returns the live actor for (ns,name,key) or creates
