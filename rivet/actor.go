@@ -63,6 +63,10 @@ type Options[S any] struct {
 	NoSleep bool
 	// ActionTimeout bounds one action. Zero means the engine default (60 s).
 	ActionTimeout time.Duration
+	// Migrate are the migrations of the actor's SQL database (c.DB()), in
+	// order; append only. At activation, before OnWake, the ones the
+	// database has not run yet run, each once (see DB).
+	Migrate []string
 }
 
 // Actor is an actor definition with state type S. Build one with New, add
@@ -184,6 +188,7 @@ type defConfig struct {
 	hasDestroy    bool
 	queues        []string
 	maxQueue      int
+	migrations    []string
 }
 
 func (c defConfig) hasQueue(name string) bool { return slices.Contains(c.queues, name) }
@@ -196,5 +201,6 @@ func (a *Actor[S]) config() defConfig {
 		hasDestroy:    a.opts.OnDestroy != nil,
 		queues:        a.opts.Queues,
 		maxQueue:      a.opts.MaxQueueSize,
+		migrations:    a.opts.Migrate,
 	}
 }

@@ -101,6 +101,7 @@ type instance struct {
 	wfPrefixDels  []store.StepPrefix
 	run           *runLoop
 	traces        traceRing
+	dbs           dbState
 }
 
 func newInstance(rt *runtime, id string, gen uint64) *instance {
@@ -133,6 +134,7 @@ func (in *instance) start() {
 		in.state = stateStopped
 		in.mu.Unlock()
 		in.rt.remove(in)
+		in.closeDB()
 		in.cancel()
 		close(in.ready)
 		close(in.stopped)
@@ -223,6 +225,10 @@ func (in *instance) activate() error {
 			return errs.Internal()
 		}
 		in.lastState = st
+	}
+	if err := in.hook(func() error { return in.migrateDB(in.cfg.migrations) }); err != nil {
+		in.log.Error("migrate actor database", "err", err)
+		return errs.New(500, "actor", "db_migration_failed", "A migration of the actor's SQL database failed.")
 	}
 	if err := in.hook(func() error { return in.beh.wake(in.lifetime) }); err != nil {
 		return err
@@ -471,15 +477,23 @@ func (in *instance) flush() (*store.Pending, error) {
 		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
 		in.rollbackState()
 		in.kv.discardTask()
+		in.dbDiscard()
 		in.releaseOutputs()
 		return in.gate, errs.New(413, "actor", "state_too_large", "State is %d bytes, limit is %d.", len(st), in.rt.limits.MaxStateSize)
+	}
+	dbw, dbSeq, err := in.dbTake()
+	if err != nil {
+		in.rollbackState()
+		in.kv.discardTask()
+		in.releaseOutputs()
+		return in.gate, err
 	}
 	puts, dels := in.kv.takeTask()
 	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
 	in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels = nil, nil, nil, nil, nil
-	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 {
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 || dbw != nil {
 		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
-			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels}
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels, DB: dbw}
 		if changed {
 			w.State = st
 		}
@@ -494,6 +508,9 @@ func (in *instance) flush() (*store.Pending, error) {
 		in.gate = p
 		in.lastState = st
 		in.kv.committed(p)
+		if dbw != nil {
+			in.dbCommitted(p, dbSeq)
+		}
 	}
 	in.releaseOutputs()
 	return in.gate, nil
@@ -582,6 +599,7 @@ func (in *instance) stop(k stopKind) {
 		in.releaseOutputs()
 	}
 	// Outputs already released still drain; then the instance is gone.
+	in.closeDB()
 	in.pump.close(ctx)
 	in.rt.remove(in)
 	in.mu.Lock()

@@ -29,6 +29,10 @@ type Limits struct {
 	OutboxSize    int           // default 4096 pending outputs per actor
 	MaxQueue      int           // default 1,000 messages waiting per actor
 	DueScan       time.Duration // default 1 s: how often sleeping actors with due work are looked for
+	// SQL database (c.DB()) per actor; zero means pagedb's default.
+	MaxDBSize       int64 // default 1 GiB
+	MaxDBDirtyPages int   // default 16,384 pages (64 MiB) changed by one task
+	DBCachePages    int   // default 4,096 pages (16 MiB) cached per awake actor
 }
 
 func (l Limits) withDefaults() Limits {
