@@ -1,5 +1,6 @@
 // Package actors holds the quickstart actors, Go ports of RivetKit's
-// documentation examples under the same names: counter, chatRoom and user.
+// documentation examples under the same names: counter, chatRoom and user,
+// and leaderboard, which keeps its data in its SQL database.
 package actors
 
 import (
@@ -97,5 +98,5 @@ var User = rivet.New("user", rivet.Options[UserState]{}).
 
 // Register adds the quickstart actors to r.
 func Register(r *rivet.Registry) *rivet.Registry {
-	return r.Register(Counter, ChatRoom, User)
+	return r.Register(Counter, ChatRoom, User, Leaderboard)
 }

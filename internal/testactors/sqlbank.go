@@ -1,0 +1,44 @@
+package testactors
+
+import "github.com/rivetkube/rivetkube/rivet"
+
+// BatchCount is how many rows of a batch SQLBank holds.
+type BatchCount struct {
+	Batch int64 `cbor:"batch"`
+	Rows  int64 `cbor:"rows"`
+}
+
+// SQLBank writes batches of rows to its SQL database, each batch in one
+// action, for the all-or-nothing tests: after any crash a batch has all
+// its rows or none.
+var SQLBank = rivet.New("sqlBank", rivet.Options[struct{}]{
+	Migrate: []string{`CREATE TABLE rows (batch INTEGER NOT NULL, i INTEGER NOT NULL, pad BLOB NOT NULL, PRIMARY KEY (batch, i))`},
+}).
+	Action("fill", func(c *rivet.Ctx[struct{}], batch, n int64) (int64, error) {
+		if n < 1 || n > 100_000 {
+			return 0, rivet.NewUserError("invalid_count", "n must be 1 to 100000", nil)
+		}
+		r, err := c.DB().Exec(`INSERT INTO rows (batch, i, pad) SELECT ?, value, randomblob(100) FROM generate_series(1, ?)`, batch, n)
+		return r.RowsAffected, err
+	}).
+	Action("batches", func(c *rivet.Ctx[struct{}]) ([]BatchCount, error) {
+		rows, err := c.DB().Query(`SELECT batch, count(*) FROM rows GROUP BY batch ORDER BY batch`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := []BatchCount{}
+		for rows.Next() {
+			var b BatchCount
+			if err := rows.Scan(&b.Batch, &b.Rows); err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
+		return out, rows.Err()
+	}).
+	Action("integrity", func(c *rivet.Ctx[struct{}]) (string, error) {
+		var s string
+		err := c.DB().QueryRow(`PRAGMA integrity_check`).Scan(&s)
+		return s, err
+	})
