@@ -36,7 +36,7 @@ func TestDBInspector(t *testing.T) {
 		}
 	}
 	var schema struct {
-		Objects []struct{ Type, Name, SQL string }
+		Objects   []struct{ Type, Name, SQL string }
 		Migration int
 		SizeBytes int64
 	}
