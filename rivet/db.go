@@ -406,3 +406,20 @@ func dbErr(err error) error {
 	}
 	return err
 }
+
+// DBStats counts what the actor's database read from the store since the
+// instance woke, and what it holds in memory.
+type DBStats struct {
+	PagesRead   int64 // pages read from the store
+	Fetches     int64 // store reads (several pages each when reading ahead)
+	CachedPages int   // clean pages in the bounded cache
+}
+
+// Stats returns the database's read counters (zero before first use).
+func (d *DB) Stats() DBStats {
+	if d.in.dbs.db == nil {
+		return DBStats{}
+	}
+	s := d.in.dbs.db.Stats()
+	return DBStats{PagesRead: s.PagesRead, Fetches: s.Fetches, CachedPages: s.Cached}
+}
