@@ -57,6 +57,10 @@ type Options struct {
 	ReadAhead     int   // most pages one sequential fetch reads; default 32
 }
 
+// sqliteCacheKiB bounds SQLite's own page cache (parsed pages, above the
+// VFS): small, since the VFS cache holds the database's hot pages.
+const sqliteCacheKiB = 1024
+
 // Defaults.
 const (
 	DefaultMaxSize       = 1 << 30
@@ -127,8 +131,8 @@ func Open(ctx context.Context, src Source, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	pragmas := fmt.Sprintf(`PRAGMA page_size=%d; PRAGMA journal_mode=MEMORY; PRAGMA locking_mode=EXCLUSIVE;
-		PRAGMA temp_store=MEMORY; PRAGMA max_page_count=%d`,
-		PageSize, opts.MaxSize/PageSize)
+		PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%d; PRAGMA max_page_count=%d`,
+		PageSize, sqliteCacheKiB, opts.MaxSize/PageSize)
 	if err := d.conn.Exec(pragmas); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open database: %w", d.Check(err))
