@@ -105,6 +105,11 @@ func dbActor() *Actor[dbTestState] {
 			_ = err // ignored on purpose: the commit must still refuse
 			return nil
 		}).
+		Action("spin", func(c *Ctx[dbTestState]) (int64, error) {
+			var n int64
+			err := c.DB().QueryRow(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c`).Scan(&n)
+			return n, err
+		}).
 		Action("destroy", func(c *Ctx[dbTestState]) error { c.Destroy(); return nil })
 }
 
@@ -243,5 +248,20 @@ func TestDBDestroyDeletesPages(t *testing.T) {
 			t.Fatalf("%d pages remain after destroy", count)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDBStatementStopsAtActionTimeout(t *testing.T) {
+	t.Parallel()
+	e := newDBEnv(t, t.TempDir(), Limits{ActionTimeout: 300 * time.Millisecond})
+	id := e.create(t, "sql", nil, nil)
+	_, err := call[int64](t, e, id, "spin")
+	var pe *errs.Error
+	if !errors.As(err, &pe) || pe.Code != "action_timed_out" {
+		t.Fatalf("an endless query: %v, want actor/action_timed_out", err)
+	}
+	// The interrupted statement leaves the actor serving.
+	if _, err := call[int64](t, e, id, "put", item{Name: "after", Qty: 1}); err != nil {
+		t.Fatalf("after the interrupted statement: %v", err)
 	}
 }

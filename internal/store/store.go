@@ -23,7 +23,8 @@
 //   - Queue acknowledgements, schedule changes and workflow steps are part
 //     of a Write: they apply atomically with its state and KV changes, and
 //     not at all when the write is fenced or invalid.
-//   - A destroyed actor has no queued messages, schedules or workflow steps.
+//   - A destroyed actor has no queued messages, schedules, workflow steps or
+//     SQL database pages.
 package store
 
 import (
@@ -215,7 +216,7 @@ type Store interface {
 	// ListActors lists actors of a name; next is "" on the last page.
 	ListActors(ctx context.Context, opts ListOptions) (actors []Actor, next string, err error)
 	// DestroyActor marks the actor destroyed, frees its key, removes its
-	// state, KV, queued messages, schedules and workflow steps, and bumps
+	// state, KV, queued messages, schedules, workflow steps and SQL pages, and bumps
 	// the generation so live instances are fenced.
 	// Destroying a destroyed actor returns its row and ErrDestroyed.
 	DestroyActor(ctx context.Context, id string) (Actor, error)
