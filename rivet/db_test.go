@@ -105,6 +105,20 @@ func dbActor() *Actor[dbTestState] {
 			_ = err // ignored on purpose: the commit must still refuse
 			return nil
 		}).
+		Action("leakRows", func(c *Ctx[dbTestState], name string) error {
+			// Inserts, then leaves a query open: the task must still commit.
+			if _, err := c.DB().Exec(`INSERT INTO items VALUES (?, 1, 1, NULL)`, name); err != nil {
+				return err
+			}
+			rows, err := c.DB().Query(`SELECT name FROM items`)
+			if err != nil {
+				return err
+			}
+			if !rows.Next() {
+				return errors.New("no row")
+			}
+			return nil
+		}).
 		Action("spin", func(c *Ctx[dbTestState]) (int64, error) {
 			var n int64
 			err := c.DB().QueryRow(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c`).Scan(&n)
@@ -180,6 +194,12 @@ func TestDBTxAndBadSQL(t *testing.T) {
 	}
 	if names, err := call[[]string](t, e, id, "list"); err != nil || strings.Join(names, ",") != "x-outer" {
 		t.Fatalf("after a failed Tx: %v, %v", names, err)
+	}
+	if _, err := call[any](t, e, id, "leakRows", "leaked"); err != nil {
+		t.Fatalf("an action leaving rows open: %v", err)
+	}
+	if got, err := call[*item](t, e, id, "get", "leaked"); err != nil || got == nil {
+		t.Fatalf("the insert of the action that left rows open: %+v, %v", got, err)
 	}
 	msg, err := call[string](t, e, id, "badSQL")
 	if err != nil || !strings.Contains(msg, "no such table: nowhere") {

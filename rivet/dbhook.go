@@ -76,12 +76,11 @@ func (in *instance) dbTake() (*store.DBWrite, uint64, error) {
 		return nil, 0, nil
 	}
 	db.Use(in.lifetime)
+	// Rows the task left open would block the release and hold memory.
+	db.CloseStatements()
 	if in.dbs.inTask {
 		in.dbs.inTask = false
 		if !db.Conn().GetAutocommit() {
-			for st := range db.Conn().Stmts() {
-				_ = st.Reset() // a Rows left open would block the release
-			}
 			if err := db.Check(db.Conn().Exec("RELEASE task")); err != nil {
 				if rerr := db.Rollback(); rerr != nil {
 					in.log.Error("roll back the task's SQL transaction", "err", rerr)

@@ -211,11 +211,28 @@ func (d *DB) Stats() Stats {
 	return Stats{Fetches: f.fetches, PagesRead: f.pagesRead, Cached: f.cache.len(), Dirty: len(f.dirty), Pinned: len(f.inflight), Batches: f.batches}
 }
 
-// Close closes the connection; changes not taken are lost.
+// CloseStatements finalizes every prepared statement still open (a
+// caller's forgotten rows).
+func (d *DB) CloseStatements() {
+	if d.conn == nil {
+		return
+	}
+	var open []*sqlite3.Stmt
+	for st := range d.conn.Stmts() {
+		open = append(open, st)
+	}
+	for _, st := range open {
+		_ = st.Close()
+	}
+}
+
+// Close closes the connection (and any statement still open); changes
+// not taken are lost.
 func (d *DB) Close() error {
 	if d.conn == nil {
 		return nil
 	}
+	d.CloseStatements()
 	err := d.conn.Close()
 	d.conn = nil
 	unregister(d.name)
