@@ -20,6 +20,7 @@ var pageTests = []struct {
 	{"DBPagesAllOrNothing", testDBPagesAllOrNothing},
 	{"DBPagesDestroy", testDBPagesDestroy},
 	{"DBPagesLimits", testDBPagesLimits},
+	{"DBPagesSQLite", testDBPagesSQLite},
 }
 
 // pg is a page numbered no whose bytes say which version it is.
