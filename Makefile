@@ -20,7 +20,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for api/.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs (config/crd) and RBAC (config/rbac) from markers.
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=rivetkube-operator paths="./internal/controller/..." output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=rivetkube-operator paths="./controllers/..." output:rbac:artifacts:config=config/rbac
 
 .PHONY: check-generated
 check-generated: ## Fail when generated files are stale.
@@ -32,7 +32,7 @@ k8s-binaries: ## Build and cache kube-apiserver, etcd and kubectl for envtest.
 
 .PHONY: test-operator
 test-operator: ## Controller tests against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$$(bash hack/k8s-binaries.sh)" RIVETKUBE_REQUIRE_K8S=1 go test -count=1 ./api/... ./internal/admin/... ./internal/controller/... ./internal/operator/...
+	KUBEBUILDER_ASSETS="$$(bash hack/k8s-binaries.sh)" RIVETKUBE_REQUIRE_K8S=1 go test -count=1 ./api/... ./internal/admin/... ./controllers/... ./internal/operator/...
 
 .PHONY: test-e2e
 test-e2e: ## Cluster e2e suite (test/e2e/cluster) on a throwaway kind cluster; needs Docker (hack/e2e-kind.sh, docs/e2e.md). E2E_FLAGS="-run ..." narrows it.

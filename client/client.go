@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/protocol"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
 )
 
 // Encoding selects how protocol messages are encoded on the wire.
@@ -472,8 +474,7 @@ func (c *Client) getOrCreate(ctx context.Context, name string, key []string, inp
 		Actor apiActor `json:"actor"`
 	}
 	err := c.api(ctx, http.MethodPut, "/actors", nil, c.newCreateRequest(name, key, input), &resp)
-	var ae *ActorError
-	if errors.As(err, &ae) && ae.Group == "actor" && ae.Code == "key_reserved_in_different_datacenter" {
+	if errors.Is(err, errs.ErrKeyReservedDC) {
 		// The actor exists in another datacenter; a lookup is forwarded there.
 		return c.lookup(ctx, name, key)
 	}

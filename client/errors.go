@@ -12,6 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/rivetkube/rivetkube/internal/protocol"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
 )
 
 // ErrConnClosed is returned by Conn methods after the connection was closed,
@@ -55,6 +57,13 @@ type ActorError struct {
 }
 
 // Error implements error.
+// Is matches the engine's error prototypes (internal/errs) by group and
+// code, so errors.Is(err, errs.ErrStopping) works on a client error.
+func (e *ActorError) Is(target error) bool {
+	t, ok := target.(*errs.Error)
+	return ok && t.Group == e.Group && t.Code == e.Code
+}
+
 func (e *ActorError) Error() string {
 	return fmt.Sprintf("%s/%s: %s", e.Group, e.Code, e.Message)
 }
@@ -191,19 +200,10 @@ func handshakeError(resp *http.Response, err error, enc protocol.Encoding) error
 	return responseError(resp, body, enc)
 }
 
-// Actor codes that mean the request never reached a running actor and the
-// gateway or actor did not process it.
-func lifecycleCode(code string) bool {
-	switch code {
-	case "starting", "stopping", "not_configured", "restarting":
-		return true
-	}
-	return false
-}
-
-// retryableError reports whether err may be retried for the handle kind k.
-// idempotent is true for operations that have no effect on the actor when
-// repeated (resolving, opening a connection).
+// retryableError reports whether err may be retried for the handle kind k,
+// by the engine's one retry policy (errs.RetryClass). idempotent is true
+// for operations that have no effect on the actor when repeated
+// (resolving, opening a connection).
 func retryableError(k targetKind, err error, idempotent bool) bool {
 	if isDialError(err) {
 		return true
@@ -212,26 +212,18 @@ func retryableError(k targetKind, err error, idempotent bool) bool {
 	if !errors.As(err, &ae) {
 		return false
 	}
-	switch ae.Group {
-	case "actor":
-		switch {
-		case lifecycleCode(ae.Code):
-			return true
-		case ae.Code == "dropped_reply":
-			// The reply was lost, the request may have been processed.
-			return idempotent
-		case ae.Code == "not_found":
-			// Only a getOrCreate target brings the actor back.
-			return k == targetGetOrCreate
-		case ae.Code == "destroying" || strings.HasPrefix(ae.Code, "destroyed_"):
-			// A key query resolves to a new actor; an id never comes back.
-			return k != targetID
-		}
-	case "guard":
-		switch ae.Code {
-		case "service_unavailable", "actor_wake_retries_exceeded", "actor_stopped_while_waiting":
-			return true
-		}
+	switch errs.RetryClass(ae.Group, ae.Code) {
+	case errs.RetryAlways:
+		return true
+	case errs.RetryIfIdempotent:
+		// The reply was lost, the request may have been processed.
+		return idempotent
+	case errs.RetryIfGetOrCreate:
+		// Only a getOrCreate target brings the actor back.
+		return k == targetGetOrCreate
+	case errs.RetryByKey:
+		// A key query resolves to a new actor; an id never comes back.
+		return k != targetID
 	}
 	return false
 }

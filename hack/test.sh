@@ -33,7 +33,7 @@ go test -count=1 -timeout 20m ./...
 phase_end "tests"
 
 phase "race detector on the concurrent core"
-go test -count=1 -race -timeout 20m ./rivet/... ./internal/store/... ./internal/gateway/... ./client/...
+go test -count=1 -race -timeout 20m ./rivet/... ./internal/store/... ./gateway/... ./runner/... ./client/...
 phase_end "race"
 
 phase "generated files (deepcopy, CRDs, RBAC) are up to date"
@@ -47,7 +47,7 @@ export RIVETKUBE_REQUIRE_K8S=1
 phase_end "k8s binaries"
 
 phase "operator: controller tests against a real kube-apiserver and etcd"
-go test -count=1 -timeout 20m ./api/... ./internal/admin/... ./internal/controller/... ./internal/operator/... ./cmd/operator/...
+go test -count=1 -timeout 20m ./api/... ./internal/admin/... ./controllers/... ./internal/operator/... ./cmd/operator/...
 phase_end "operator tests"
 
 phase "release tools: helm and kustomize (built from the module proxy once, then cached)"

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"slices"
 	"time"
+
+	"github.com/rivetkube/rivetkube/runner"
 )
 
 // Options configures an actor definition. Every hook is optional. Hooks run
@@ -157,7 +158,7 @@ func (d *actionDef) call(ctx reflect.Value, args Args) (any, error) {
 		p := reflect.New(t)
 		if i < len(args) {
 			if err := Unmarshal(args[i], p.Interface()); err != nil {
-				return nil, &UserError{Code: "invalid_argument", Message: fmt.Sprintf("argument %d of %s: %v", i, d.name, err), status: http.StatusBadRequest, group: "actor"}
+				return nil, runner.InvalidArgument(fmt.Sprintf("argument %d of %s: %v", i, d.name, err))
 			}
 		}
 		in = append(in, p.Elem())
@@ -174,33 +175,17 @@ func (d *actionDef) call(ctx reflect.Value, args Args) (any, error) {
 	return nil, err
 }
 
-// definition is the non-generic view of an Actor the runtime uses.
-type definition interface {
-	Name() string
-	newBehavior(core *instance) behavior
-	config() defConfig
-}
-
-type defConfig struct {
-	sleepTimeout  time.Duration
-	noSleep       bool
-	actionTimeout time.Duration
-	hasDestroy    bool
-	queues        []string
-	maxQueue      int
-	migrations    []string
-}
-
-func (c defConfig) hasQueue(name string) bool { return slices.Contains(c.queues, name) }
-
-func (a *Actor[S]) config() defConfig {
-	return defConfig{
-		sleepTimeout:  a.opts.SleepTimeout,
-		noSleep:       a.opts.NoSleep,
-		actionTimeout: a.opts.ActionTimeout,
-		hasDestroy:    a.opts.OnDestroy != nil,
-		queues:        a.opts.Queues,
-		maxQueue:      a.opts.MaxQueueSize,
-		migrations:    a.opts.Migrate,
+// Config is the part of the options the runtime enforces.
+func (a *Actor[S]) Config() runner.ActorConfig {
+	return runner.ActorConfig{
+		SleepTimeout:  a.opts.SleepTimeout,
+		NoSleep:       a.opts.NoSleep,
+		ActionTimeout: a.opts.ActionTimeout,
+		HasDestroy:    a.opts.OnDestroy != nil,
+		Queues:        a.opts.Queues,
+		MaxQueue:      a.opts.MaxQueueSize,
+		Migrate:       a.opts.Migrate,
 	}
 }
+
+func (a *Actor[S]) sealed() {}

@@ -7,21 +7,12 @@
 // no RIVET_ENDPOINT set, Run starts the local engine (gateway + embedded
 // store) in the same process.
 //
-// # Invariants
+// This package is the typed facade: it adapts an Actor[S] to the untyped
+// contract of the actor runtime (package runner, runner.Behavior), which
+// hosts instances, and aliases the runtime's value types (Conn, KV, Queue,
+// ...). Registry.Run starts the local engine (runner/local) or runner mode
+// (runner.Run); neither process is wired here.
 //
-//   - One live instance per actor; it runs one action or hook at a time
-//     (its mailbox). Each activation has a generation; every write the
-//     instance makes is fenced by it, and a fenced instance stops.
-//   - Durable by default: after each action or hook the state is encoded
-//     and, if it changed, written with the task's KV changes in one atomic
-//     write through the group committer. The instance may run its next task
-//     at once, but no reply, event or raw response produced by a task leaves
-//     before the commit covering it is durable (the output gate). Outputs
-//     leave in the order they were produced.
-//   - A Ctx, Conn, KV or WebSocket method is called from the hook or action
-//     it was handed to (the mailbox); the engine itself never calls user
-//     code concurrently for one actor.
-//   - Actions cannot be preempted: when one exceeds its timeout the caller
-//     gets actor/action_timed_out and the action's context is cancelled;
-//     the mailbox moves on when the action returns.
+// The guarantees actors get (single activation, durable by default, the
+// output gate, one task at a time) are the runtime's: see package runner.
 package rivet

@@ -2,24 +2,14 @@ package rivet
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"sort"
 	"syscall"
-	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/rivetkube/rivetkube/internal/gateway"
-	"github.com/rivetkube/rivetkube/internal/store"
-	"github.com/rivetkube/rivetkube/internal/store/boltstore"
+	"github.com/rivetkube/rivetkube/runner"
+	"github.com/rivetkube/rivetkube/runner/local"
 )
 
 // Definition is an actor definition a Registry accepts (an *Actor[S]).
@@ -28,13 +18,20 @@ type Definition interface {
 	definition
 }
 
+// definition is what the runtime needs of a Definition; sealed so that
+// only this package's Actor[S] implements it.
+type definition interface {
+	runner.Definition
+	sealed()
+}
+
 // Registry holds the actor definitions a program hosts.
 type Registry struct {
-	defs map[string]definition
+	defs map[string]Definition
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{defs: map[string]definition{}} }
+func NewRegistry() *Registry { return &Registry{defs: map[string]Definition{}} }
 
 // Register adds definitions; a duplicate name panics.
 func (r *Registry) Register(defs ...Definition) *Registry {
@@ -47,80 +44,14 @@ func (r *Registry) Register(defs ...Definition) *Registry {
 	return r
 }
 
-// EngineConfig configures the local engine. ConfigFromEnv fills it from
-// RIVETKUBE_* environment variables.
-type EngineConfig struct {
-	// Listen is the gateway address (RIVETKUBE_LISTEN, default 127.0.0.1:6420).
-	Listen string
-	// DataDir holds the embedded store (RIVETKUBE_DATA_DIR, default ./.rivetkube).
-	DataDir string
-	// Limits bound actors (RIVETKUBE_ACTION_TIMEOUT, RIVETKUBE_SLEEP_TIMEOUT).
-	Limits Limits
-	// MaxMessageSize bounds a request body or frame (RIVETKUBE_MAX_MESSAGE_SIZE).
-	MaxMessageSize int64
-	// Log is the logger (RIVETKUBE_LOG_LEVEL, RIVETKUBE_LOG_FORMAT=json|text).
-	Log *slog.Logger
-	// ShutdownTimeout bounds a graceful stop (default 30 s).
-	ShutdownTimeout time.Duration
-}
-
-// ConfigFromEnv reads the local engine configuration from the environment.
-func ConfigFromEnv() (EngineConfig, error) {
-	cfg := EngineConfig{
-		Listen:  envOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
-		DataDir: envOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+// list returns the definitions in name order, as the runtime takes them.
+func (r *Registry) list() []runner.Definition {
+	out := make([]runner.Definition, 0, len(r.defs))
+	for _, d := range r.defs {
+		out = append(out, d)
 	}
-	var err error
-	dur := func(name string, dst *time.Duration) {
-		if v := os.Getenv(name); v != "" && err == nil {
-			d, perr := time.ParseDuration(v)
-			if perr != nil || d <= 0 {
-				err = fmt.Errorf("%s: want a positive duration like 30s, got %q", name, v)
-				return
-			}
-			*dst = d
-		}
-	}
-	dur("RIVETKUBE_ACTION_TIMEOUT", &cfg.Limits.ActionTimeout)
-	dur("RIVETKUBE_SLEEP_TIMEOUT", &cfg.Limits.SleepTimeout)
-	dur("RIVETKUBE_SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout)
-	if v := os.Getenv("RIVETKUBE_MAX_MESSAGE_SIZE"); v != "" && err == nil {
-		n, perr := strconv.ParseInt(v, 10, 64)
-		if perr != nil || n <= 0 {
-			err = fmt.Errorf("RIVETKUBE_MAX_MESSAGE_SIZE: want a positive byte count, got %q", v)
-		}
-		cfg.MaxMessageSize = n
-	}
-	if err != nil {
-		return cfg, err
-	}
-	cfg.Log, err = loggerFromEnv()
-	return cfg, err
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func loggerFromEnv() (*slog.Logger, error) {
-	var level slog.Level
-	if v := os.Getenv("RIVETKUBE_LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("RIVETKUBE_LOG_LEVEL: %w", err)
-		}
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(os.Getenv("RIVETKUBE_LOG_FORMAT")) {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	default:
-		return nil, errors.New("RIVETKUBE_LOG_FORMAT: want json or text")
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
 }
 
 // Run hosts the registered actors until ctx is done or the process gets
@@ -151,79 +82,16 @@ func (r *Registry) Run(ctx context.Context) error {
 	return eng.Close()
 }
 
-// LocalEngine is a running local engine: gateway, runtime and embedded store.
-type LocalEngine struct {
-	cfg       EngineConfig
-	ln        net.Listener
-	srv       *http.Server
-	rt        *runtime
-	st        store.Store
-	committer *store.Committer
-	served    chan error
-	stopScan  context.CancelFunc
-}
-
 // StartLocal starts the local engine and returns once it listens.
 func (r *Registry) StartLocal(ctx context.Context, cfg EngineConfig) (*LocalEngine, error) {
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:6420"
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = ".rivetkube"
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 30 * time.Second
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "rivetkube.db"), boltstore.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	committer := store.NewCommitter(st, store.CommitterOptions{})
-	rt := newRuntime(st, committer, r.defs, "local-"+uuid.NewString()[:8], cfg.Limits, cfg.Log)
-	gw := gateway.New(gateway.Config{Store: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: Version,
-		InspectorOpen: true})
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		committer.Close()
-		_ = st.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	rt.endpoint = "http://" + ln.Addr().String()
-	e := &LocalEngine{
-		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
-		srv: &http.Server{
-			Handler:           gw,
-			ReadHeaderTimeout: 10 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
-		},
-	}
-	go func() { e.served <- e.srv.Serve(ln) }()
-	scanCtx, stopScan := context.WithCancel(context.Background())
-	e.stopScan = stopScan
-	go rt.scanDue(scanCtx, rt.limits.DueScan)
-	return e, nil
+	return local.Start(ctx, r.list(), cfg, Version)
 }
 
-// Endpoint returns the engine's base URL, e.g. http://127.0.0.1:6420.
-func (e *LocalEngine) Endpoint() string { return "http://" + e.ln.Addr().String() }
-
-// Close stops accepting requests, puts every actor to sleep (onSleep runs,
-// state is committed) and closes the store.
-func (e *LocalEngine) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
-	defer cancel()
-	_ = e.srv.Shutdown(ctx)
-	e.stopScan()
-	e.rt.Close(ctx)
-	e.committer.Close()
-	return e.st.Close()
+// RunRunner hosts the registered actors for a distributed engine until ctx
+// ends, then drains them: every actor sleeps (onSleep, commit) before the
+// runner leaves the registry.
+func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
+	return runner.Run(ctx, r.list(), cfg)
 }
 
 // Version is the rivetkube version, stamped at build time.

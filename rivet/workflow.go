@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/runner"
 )
 
 // Workflow is a durable workflow run: the actor's Run loop with replay.
@@ -24,11 +23,7 @@ import (
 // clocks or randomness outside steps).
 type Workflow[S any] struct {
 	c      *Ctx[S]
-	q      *Queue
-	in     *instance
-	run    string
-	steps  map[string]store.WorkflowStep
-	seq    uint64
+	h      *runner.History
 	prefix string
 }
 
@@ -54,19 +49,11 @@ func (w *Workflow[S]) Ctx() *Ctx[S] { return w.c }
 func (w *Workflow[S]) key(name string) string { return w.prefix + name }
 
 // record stages a step record for the next commit.
-func (w *Workflow[S]) record(st store.WorkflowStep) {
-	st.ActorID, st.Workflow = w.in.id, w.run
-	w.steps[st.Name] = st
-	w.in.wfPuts = append(w.in.wfPuts, st)
-}
+func (w *Workflow[S]) record(st store.WorkflowStep) { w.h.Record(st) }
 
 // checkpoint commits what the workflow did so far (step records, state,
-// KV, acks): the Run loop lets go of the actor and takes it back, which
-// ends the mailbox task and flushes it. Actions may run in between.
-func (w *Workflow[S]) checkpoint() error {
-	w.q.rl.release()
-	return w.q.rl.acquire(context.Background())
-}
+// KV, acks): the Run loop lets go of the actor and takes it back.
+func (w *Workflow[S]) checkpoint() error { return w.h.Checkpoint() }
 
 // Step runs fn once per workflow run: its result is recorded, and on replay
 // returned without running fn. A failing fn is retried with backoff; every
@@ -80,7 +67,7 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 	if len(key) > store.MaxStepNameSize {
 		return zero, fmt.Errorf("rivet: step %q: the name with its loop prefixes is over %d bytes", key, store.MaxStepNameSize)
 	}
-	if st, ok := w.steps[key]; ok {
+	if st, ok := w.h.Step(key); ok {
 		switch st.Status {
 		case "completed":
 			var v T
@@ -104,7 +91,7 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 			o.MaxBackoff = opts[0].MaxBackoff
 		}
 	}
-	prev := w.steps[key]
+	prev, _ := w.h.Step(key)
 	attempts := prev.Attempts
 	started := prev.StartedAt
 	if started.IsZero() {
@@ -112,8 +99,7 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 	}
 	seq := prev.Seq
 	if seq == 0 {
-		w.seq++
-		seq = w.seq
+		seq = w.h.NextSeq()
 	}
 	delay := o.Backoff
 	for {
@@ -127,7 +113,7 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 			}()
 			return fn(w.c)
 		}()
-		sp := span{Name: key, Kind: "step", Start: begin, End: time.Now()}
+		end := time.Now()
 		if err == nil {
 			b, merr := Marshal(v)
 			if merr != nil {
@@ -136,12 +122,11 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 			if len(b) > store.MaxStepResultSize {
 				return zero, fmt.Errorf("rivet: step %q result is %d bytes, limit is %d", key, len(b), store.MaxStepResultSize)
 			}
-			w.in.traces.add(sp)
+			w.h.TraceStep(key, begin, end, nil)
 			w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "completed", Result: b, Attempts: attempts, StartedAt: started, FinishedAt: time.Now().UTC()})
 			return v, w.checkpoint()
 		}
-		sp.Err = err.Error()
-		w.in.traces.add(sp)
+		w.h.TraceStep(key, begin, end, err)
 		msg := err.Error()
 		if len(msg) > 4000 {
 			msg = msg[:4000]
@@ -154,7 +139,7 @@ func Step[T, S any](w *Workflow[S], name string, fn func(c *Ctx[S]) (T, error), 
 			return zero, &StepError{Step: key, Attempts: attempts, Err: err}
 		}
 		w.record(store.WorkflowStep{Seq: seq, Name: key, Status: "running", Error: msg, Attempts: attempts, StartedAt: started})
-		w.in.log.Warn("workflow step failed; retrying", "step", key, "attempt", attempts, "err", err)
+		w.h.Log().Warn("workflow step failed; retrying", "step", key, "attempt", attempts, "err", err)
 		if err := w.wait(delay); err != nil {
 			return zero, err
 		}
@@ -176,18 +161,7 @@ func (e *StepError) Error() string {
 func (e *StepError) Unwrap() error { return e.Err }
 
 // wait lets go of the actor for d (actions run meanwhile), committing first.
-func (w *Workflow[S]) wait(d time.Duration) error {
-	w.q.rl.release()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-w.q.rl.ctx.Done():
-		_ = w.q.rl.acquire(context.Background())
-		return w.q.rl.ctx.Err()
-	}
-	return w.q.rl.acquire(context.Background())
-}
+func (w *Workflow[S]) wait(d time.Duration) error { return w.h.Wait(d) }
 
 // Sleep is a durable sleep: its wake-up time is recorded on first run, so
 // after a restart the workflow sleeps only for what is left. The actor may
@@ -195,7 +169,7 @@ func (w *Workflow[S]) wait(d time.Duration) error {
 func (w *Workflow[S]) Sleep(name string, d time.Duration) error {
 	until, err := Step(w, name, func(*Ctx[S]) (time.Time, error) {
 		t := time.Now().Add(d).UTC()
-		w.in.scheduleWake(t)
+		w.h.ScheduleWake(t)
 		return t, nil
 	})
 	if err != nil {
@@ -222,18 +196,16 @@ func (m QueueMessage) Decode(v any) error { return m.Body.Decode(v) }
 // records it, and on replay the recorded message is returned.
 func (w *Workflow[S]) Next(name string, names ...string) (QueueMessage, error) {
 	key := w.key(name)
-	if st, ok := w.steps[key]; ok && st.Status == "completed" {
+	if st, ok := w.h.Step(key); ok && st.Status == "completed" {
 		var m QueueMessage
 		err := Unmarshal(st.Result, &m)
 		return m, err
 	}
-	msg, err := w.q.Next(w.c, names...)
+	msg, err := w.h.Take(w.c, names...)
 	if err != nil {
 		return QueueMessage{}, err
 	}
 	m := QueueMessage{ID: msg.ID(), Name: msg.Name(), Body: msg.Body()}
-	_ = msg.Complete(nil)
-	w.q.rl.current = nil
 	return Step(w, name, func(*Ctx[S]) (QueueMessage, error) { return m, nil })
 }
 
@@ -261,7 +233,7 @@ func Loop[T, S any](w *Workflow[S], name string, body func(w *Workflow[S], i int
 			w.prefix = outer
 			return Step(w, name, func(*Ctx[S]) (T, error) { return v, nil })
 		}
-		if err := w.q.rl.ctx.Err(); err != nil {
+		if err := w.h.Err(); err != nil {
 			return zero, err
 		}
 	}
@@ -286,7 +258,7 @@ func LoopWithState[L, T, S any](w *Workflow[S], name string, init L, body func(w
 	}
 	outer := w.prefix
 	defer func() { w.prefix = outer }()
-	if _, ok := w.steps[outer+name]; ok {
+	if _, ok := w.h.Step(outer + name); ok {
 		// Finished in an earlier activation: its recorded value.
 		return Step(w, name, func(*Ctx[S]) (T, error) { return zero, errors.New("rivet: loop finished but not recorded") })
 	}
@@ -295,7 +267,7 @@ func LoopWithState[L, T, S any](w *Workflow[S], name string, init L, body func(w
 		return zero, fmt.Errorf("rivet: loop %q: the name with its loop prefixes is over %d bytes", cursor, store.MaxStepNameSize)
 	}
 	i, state := 0, init
-	if st, ok := w.steps[cursor]; ok {
+	if st, ok := w.h.Step(cursor); ok {
 		var c loopCursor[L]
 		if err := Unmarshal(st.Result, &c); err != nil {
 			return zero, fmt.Errorf("rivet: replay loop %q: %w", cursor, err)
@@ -321,7 +293,7 @@ func LoopWithState[L, T, S any](w *Workflow[S], name string, init L, body func(w
 		if err := w.checkpoint(); err != nil {
 			return zero, err
 		}
-		if err := w.q.rl.ctx.Err(); err != nil {
+		if err := w.h.Err(); err != nil {
 			return zero, err
 		}
 		state = next
@@ -344,11 +316,10 @@ func (w *Workflow[S]) put(key string, v any) error {
 	if len(b) > store.MaxStepResultSize {
 		return fmt.Errorf("rivet: workflow record %q is %d bytes, limit is %d", key, len(b), store.MaxStepResultSize)
 	}
-	prev := w.steps[key]
+	prev, _ := w.h.Step(key)
 	seq := prev.Seq
 	if seq == 0 {
-		w.seq++
-		seq = w.seq
+		seq = w.h.NextSeq()
 	}
 	started := prev.StartedAt
 	now := time.Now().UTC()
@@ -360,22 +331,8 @@ func (w *Workflow[S]) put(key string, v any) error {
 }
 
 // forget stages the deletion of every record whose name starts with
-// prefix, in the next commit, and drops them from the replay map.
-func (w *Workflow[S]) forget(prefix string) {
-	for k := range w.steps {
-		if strings.HasPrefix(k, prefix) {
-			delete(w.steps, k)
-		}
-	}
-	puts := w.in.wfPuts[:0]
-	for _, st := range w.in.wfPuts {
-		if !strings.HasPrefix(st.Name, prefix) {
-			puts = append(puts, st)
-		}
-	}
-	w.in.wfPuts = puts
-	w.in.wfPrefixDels = append(w.in.wfPrefixDels, store.StepPrefix{Workflow: w.run, Prefix: prefix})
-}
+// prefix, in the next commit.
+func (w *Workflow[S]) forget(prefix string) { w.h.Forget(prefix) }
 
 func validStepName(name string) error {
 	if name == "" || len(name) > 200 || strings.ContainsAny(name, "[]/$") {
@@ -384,29 +341,14 @@ func validStepName(name string) error {
 	return nil
 }
 
-// scheduleWake makes sure the actor is woken at t (for a durable sleep).
-func (in *instance) scheduleWake(t time.Time) {
-	sc := store.Schedule{ActorID: in.id, ID: "wake-" + uuid.NewString(), At: t.UTC(), Action: wakeAction}
-	in.schedules[sc.ID] = sc
-	in.schedPuts = append(in.schedPuts, sc)
-}
-
-// wakeAction is the internal schedule action that only wakes the actor.
-const wakeAction = "$wake"
-
 // runWorkflow runs the actor's workflow function as its Run loop.
 func runWorkflow[S any](t *typed[S], ctx context.Context, q *Queue) error {
-	in := t.in
-	steps, err := in.rt.store.ListWorkflowSteps(ctx, in.id, WorkflowRun)
+	h, err := q.LoadHistory(ctx, WorkflowRun)
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
-	w := &Workflow[S]{c: t.ctx(ctx, nil), q: q, in: in, run: WorkflowRun, steps: map[string]store.WorkflowStep{}}
-	for _, s := range steps {
-		w.steps[s.Name] = s
-		w.seq = max(w.seq, s.Seq)
-	}
-	if st, ok := w.steps[wfDone]; ok && st.Status == "completed" {
+	w := &Workflow[S]{c: t.ctx(ctx, nil), h: h}
+	if st, ok := h.Step(wfDone); ok && st.Status == "completed" {
 		return nil // finished in an earlier activation
 	}
 	if err := t.a.opts.Workflow(w); err != nil {
@@ -415,7 +357,6 @@ func runWorkflow[S any](t *typed[S], ctx context.Context, q *Queue) error {
 		}
 		return err
 	}
-	w.seq++
-	w.record(store.WorkflowStep{Seq: w.seq, Name: wfDone, Status: "completed", Result: []byte{0xf6}, Attempts: 1, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()})
+	w.record(store.WorkflowStep{Seq: w.h.NextSeq(), Name: wfDone, Status: "completed", Result: []byte{0xf6}, Attempts: 1, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()})
 	return nil
 }

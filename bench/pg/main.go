@@ -13,7 +13,7 @@
 //
 // It is a measurement, not a test: it never fails on a figure. Everything
 // runs on this machine: a throwaway PostgreSQL 15 (internal/testutil/pgtest:
-// fsync on, default settings), one gateway (engine.StartGateway) and one
+// fsync on, default settings), one gateway (gateway.Start) and one
 // runner (Registry.RunRunner on a loopback port) in this process, and the
 // clients. Engine and raw measurements alternate in short rounds, so both
 // see the same machine.
@@ -47,7 +47,7 @@ import (
 	"github.com/rivetkube/rivetkube/bench/internal/benchkit"
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
-	"github.com/rivetkube/rivetkube/internal/engine"
+	"github.com/rivetkube/rivetkube/gateway"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
@@ -141,7 +141,7 @@ var napper = rivet.New("napper", rivet.Options[napState]{SleepTimeout: napTimeou
 // env is the running system under measurement and the raw baselines.
 type env struct {
 	url  string
-	gw   *engine.Gateway
+	gw   *gateway.Gateway
 	cl   *client.Client
 	raw  *pgx.Conn     // sequential raw baselines
 	pool *pgxpool.Pool // concurrent raw baselines and bench bookkeeping
@@ -180,7 +180,7 @@ func run(o options) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	const token = "bench-runner-token"
-	gw, err := engine.StartGateway(ctx, engine.GatewayConfig{
+	gw, err := gateway.Start(ctx, gateway.Config{
 		Listen: "127.0.0.1:0", PostgresURL: url, RunnerToken: token, Version: "bench", Log: log,
 	})
 	if err != nil {
@@ -783,7 +783,7 @@ func printReport(w io.Writer, o options, rep *report, pgInfo, loadBefore, loadAf
 	fmt.Fprintf(w, "machine: %s\n", benchkit.Machine("nproc "+nproc()))
 	fmt.Fprintf(w, "PostgreSQL: %s\n", pgInfo)
 	fmt.Fprintf(w, "load average: %s before, %s after\n", loadBefore, loadAfter)
-	fmt.Fprintf(w, "setup: one gateway (engine.StartGateway) and one runner (Registry.RunRunner, pool of %d conns) in this process,\n", o.runnerConns)
+	fmt.Fprintf(w, "setup: one gateway (gateway.Start) and one runner (Registry.RunRunner, pool of %d conns) in this process,\n", o.runnerConns)
 	fmt.Fprintf(w, "       Go client (BARE, keep-alive), throwaway PostgreSQL on the same machine, all on loopback\n")
 	fmt.Fprintf(w, "run took %s\n", took.Round(100*time.Millisecond))
 	for _, n := range rep.notes {

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rivetkube/rivetkube/internal/engine"
+	"github.com/rivetkube/rivetkube/gateway"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -76,13 +76,13 @@ func run(args []string) error {
 		if *pg == "" {
 			return fmt.Errorf("migrate needs --postgres or RIVETKUBE_POSTGRES_URL")
 		}
-		if err := engine.Migrate(ctx, *pg); err != nil {
+		if err := gateway.Migrate(ctx, *pg); err != nil {
 			return err
 		}
 		log.Info("schema is up to date")
 		return nil
 	}
-	g, err := engine.StartGateway(ctx, engine.GatewayConfig{
+	g, err := gateway.Start(ctx, gateway.Config{
 		Listen: *listen, PostgresURL: *pg, MaxConns: int32(*maxConns),
 		AdminToken:     os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
 		InspectorToken: os.Getenv("RIVETKUBE_INSPECTOR_TOKEN"),

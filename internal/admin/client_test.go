@@ -11,7 +11,7 @@ import (
 )
 
 // The real gateway behind this client is exercised by the controller tests
-// (internal/controller); these cases pin the client's own behavior: the
+// (controllers); these cases pin the client's own behavior: the
 // bearer token, the request bodies, and how errors are told apart.
 func TestClient(t *testing.T) {
 	t.Parallel()

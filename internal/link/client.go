@@ -82,6 +82,9 @@ type cstream struct {
 
 	// WebSocket.
 	ws *cws
+
+	// Streamed raw response: flushed chunks, one in flight.
+	chunks chan *frame
 }
 
 // Dial opens a link to the runner at url (ws://host:port/link).
@@ -205,7 +208,7 @@ func (c *Client) dispatch(f *frame) {
 	switch f.K {
 	case kSinkSend:
 		if st.sink != nil && f.ToC != nil {
-			st.sinkSend(f.ToC.msg())
+			st.sinkSend(*f.ToC)
 		}
 	case kSinkClose:
 		if st.sink != nil {
@@ -218,6 +221,15 @@ func (c *Client) dispatch(f *frame) {
 	case kWSCredit:
 		if st.ws != nil {
 			st.ws.credit(int(f.N))
+		}
+	case kRespChunk:
+		if st.chunks != nil {
+			select {
+			case st.chunks <- f:
+			default:
+				// The runner sends the next chunk only after an ack.
+				c.l.fail(errors.New("runner sent a response chunk before its ack"), true, websocket.StatusProtocolError, "unacknowledged chunk")
+			}
 		}
 	}
 }
@@ -269,6 +281,46 @@ func (c *Client) call(ctx context.Context, f *frame, st *cstream) (*frame, error
 		return nil, err
 	}
 	return c.wait(ctx, st)
+}
+
+// callStreaming is call for a stream whose result may be preceded by
+// response chunks, each handed to onChunk on the caller's goroutine. An
+// error from onChunk (the client went away) cancels the call.
+func (c *Client) callStreaming(ctx context.Context, f *frame, st *cstream, onChunk func(*frame) error) (*frame, error) {
+	if st.chunks == nil {
+		return c.call(ctx, f, st)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunkErr := make(chan error, 1)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case ch := <-st.chunks:
+				if err := onChunk(ch); err != nil {
+					chunkErr <- err
+					cancel()
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	res, err := c.call(ctx, f, st)
+	close(done)
+	<-exited // the caller owns the ResponseWriter again
+	select {
+	case cerr := <-chunkErr:
+		if err != nil {
+			return nil, cerr
+		}
+	default:
+	}
+	return res, err
 }
 
 // wait waits for the result of st. When ctx ends first, the runner is
@@ -386,10 +438,47 @@ func (c *Client) request(ctx context.Context, k kind, t hostapi.Target, w http.R
 		body = b
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	res, err := c.call(ctx, &frame{
+	st := c.open(k, func(st *cstream) {
+		if k == kRequest {
+			st.chunks = make(chan *frame, 1)
+		}
+	})
+	started := false
+	res, err := c.callStreaming(ctx, &frame{
 		Actor: t.ActorID, Gen: t.Generation, Name: r.Method,
 		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Data: body,
-	}, c.open(k, nil))
+	}, st, func(ch *frame) error {
+		// A flushed part of the response: to the client, then the ack.
+		if !started {
+			started = true
+			h := w.Header()
+			for k, v := range ch.Header {
+				h[k] = v
+			}
+			status := ch.Status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			w.WriteHeader(status)
+		}
+		if len(ch.Data) > 0 {
+			if _, err := w.Write(ch.Data); err != nil {
+				return err
+			}
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return err
+		}
+		return c.l.send(ctx, &frame{S: st.id, K: kRespAck}, &st.pend, putWait)
+	})
+	if started {
+		// Status and headers are out: the rest of the body, if any; an
+		// error now can only end the stream.
+		if err == nil && res.Err == nil && len(res.Data) > 0 {
+			_, _ = w.Write(res.Data)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -448,7 +537,7 @@ func (cc *clientConn) Receive(msg protocol.ToServer) {
 		st.closeSink(errs.Overloaded("link stream queue is full"))
 		return
 	}
-	err := c.l.send(context.Background(), &frame{S: st.id, K: kConnRecv, ToS: toWireToServer(msg)}, &st.pend, putTry)
+	err := c.l.send(context.Background(), &frame{S: st.id, K: kConnRecv, ToS: &msg}, &st.pend, putTry)
 	switch {
 	case err == nil:
 	case errors.Is(err, errQueueFull):

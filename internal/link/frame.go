@@ -55,12 +55,19 @@ const (
 	kQueueSend kind = 16 // Name: queue, Data: body, Binary: wait, Timeout: wait bound
 	kWake      kind = 17
 	kInspect   kind = 18 // like kRequest, served by the host's inspector
+
+	// Streamed raw responses: the host flushed (http.Flusher) part of a
+	// kRequest's response. The first chunk carries Status and Header;
+	// every chunk is acknowledged before the runner sends the next (one
+	// chunk in flight per stream: back-pressure from the client).
+	kRespChunk kind = 19 // runner → gateway: Status, Header (first), Data
+	kRespAck   kind = 20 // gateway → runner: the chunk reached the client
 )
 
 func (k kind) String() string {
 	names := [...]string{"?", "action", "connect", "request", "websocket", "destroy", "stop", "cancel",
 		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit",
-		"queue_send", "wake", "inspect"}
+		"queue_send", "wake", "inspect", "resp_chunk", "resp_ack"}
 	if int(k) < len(names) {
 		return names[k]
 	}
@@ -87,8 +94,8 @@ type frame struct {
 	Binary  bool                `cbor:"14,keyasint,omitempty"`
 	Reason  string              `cbor:"15,keyasint,omitempty"` // WebSocket close reason
 	N       uint64              `cbor:"16,keyasint,omitempty"` // credits
-	ToC     *wireToClient       `cbor:"17,keyasint,omitempty"`
-	ToS     *wireToServer       `cbor:"18,keyasint,omitempty"`
+	ToC     *protocol.ToClient  `cbor:"17,keyasint,omitempty"`
+	ToS     *protocol.ToServer  `cbor:"18,keyasint,omitempty"`
 	Timeout int64               `cbor:"19,keyasint,omitempty"` // ns left of the caller's deadline; 0: none
 }
 
@@ -127,140 +134,6 @@ func (w *wireError) err() error {
 		return fmt.Errorf("%w: %w", hostapi.ErrGone, e)
 	}
 	return e
-}
-
-// Link-level forms of protocol.ToClient and protocol.ToServer (those are
-// plain Go structs without wire tags; the client encodings are not used
-// inside the engine).
-
-type wireToClient struct {
-	Init  *wireInit      `cbor:"0,keyasint,omitempty"`
-	Error *wireErrorMsg  `cbor:"1,keyasint,omitempty"`
-	Resp  *wireActionRes `cbor:"2,keyasint,omitempty"`
-	Event *wireEvent     `cbor:"3,keyasint,omitempty"`
-}
-
-type wireInit struct {
-	ActorID      string `cbor:"1,keyasint,omitempty"`
-	ConnectionID string `cbor:"2,keyasint,omitempty"`
-}
-
-type wireErrorMsg struct {
-	Group    string     `cbor:"1,keyasint,omitempty"`
-	Code     string     `cbor:"2,keyasint,omitempty"`
-	Message  string     `cbor:"3,keyasint,omitempty"`
-	Metadata []byte     `cbor:"4,keyasint,omitempty"`
-	ActionID *uint64    `cbor:"5,keyasint,omitempty"`
-	Actor    *wireActor `cbor:"6,keyasint,omitempty"`
-}
-
-type wireActor struct {
-	ActorID    string  `cbor:"1,keyasint,omitempty"`
-	Generation uint64  `cbor:"2,keyasint,omitempty"`
-	Key        *string `cbor:"3,keyasint,omitempty"`
-}
-
-type wireActionRes struct {
-	ID     uint64 `cbor:"1,keyasint,omitempty"`
-	Output []byte `cbor:"2,keyasint,omitempty"`
-}
-
-type wireEvent struct {
-	Name string `cbor:"1,keyasint,omitempty"`
-	Args []byte `cbor:"2,keyasint,omitempty"`
-}
-
-type wireToServer struct {
-	Action *wireActionReq `cbor:"0,keyasint,omitempty"`
-	Sub    *wireSub       `cbor:"1,keyasint,omitempty"`
-}
-
-type wireActionReq struct {
-	ID   uint64 `cbor:"1,keyasint,omitempty"`
-	Name string `cbor:"2,keyasint,omitempty"`
-	Args []byte `cbor:"3,keyasint,omitempty"`
-}
-
-type wireSub struct {
-	EventName string `cbor:"1,keyasint,omitempty"`
-	Subscribe bool   `cbor:"2,keyasint,omitempty"`
-}
-
-func toWireToClient(m protocol.ToClient) *wireToClient {
-	w := &wireToClient{}
-	if m.Init != nil {
-		w.Init = &wireInit{ActorID: m.Init.ActorID, ConnectionID: m.Init.ConnectionID}
-	}
-	if e := m.Error; e != nil {
-		we := &wireErrorMsg{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata}
-		if e.ActionID != nil {
-			id := *e.ActionID
-			we.ActionID = &id
-		}
-		if a := e.Actor; a != nil {
-			we.Actor = &wireActor{ActorID: a.ActorID, Generation: a.Generation}
-			if a.Key != nil {
-				k := *a.Key
-				we.Actor.Key = &k
-			}
-		}
-		w.Error = we
-	}
-	if r := m.ActionResponse; r != nil {
-		w.Resp = &wireActionRes{ID: r.ID, Output: r.Output}
-	}
-	if ev := m.Event; ev != nil {
-		w.Event = &wireEvent{Name: ev.Name, Args: ev.Args}
-	}
-	return w
-}
-
-func (w *wireToClient) msg() protocol.ToClient {
-	var m protocol.ToClient
-	if w == nil {
-		return m
-	}
-	if w.Init != nil {
-		m.Init = &protocol.Init{ActorID: w.Init.ActorID, ConnectionID: w.Init.ConnectionID}
-	}
-	if e := w.Error; e != nil {
-		m.Error = &protocol.ErrorMessage{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata, ActionID: e.ActionID}
-		if a := e.Actor; a != nil {
-			m.Error.Actor = &protocol.ActorSpecifier{ActorID: a.ActorID, Generation: a.Generation, Key: a.Key}
-		}
-	}
-	if r := w.Resp; r != nil {
-		m.ActionResponse = &protocol.ActionResponse{ID: r.ID, Output: r.Output}
-	}
-	if ev := w.Event; ev != nil {
-		m.Event = &protocol.Event{Name: ev.Name, Args: ev.Args}
-	}
-	return m
-}
-
-func toWireToServer(m protocol.ToServer) *wireToServer {
-	w := &wireToServer{}
-	if a := m.Action; a != nil {
-		w.Action = &wireActionReq{ID: a.ID, Name: a.Name, Args: a.Args}
-	}
-	if s := m.Subscription; s != nil {
-		w.Sub = &wireSub{EventName: s.EventName, Subscribe: s.Subscribe}
-	}
-	return w
-}
-
-func (w *wireToServer) msg() protocol.ToServer {
-	var m protocol.ToServer
-	if w == nil {
-		return m
-	}
-	if a := w.Action; a != nil {
-		m.Action = &protocol.ActionRequest{ID: a.ID, Name: a.Name, Args: a.Args}
-	}
-	if s := w.Sub; s != nil {
-		m.Subscription = &protocol.SubscriptionRequest{EventName: s.EventName, Subscribe: s.Subscribe}
-	}
-	return m
 }
 
 var (

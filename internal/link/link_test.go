@@ -913,7 +913,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	key := "a/b"
 	tc := protocol.ToClient{Error: &protocol.ErrorMessage{Group: "g", Code: "c", Message: "m", Metadata: []byte{1}, ActionID: &id,
 		Actor: &protocol.ActorSpecifier{ActorID: "x", Generation: 2, Key: &key}}}
-	f := &frame{S: 1 << 40, K: kSinkSend, ToC: toWireToClient(tc), Header: map[string][]string{"A": {"1", "2"}}, Timeout: 5}
+	f := &frame{S: 1 << 40, K: kSinkSend, ToC: &tc, Header: map[string][]string{"A": {"1", "2"}}, Timeout: 5}
 	b1, err := encodeFrame(f)
 	if err != nil {
 		t.Fatal(err)
@@ -926,7 +926,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	if len(got) != 2 || got[0].S != 1<<40 || got[1].K != kCancel {
 		t.Fatalf("decoded %+v", got)
 	}
-	m := got[0].ToC.msg()
+	m := *got[0].ToC
 	if m.Error == nil || *m.Error.ActionID != 3 || *m.Error.Actor.Key != "a/b" || m.Error.Actor.Generation != 2 {
 		t.Fatalf("ToClient %+v", m.Error)
 	}
@@ -939,7 +939,7 @@ func FuzzDecodeFrames(f *testing.F) {
 	for _, fr := range []*frame{
 		{S: 1, K: kAction, Actor: "a", Name: "n", Data: []byte{0x80}},
 		{S: 2, K: kResult, Err: &wireError{Group: "g", Code: "c"}},
-		{S: 3, K: kSinkSend, ToC: &wireToClient{Event: &wireEvent{Name: "e"}}},
+		{S: 3, K: kSinkSend, ToC: &protocol.ToClient{Event: &protocol.Event{Name: "e"}}},
 		{S: 4, K: kRequest, Header: map[string][]string{"X": {"y"}}},
 	} {
 		b, _ := encodeFrame(fr)
@@ -949,8 +949,6 @@ func FuzzDecodeFrames(f *testing.F) {
 	f.Add([]byte{0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = decodeFrames(data, func(fr *frame) {
-			_ = fr.ToC.msg()
-			_ = fr.ToS.msg()
 			_ = fr.Err.err()
 		})
 	})

@@ -220,6 +220,9 @@ type sstream struct {
 
 	// WebSocket.
 	ws *serverWS
+
+	// Streamed raw response: the gateway's acknowledgement of a chunk.
+	acks chan struct{}
 }
 
 func (sl *serverLink) lookup(id uint64) *sstream {
@@ -325,7 +328,7 @@ func (sl *serverLink) dispatch(f *frame) {
 		if hc == nil {
 			return
 		}
-		msg := f.ToS.msg()
+		msg := *f.ToS
 		if !st.rx.push(func() { hc.Receive(msg) }, false) {
 			st.sink.Close(errs.Overloaded("link inbound queue is full"))
 		}
@@ -342,6 +345,13 @@ func (sl *serverLink) dispatch(f *frame) {
 	case kWSClose:
 		if st := sl.lookup(f.S); st != nil && st.ws != nil {
 			st.ws.peerClose(websocket.StatusCode(f.Status), f.Reason)
+		}
+	case kRespAck:
+		if st := sl.lookup(f.S); st != nil && st.acks != nil {
+			select {
+			case st.acks <- struct{}{}:
+			default:
+			}
 		}
 	default:
 		// Unknown kinds are ignored: a newer gateway may send hints an
@@ -363,6 +373,8 @@ func (sl *serverLink) startCall(f *frame) {
 	case kWebSocket:
 		st.ws = &serverWS{sl: sl, st: st, in: make(chan wsIn, wsWindow),
 			peerClosed: make(chan struct{}), localClosed: make(chan struct{})}
+	case kRequest:
+		st.acks = make(chan struct{}, 1)
 	}
 
 	sl.mu.Lock()
@@ -433,17 +445,25 @@ func (sl *serverLink) run(st *sstream, f *frame) {
 			serve = h.Inspect
 		}
 		bw := &bufferedWriter{header: http.Header{}, limit: sl.l.lim.maxBody}
+		if f.K == kRequest {
+			bw.stream = func(status int, header http.Header, data []byte) error { return sl.sendChunk(st, status, header, data) }
+		}
 		err := serve(st.ctx, t, bw, buildRequest(st.ctx, f, f.Name))
 		if err == nil && bw.over {
 			err = errs.OutgoingTooLong(bw.limit)
 		}
-		if err != nil {
+		if err != nil && !bw.started {
 			sl.reply(st, &frame{Err: toWireError(err)})
 			break
 		}
 		status := bw.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if bw.started {
+			// Status and headers went out with the first chunk.
+			sl.reply(st, &frame{Data: bw.body.Bytes()})
+			break
 		}
 		sl.reply(st, &frame{Status: status, Header: bw.header, Data: bw.body.Bytes()})
 	case kWebSocket:
@@ -496,13 +516,65 @@ func buildRequest(ctx context.Context, f *frame, method string) *http.Request {
 	return r.WithContext(ctx)
 }
 
-// bufferedWriter collects a raw HTTP response, bounded.
+// sendChunk sends a flushed part of st's response and waits until the
+// gateway acknowledges it (or the call ends).
+func (sl *serverLink) sendChunk(st *sstream, status int, header http.Header, data []byte) error {
+	err := sl.l.send(st.ctx, &frame{S: st.id, K: kRespChunk, Status: status, Header: header, Data: data}, &st.pend, putWait)
+	if errors.Is(err, errFrameTooBig) {
+		return errs.OutgoingTooLong(sl.l.maxSend)
+	}
+	if err != nil {
+		return err
+	}
+	select {
+	case <-st.acks:
+		return nil
+	case <-st.ctx.Done():
+		return st.ctx.Err()
+	}
+}
+
+// bufferedWriter collects a raw HTTP response, bounded. With stream set it
+// is also an http.Flusher: a flush sends what was written so far as a
+// chunk and waits for the gateway's acknowledgement.
 type bufferedWriter struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
 	limit  int64
 	over   bool
+
+	stream  func(status int, header http.Header, data []byte) error
+	started bool
+	err     error
+}
+
+// Flush implements http.Flusher (a no-op without streaming).
+func (b *bufferedWriter) Flush() { _ = b.FlushError() }
+
+// FlushError sends what was written so far; http.ResponseController uses
+// it and so learns about a client that went away.
+func (b *bufferedWriter) FlushError() error {
+	if b.stream == nil || b.over {
+		return nil
+	}
+	if b.err != nil {
+		return b.err
+	}
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	var hdr http.Header
+	if !b.started {
+		hdr = b.header.Clone()
+	}
+	b.started = true
+	err := b.stream(b.status, hdr, bytes.Clone(b.body.Bytes()))
+	b.body.Reset()
+	if err != nil {
+		b.err = err
+	}
+	return err
 }
 
 func (b *bufferedWriter) Header() http.Header { return b.header }
@@ -514,6 +586,9 @@ func (b *bufferedWriter) WriteHeader(status int) {
 }
 
 func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
 	if b.status == 0 {
 		b.status = http.StatusOK
 	}
@@ -544,7 +619,7 @@ func (s *serverSink) Send(msg protocol.ToClient) bool {
 		s.closeLocked(errs.Overloaded("link stream queue is full"))
 		return false
 	}
-	err := s.sl.l.send(context.Background(), &frame{S: s.st.id, K: kSinkSend, ToC: toWireToClient(msg)}, &s.st.pend, putTry)
+	err := s.sl.l.send(context.Background(), &frame{S: s.st.id, K: kSinkSend, ToC: &msg}, &s.st.pend, putTry)
 	switch {
 	case err == nil:
 		return true

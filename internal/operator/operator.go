@@ -1,6 +1,6 @@
 // Package operator wires the rivetkube operator's manager: scheme, cache
 // limited to the operator's own children, leader election, Prometheus
-// metrics, health probes and the reconcilers of internal/controller.
+// metrics, health probes and the reconcilers of controllers.
 package operator
 
 import (
@@ -20,7 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	rivetv1 "github.com/rivetkube/rivetkube/api/v1alpha1"
-	"github.com/rivetkube/rivetkube/internal/controller"
+	"github.com/rivetkube/rivetkube/controllers"
 )
 
 // Config is the operator's configuration (flags).

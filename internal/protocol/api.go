@@ -103,9 +103,9 @@ type HTTPQueueSendResponse struct {
 
 // ActorSpecifier identifies the actor an error came from.
 type ActorSpecifier struct {
-	ActorID    string
-	Generation uint64
-	Key        *string // serialized key
+	ActorID    string  `cbor:"1,keyasint,omitempty"`
+	Generation uint64  `cbor:"2,keyasint,omitempty"`
+	Key        *string `cbor:"3,keyasint,omitempty"` // serialized key
 }
 
 // ErrorBody is the {group, code, message, metadata, actor} error shape.
@@ -175,57 +175,62 @@ func EncodeErrorBody(enc Encoding, m ErrorBody) ([]byte, error) { return encodeE
 
 // ActionRequest is ToServer tag 0.
 type ActionRequest struct {
-	ID   uint64
-	Name string
-	Args []byte // canonical CBOR array
+	ID   uint64 `cbor:"1,keyasint,omitempty"`
+	Name string `cbor:"2,keyasint,omitempty"`
+	Args []byte `cbor:"3,keyasint,omitempty"` // canonical CBOR array
 }
 
 // SubscriptionRequest is ToServer tag 1.
 type SubscriptionRequest struct {
-	EventName string
-	Subscribe bool
+	EventName string `cbor:"1,keyasint,omitempty"`
+	Subscribe bool   `cbor:"2,keyasint,omitempty"`
 }
 
 // ToServer is a client→server frame; exactly one field is set.
+//
+// The cbor tags are the form of these messages on the gateway↔runner link
+// (internal/link), which carries them as they are; the client encodings
+// (BARE, JSON, CBOR of protocol v4) are written by hand in this package and
+// do not use the tags.
 type ToServer struct {
-	Action       *ActionRequest
-	Subscription *SubscriptionRequest
+	Action       *ActionRequest       `cbor:"0,keyasint,omitempty"`
+	Subscription *SubscriptionRequest `cbor:"1,keyasint,omitempty"`
 }
 
 // Init is ToClient tag 0.
 type Init struct {
-	ActorID      string
-	ConnectionID string
+	ActorID      string `cbor:"1,keyasint,omitempty"`
+	ConnectionID string `cbor:"2,keyasint,omitempty"`
 }
 
 // ErrorMessage is ToClient tag 1.
 type ErrorMessage struct {
-	Group    string
-	Code     string
-	Message  string
-	Metadata []byte  // canonical CBOR; nil means absent
-	ActionID *uint64 // nil: connection-level error
-	Actor    *ActorSpecifier
+	Group    string          `cbor:"1,keyasint,omitempty"`
+	Code     string          `cbor:"2,keyasint,omitempty"`
+	Message  string          `cbor:"3,keyasint,omitempty"`
+	Metadata []byte          `cbor:"4,keyasint,omitempty"` // canonical CBOR; nil means absent
+	ActionID *uint64         `cbor:"5,keyasint,omitempty"` // nil: connection-level error
+	Actor    *ActorSpecifier `cbor:"6,keyasint,omitempty"`
 }
 
 // ActionResponse is ToClient tag 2.
 type ActionResponse struct {
-	ID     uint64
-	Output []byte // canonical CBOR
+	ID     uint64 `cbor:"1,keyasint,omitempty"`
+	Output []byte `cbor:"2,keyasint,omitempty"` // canonical CBOR
 }
 
 // Event is ToClient tag 3.
 type Event struct {
-	Name string
-	Args []byte // canonical CBOR array
+	Name string `cbor:"1,keyasint,omitempty"`
+	Args []byte `cbor:"2,keyasint,omitempty"` // canonical CBOR array
 }
 
 // ToClient is a server→client frame; exactly one field is set.
 type ToClient struct {
-	Init           *Init
-	Error          *ErrorMessage
-	ActionResponse *ActionResponse
-	Event          *Event
+	Init           *Init           `cbor:"0,keyasint,omitempty"`
+	Error          *ErrorMessage   `cbor:"1,keyasint,omitempty"`
+	ActionResponse *ActionResponse `cbor:"2,keyasint,omitempty"`
+	Event          *Event          `cbor:"3,keyasint,omitempty"`
 }
 
 // DecodeToServer decodes a client→server WebSocket frame.

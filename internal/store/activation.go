@@ -16,24 +16,15 @@ type Activation struct {
 	State     []byte     // committed state; nil when none
 }
 
-// ActivationLoader is implemented by stores that read an Activation in one
-// round trip from one consistent snapshot.
-type ActivationLoader interface {
-	// LoadActivation returns the actor's row and, unless it is destroyed,
-	// its first queueLimit queued messages (limit as ListQueue), schedules
-	// and state. ErrNotFound for an unknown actor; for a destroyed one the
-	// row alone and no error (callers check Actor.Destroyed).
-	LoadActivation(ctx context.Context, id string, queueLimit int) (Activation, error)
-}
-
-// LoadActivation reads what an instance needs at activation: in one round
-// trip when st implements ActivationLoader, otherwise with GetActor,
+// ReadActivation reads what an instance needs at activation with GetActor,
 // ListQueue, ListSchedules and the row's state (unfenced, by the
-// generation just read).
-func LoadActivation(ctx context.Context, st Store, id string, queueLimit int) (Activation, error) {
-	if l, ok := st.(ActivationLoader); ok {
-		return l.LoadActivation(ctx, id, queueLimit)
-	}
+// generation just read): Instances.LoadActivation of a backend that has no
+// cheaper way (the embedded store, where reads are local).
+func ReadActivation(ctx context.Context, st interface {
+	Directory
+	Instances
+	Queues
+}, id string, queueLimit int) (Activation, error) {
 	a, err := st.GetActor(ctx, id)
 	if err != nil || a.Destroyed() {
 		return Activation{Actor: a}, err

@@ -41,7 +41,7 @@ type CommitterStats struct {
 // batches take a prefix of the FIFO queue and Store.Commit applies a batch
 // in slice order, so the writes of one actor never overtake each other.
 type Committer struct {
-	s        Store
+	s        BatchWriter
 	maxBatch int
 	queue    chan *Pending
 
@@ -116,8 +116,13 @@ func (p *Pending) Wait(ctx context.Context) error {
 	}
 }
 
+// BatchWriter is the one method of the store a Committer uses.
+type BatchWriter interface {
+	Commit(ctx context.Context, writes []Write) (errs []error, err error)
+}
+
 // NewCommitter starts a committer over s. Close stops it.
-func NewCommitter(s Store, opts CommitterOptions) *Committer {
+func NewCommitter(s BatchWriter, opts CommitterOptions) *Committer {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}

@@ -200,9 +200,8 @@ type StepPrefix struct {
 	Prefix   string
 }
 
-// Store is the persistence contract. All methods are safe for concurrent use.
-type Store interface {
-	DBPageReader
+// Directory is the actor directory: actors by id and by (namespace, name, key).
+type Directory interface {
 	// CreateActor inserts a new actor; ErrExists if (ns,name,key) is taken.
 	CreateActor(ctx context.Context, spec ActorSpec) (Actor, error)
 	// GetOrCreateActor returns the live actor for (ns,name,key) or creates
@@ -220,7 +219,13 @@ type Store interface {
 	// the generation so live instances are fenced.
 	// Destroying a destroyed actor returns its row and ErrDestroyed.
 	DestroyActor(ctx context.Context, id string) (Actor, error)
+}
 
+// Instances is what a live actor instance reads and writes: its activation,
+// its state, its fenced commits, its KV and its workflow history.
+type Instances interface {
+	// ReadDBPages and the rest of the SQL pages contract: see pages.go.
+	DBPageReader
 	// Activate places the actor on runnerID with a new generation (current+1)
 	// and returns the updated row. ErrDestroyed if destroyed. If expectGen is
 	// non-zero and differs from the current generation, ErrFenced.
@@ -229,7 +234,12 @@ type Store interface {
 	// ErrFenced otherwise (an error matching both ErrFenced and ErrDestroyed
 	// when the actor is destroyed).
 	Deactivate(ctx context.Context, id string, gen uint64) error
-
+	// LoadActivation returns the actor's row and, unless it is destroyed,
+	// its first queueLimit queued messages (limit as ListQueue), schedules
+	// and state, from one consistent snapshot where the backend can (see
+	// ReadActivation). ErrNotFound for an unknown actor; for a destroyed one
+	// the row alone and no error (callers check Actor.Destroyed).
+	LoadActivation(ctx context.Context, id string, queueLimit int) (Activation, error)
 	// LoadState returns the committed state (nil if none) of an actor,
 	// fenced by gen.
 	LoadState(ctx context.Context, id string, gen uint64) ([]byte, error)
@@ -247,7 +257,48 @@ type Store interface {
 	// KVList returns pairs in key order (or reverse) within r; with Reverse
 	// and Limit it returns the last Limit pairs of the range, highest first.
 	KVList(ctx context.Context, id string, r KVRange) ([]KV, error)
+	// ListWorkflowSteps returns the steps of a run (workflow == "": of all
+	// runs) ordered by Seq (ties by run id, then step name). ErrNotFound for
+	// an unknown actor; a destroyed actor has none.
+	ListWorkflowSteps(ctx context.Context, actorID, workflow string) ([]WorkflowStep, error)
+}
 
+// Queues holds durable queue messages and schedules, and finds the actors
+// that have due work.
+type Queues interface {
+	// Enqueue appends a message (not fenced: any sender may enqueue) and
+	// returns it with its Seq and EnqueuedAt (the store's clock).
+	// ErrQueueFull when the actor already holds max messages (max <= 0: no
+	// limit); the check and the append are atomic, so of concurrent senders
+	// exactly as many succeed as there is room for. ErrNotFound for an
+	// unknown actor, ErrDestroyed for a destroyed one, ErrInvalid for a name
+	// empty or over MaxQueueNameSize, or a body over MaxQueueBodySize.
+	Enqueue(ctx context.Context, actorID, name string, body []byte, max int) (QueueMessage, error)
+	// ListQueue returns up to limit messages with Seq > after in Seq order;
+	// with names non-empty only messages of those names. limit <= 0 means
+	// 100; it is capped at 1000 (as ListOptions.Limit). ErrNotFound for an
+	// unknown actor; a destroyed actor has no messages.
+	ListQueue(ctx context.Context, actorID string, after uint64, names []string, limit int) ([]QueueMessage, error)
+	// QueueLen counts the actor's queued messages; ErrNotFound as ListQueue.
+	QueueLen(ctx context.Context, actorID string) (int, error)
+	// ListSchedules returns the actor's schedules ordered by At then ID;
+	// ErrNotFound for an unknown actor; a destroyed actor has none.
+	ListSchedules(ctx context.Context, actorID string) ([]Schedule, error)
+	// NextDue returns the earliest schedule time of the actor (zero when
+	// none); ErrNotFound for an unknown actor.
+	NextDue(ctx context.Context, actorID string) (time.Time, error)
+	// DueActors returns up to limit non-destroyed actors that have a
+	// schedule due at or before the store's clock now, or queued messages
+	// while asleep (RunnerID == ""), earliest due first (an actor is due at
+	// its earliest due schedule or, asleep, at its oldest message's
+	// EnqueuedAt, whichever is earlier; ties by actor ID). limit <= 0 means
+	// 100; it is capped at 1000. The engine wakes them.
+	DueActors(ctx context.Context, limit int) ([]string, error)
+}
+
+// Coordination is the distributed engine's shared state: the runner
+// registry, placements, pool version routing and named leases.
+type Coordination interface {
 	// UpsertRunner registers a runner or refreshes its row (heartbeat now).
 	// ID and Pool must be non-empty and Version >= 1 (else ErrInvalid).
 	// StartedAt is set by the store when the row is created and kept by
@@ -304,40 +355,16 @@ type Store interface {
 	// ReleaseLease gives up the named lease if holder holds it; releasing a
 	// lease held by another holder, or by nobody, does nothing.
 	ReleaseLease(ctx context.Context, name, holder string) error
+}
 
-	// Enqueue appends a message (not fenced: any sender may enqueue) and
-	// returns it with its Seq and EnqueuedAt (the store's clock).
-	// ErrQueueFull when the actor already holds max messages (max <= 0: no
-	// limit); the check and the append are atomic, so of concurrent senders
-	// exactly as many succeed as there is room for. ErrNotFound for an
-	// unknown actor, ErrDestroyed for a destroyed one, ErrInvalid for a name
-	// empty or over MaxQueueNameSize, or a body over MaxQueueBodySize.
-	Enqueue(ctx context.Context, actorID, name string, body []byte, max int) (QueueMessage, error)
-	// ListQueue returns up to limit messages with Seq > after in Seq order;
-	// with names non-empty only messages of those names. limit <= 0 means
-	// 100; it is capped at 1000 (as ListOptions.Limit). ErrNotFound for an
-	// unknown actor; a destroyed actor has no messages.
-	ListQueue(ctx context.Context, actorID string, after uint64, names []string, limit int) ([]QueueMessage, error)
-	// QueueLen counts the actor's queued messages; ErrNotFound as ListQueue.
-	QueueLen(ctx context.Context, actorID string) (int, error)
-	// ListSchedules returns the actor's schedules ordered by At then ID;
-	// ErrNotFound for an unknown actor; a destroyed actor has none.
-	ListSchedules(ctx context.Context, actorID string) ([]Schedule, error)
-	// DueActors returns up to limit non-destroyed actors that have a
-	// schedule due at or before the store's clock now, or queued messages
-	// while asleep (RunnerID == ""), earliest due first (an actor is due at
-	// its earliest due schedule or, asleep, at its oldest message's
-	// EnqueuedAt, whichever is earlier; ties by actor ID). limit <= 0 means
-	// 100; it is capped at 1000. The engine wakes them.
-	DueActors(ctx context.Context, limit int) ([]string, error)
-	// NextDue returns the earliest schedule time of the actor (zero when
-	// none); ErrNotFound for an unknown actor.
-	NextDue(ctx context.Context, actorID string) (time.Time, error)
-	// ListWorkflowSteps returns the steps of a run (workflow == "": of all
-	// runs) ordered by Seq (ties by run id, then step name). ErrNotFound for
-	// an unknown actor; a destroyed actor has none.
-	ListWorkflowSteps(ctx context.Context, actorID, workflow string) ([]WorkflowStep, error)
-
+// Store is the whole persistence contract, as a backend implements it and
+// the conformance suite (storetest) checks it. Consumers take only the
+// roles they use. All methods are safe for concurrent use.
+type Store interface {
+	Directory
+	Instances
+	Queues
+	Coordination
 	// Close releases resources; further calls return ErrClosed.
 	Close() error
 }

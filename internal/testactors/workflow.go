@@ -126,7 +126,7 @@ type AgentState struct {
 // message of queue "tasks", handles it in a step (recording a side effect,
 // see sideEffect) and carries the count of handled tasks as its loop
 // state. Its history stays the size of one iteration.
-var Agent = rivet.New("agent", rivet.Options[AgentState]{
+var Agent = rivet.New("workflowAgent", rivet.Options[AgentState]{
 	Queues:       []string{"tasks"},
 	SleepTimeout: 5 * time.Second,
 	Workflow: func(w *rivet.Workflow[AgentState]) error {

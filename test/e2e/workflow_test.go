@@ -114,13 +114,13 @@ func TestWorkflowLoopWithStateSurvivesKill9(t *testing.T) {
 		}
 		return got
 	}
-	h := newClient(t, e.Endpoint).GetOrCreate("agent", key)
+	h := newClient(t, e.Endpoint).GetOrCreate("workflowAgent", key)
 	send(h, 0, 30)
 	poll(t, "5 tasks handled", 20*time.Second, func() bool { return len(processed(h)) >= 5 })
 	e.kill() // 20 ms per task: about 25 are still queued
 
 	e2 := startEngineAt(t, addr, dir)
-	h2 := newClient(t, e2.Endpoint).GetOrCreate("agent", key)
+	h2 := newClient(t, e2.Endpoint).GetOrCreate("workflowAgent", key)
 	send(h2, 30, 40)
 	poll(t, "every task handled", 30*time.Second, func() bool { return len(processed(h2)) >= len(want) })
 	if got := processed(h2); !slices.Equal(got, want) {

@@ -93,7 +93,7 @@ func TestWorkflowReplaysAfterRunnerKill9(t *testing.T) {
 func TestWorkflowLoopWithStateSurvivesRunnerKill9(t *testing.T) {
 	c, g, dir := workflowCluster(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	h := c.client(g, client.EncodingBARE).GetOrCreate("agent", []string{"pg-agent"})
+	h := c.client(g, client.EncodingBARE).GetOrCreate("workflowAgent", []string{"pg-agent"})
 	var want []string
 	send := func(from, to int) {
 		for i := from; i < to; i++ {

@@ -26,13 +26,13 @@ var activationTests = []struct {
 // ListSchedules and LoadState return separately.
 func testLoadActivation(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if _, err := store.LoadActivation(ctx, s, newID(t), 10); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LoadActivation(ctx, newID(t), 10); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("LoadActivation(unknown) = %v, want ErrNotFound", err)
 	}
 
 	// A brand-new actor: row only.
 	fresh := mustCreate(t, s, spec(t, newNS(), "act", "k"))
-	got, err := store.LoadActivation(ctx, s, fresh.ID, 10)
+	got, err := s.LoadActivation(ctx, fresh.ID, 10)
 	if err != nil {
 		t.Fatalf("LoadActivation(new): %v", err)
 	}
@@ -54,7 +54,7 @@ func testLoadActivation(t *testing.T, s store.Store) {
 		mustEnqueue(t, s, a.ID, n, []byte{0x01}, 0)
 	}
 	want := mustGet(t, s, a.ID)
-	got, err = store.LoadActivation(ctx, s, a.ID, 2)
+	got, err = s.LoadActivation(ctx, a.ID, 2)
 	if err != nil {
 		t.Fatalf("LoadActivation: %v", err)
 	}
@@ -69,7 +69,7 @@ func testLoadActivation(t *testing.T, s store.Store) {
 	}
 	// The queue read follows acknowledgements.
 	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, QueueAcks: []uint64{got.Queue[0].Seq}})
-	got, err = store.LoadActivation(ctx, s, a.ID, 10)
+	got, err = s.LoadActivation(ctx, a.ID, 10)
 	if err != nil {
 		t.Fatalf("LoadActivation after ack: %v", err)
 	}
@@ -82,7 +82,7 @@ func testLoadActivation(t *testing.T, s store.Store) {
 	if _, err := s.DestroyActor(ctx, a.ID); err != nil {
 		t.Fatalf("DestroyActor: %v", err)
 	}
-	got, err = store.LoadActivation(ctx, s, a.ID, 10)
+	got, err = s.LoadActivation(ctx, a.ID, 10)
 	if err != nil {
 		t.Fatalf("LoadActivation(destroyed): %v", err)
 	}

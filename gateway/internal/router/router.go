@@ -1,0 +1,685 @@
+// Package router is the gateway's hostapi.Host in the distributed engine.
+// For each request it reads the actor's placement from the store, places
+// the actor when it is asleep or its runner is gone, and forwards the call
+// over the persistent link to the runner that hosts it.
+//
+// Invariants:
+//   - Placement is a compare-and-set on the actor's generation
+//     (store.Place), so of many gateways placing one actor at once exactly
+//     one wins; the others route to the winner.
+//   - A runner is alive while its heartbeat, measured by the store's
+//     clock, is younger than the lease. An actor whose runner is not alive
+//     is placed again (new generation), which fences the old instance.
+//   - Requests that find an actor moving (stopping, stale generation,
+//     runner unreachable but not yet expired) wait and retry, bounded by
+//     Config.WaitTimeout and the request's context; they are never resent
+//     after the runner may have run them, except that a call lost with its
+//     link answers actor/dropped_reply (clients may retry it).
+//   - New actors go to the newest ready version of their pool with a live,
+//     non-draining runner, to its least-loaded runner.
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+// Caller is a link to one runner: hostapi.Host without HasActor.
+type Caller interface {
+	Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error)
+	Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error)
+	Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error
+	WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error
+	Destroy(ctx context.Context, t hostapi.Target) error
+	Stop(ctx context.Context, t hostapi.Target) error
+	QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error)
+	Wake(ctx context.Context, t hostapi.Target) error
+	Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error
+	// Done is closed when the link is lost.
+	Done() <-chan struct{}
+	Close() error
+}
+
+// Store is what the router needs of the store.
+type Store interface {
+	store.Directory
+	store.Coordination
+	store.Queues
+}
+
+// Config configures a Router.
+type Config struct {
+	// Store holds the directory, placements, the runner registry and due
+	// work: the roles the router uses.
+	Store Store
+	// Dial opens a link to a runner.
+	Dial func(ctx context.Context, r store.Runner) (Caller, error)
+	// IsLinkLost reports whether err means the link died under the call.
+	IsLinkLost func(error) bool
+	// Lease is how long a runner stays alive without a heartbeat (default 5 s).
+	Lease time.Duration
+	// WaitTimeout bounds how long a request waits for its actor to become
+	// reachable (placement, drain, runner failover). Default 30 s.
+	WaitTimeout time.Duration
+	// RunnerRefresh is how often the runner registry is re-read (default 1 s).
+	RunnerRefresh time.Duration
+	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
+	DefaultDrainRate float64
+	// ID names this gateway (leases, logs).
+	ID  string
+	Log *slog.Logger
+	// PlacementCache bounds how many actors' last known placements the
+	// router remembers (default 100,000; negative disables the cache).
+	PlacementCache int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Lease <= 0 {
+		c.Lease = 5 * time.Second
+	}
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = 30 * time.Second
+	}
+	if c.RunnerRefresh <= 0 {
+		c.RunnerRefresh = time.Second
+	}
+	if c.DefaultDrainRate <= 0 {
+		c.DefaultDrainRate = 50
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.IsLinkLost == nil {
+		c.IsLinkLost = func(error) bool { return false }
+	}
+	if c.PlacementCache == 0 {
+		c.PlacementCache = 100_000
+	}
+	return c
+}
+
+// Router implements hostapi.Host by forwarding to runners.
+type Router struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	links   map[string]*linkEntry // by runner ID
+	view    *registryView
+	viewAt  time.Time
+	loading chan struct{}  // non-nil while a refresh runs
+	placed  map[string]int // placements made since the last refresh, by runner
+
+	placements placementCache
+}
+
+type linkEntry struct {
+	ready chan struct{}
+	c     Caller
+	err   error
+}
+
+// New returns a router.
+func New(cfg Config) *Router {
+	cfg = cfg.withDefaults()
+	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
+		placements: placementCache{max: cfg.PlacementCache, m: map[string]placement{}}}
+}
+
+var _ hostapi.Host = (*Router)(nil)
+
+// registryView is a snapshot of the runner registry.
+type registryView struct {
+	at      time.Time // when the read finished
+	started time.Time // when the read began
+	runners map[string]store.Runner
+	byPool  map[string][]store.Runner
+	names   map[string]bool
+	// pools caches pool configs read while this view is current (under
+	// Router.mu), so they are as fresh as the runner registry.
+	pools map[string]store.PoolConfig
+}
+
+func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
+	return r.SinceHeartbeat+time.Since(v.at) < lease
+}
+
+// registry returns a snapshot of the runner registry: one at most
+// RunnerRefresh old, or with force one whose read began after this call
+// (so a runner registered before the call is in it). One read runs at a
+// time; callers wait for it.
+func (rt *Router) registry(ctx context.Context, force bool) (*registryView, error) {
+	var after time.Time
+	if force {
+		after = time.Now()
+	}
+	for {
+		rt.mu.Lock()
+		if v := rt.view; v != nil {
+			if (force && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
+				rt.mu.Unlock()
+				return v, nil
+			}
+		}
+		if wait := rt.loading; wait != nil {
+			rt.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		rt.loading = done
+		started := time.Now()
+		rt.mu.Unlock()
+
+		runners, err := rt.cfg.Store.ListRunners(ctx, "")
+		rt.mu.Lock()
+		rt.loading = nil
+		close(done)
+		if err != nil {
+			v := rt.view
+			rt.mu.Unlock()
+			if v != nil {
+				return v, nil // serve the last snapshot while the store hiccups
+			}
+			return nil, err
+		}
+		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
+			names: map[string]bool{}, pools: map[string]store.PoolConfig{}}
+		for _, r := range runners {
+			v.runners[r.ID] = r
+			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
+			for _, n := range r.Names {
+				v.names[n] = true
+			}
+		}
+		rt.view, rt.viewAt = v, v.at
+		clear(rt.placed)
+		for id, e := range rt.links {
+			// A runner gone from the registry, or past its lease, may be
+			// frozen or partitioned: drop the link so calls waiting on it end
+			// now (actor/dropped_reply) instead of at the link's ping timeout.
+			if r, ok := v.runners[id]; !ok || !v.alive(r, rt.cfg.Lease) {
+				rt.dropLinkLocked(id, e)
+			}
+		}
+		rt.mu.Unlock()
+		return v, nil
+	}
+}
+
+// HasActor reports whether a live runner hosts actors of this name.
+func (rt *Router) HasActor(name string) bool {
+	if v := rt.freshView(); v != nil && v.names[name] {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return true // let the request through; placement reports what is wrong
+	}
+	if v.names[name] {
+		return true
+	}
+	// A runner may have registered since the snapshot: read it again.
+	if v, err = rt.registry(ctx, true); err != nil {
+		return true
+	}
+	return v.names[name]
+}
+
+// poolConfig returns pool's routing as of view v: read once per view (at
+// most RunnerRefresh old, like the registry; SetPoolRouting refreshes the
+// view).
+func (rt *Router) poolConfig(ctx context.Context, v *registryView, pool string) (store.PoolConfig, error) {
+	rt.mu.Lock()
+	pc, ok := v.pools[pool]
+	rt.mu.Unlock()
+	if ok {
+		return pc, nil
+	}
+	pc, err := rt.cfg.Store.GetPoolConfig(ctx, pool)
+	if err != nil {
+		return store.PoolConfig{}, err
+	}
+	rt.mu.Lock()
+	v.pools[pool] = pc
+	rt.mu.Unlock()
+	return pc, nil
+}
+
+// freshView returns the registry snapshot when it is younger than
+// RunnerRefresh (what registry would return without reading), else nil.
+func (rt *Router) freshView() *registryView {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.view != nil && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh {
+		return rt.view
+	}
+	return nil
+}
+
+// pick chooses the runner for a new placement in pool. The caller counts
+// a placement it makes there with notePlaced.
+func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store.Runner, error) {
+	pc, err := rt.poolConfig(ctx, v, pool)
+	if err != nil {
+		return store.Runner{}, errs.FromStore(err)
+	}
+	live := map[uint64][]store.Runner{}
+	for _, r := range v.byPool[pool] {
+		if r.Draining || !v.alive(r, rt.cfg.Lease) || slices.Contains(pc.Draining, r.Version) {
+			continue
+		}
+		if len(pc.Ready) > 0 && !slices.Contains(pc.Ready, r.Version) {
+			continue
+		}
+		live[r.Version] = append(live[r.Version], r)
+	}
+	var newest uint64
+	for ver := range live {
+		newest = max(newest, ver)
+	}
+	cands := live[newest]
+	if len(cands) == 0 {
+		return store.Runner{}, errNoRunner
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	best := cands[rand.IntN(len(cands))]
+	bestLoad := best.Actors + rt.placed[best.ID]
+	for _, r := range cands {
+		if l := r.Actors + rt.placed[r.ID]; l < bestLoad {
+			best, bestLoad = r, l
+		}
+	}
+	return best, nil
+}
+
+// notePlaced counts a placement on runnerID until the next registry read
+// (which counts it itself), so picks in between spread.
+func (rt *Router) notePlaced(runnerID string) {
+	rt.mu.Lock()
+	rt.placed[runnerID]++
+	rt.mu.Unlock()
+}
+
+var errNoRunner = errs.Unavailable("no live runner can host this actor's pool yet")
+
+// link returns the (shared) link to a runner, dialing it once.
+func (rt *Router) link(ctx context.Context, r store.Runner) (Caller, error) {
+	rt.mu.Lock()
+	e := rt.links[r.ID]
+	if e != nil {
+		select {
+		case <-e.ready: // e.c is set before ready closes: safe to read now
+			if e.c != nil {
+				select {
+				case <-e.c.Done():
+					rt.dropLinkLocked(r.ID, e)
+					e = nil
+				default:
+				}
+			}
+		default: // still dialing: wait for it below
+		}
+	}
+	if e == nil {
+		e = &linkEntry{ready: make(chan struct{})}
+		rt.links[r.ID] = e
+		rt.mu.Unlock()
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		e.c, e.err = rt.cfg.Dial(dctx, r)
+		cancel()
+		close(e.ready)
+		if e.err != nil {
+			rt.mu.Lock()
+			if rt.links[r.ID] == e {
+				delete(rt.links, r.ID)
+			}
+			rt.mu.Unlock()
+		}
+	} else {
+		rt.mu.Unlock()
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return e.c, e.err
+}
+
+func (rt *Router) dropLinkLocked(id string, e *linkEntry) {
+	delete(rt.links, id)
+	go func() {
+		<-e.ready
+		if e.c != nil {
+			_ = e.c.Close()
+		}
+	}()
+}
+
+// Close closes every link.
+func (rt *Router) Close() {
+	rt.mu.Lock()
+	for id, e := range rt.links {
+		rt.dropLinkLocked(id, e)
+	}
+	rt.mu.Unlock()
+}
+
+// retryable reports errors that mean "the actor is moving; try again".
+func retryable(err error) bool { return errs.Retryable(err) }
+
+// route runs fn against the runner hosting actorID, placing it if needed.
+// fn gets the link and the placement generation.
+func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	// The common case first, without the wait's timer: a remembered
+	// placement on a runner the current snapshot shows alive.
+	if v := rt.freshView(); v != nil {
+		if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+			return err
+		}
+		// Nothing remembered, or it did not run: the loop below asks the
+		// store.
+	}
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.WaitTimeout)
+	defer cancel()
+	backoff := 10 * time.Millisecond
+	var last error
+	for {
+		err := rt.routeOnce(ctx, actorID, fn)
+		if err == nil || !retryable(err) && !errors.Is(err, errRetry) {
+			return err
+		}
+		last = err
+		select {
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+		case <-ctx.Done():
+			if errors.Is(last, errRetry) || retryable(last) {
+				rt.log.Debug("gave up waiting for actor", "actor_id", actorID, "err", last)
+				if errors.Is(last, errNoRunnerRetry) {
+					return errNoRunner
+				}
+				return errs.Stopping()
+			}
+			return last
+		}
+		backoff = min(backoff*2, 250*time.Millisecond)
+	}
+}
+
+var (
+	errRetry         = errors.New("retry")
+	errNoRunnerRetry = errors.Join(errRetry, errors.New("no runner"))
+)
+
+// tryRemembered runs fn on actorID's remembered placement when v shows
+// its runner alive. done says err is the answer; otherwise fn did not run
+// (nothing remembered, the runner is gone or past its lease, or it refused
+// the generation as stale or stopping), the placement is forgotten, and
+// the store must decide.
+func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID string, fn func(c Caller, gen uint64) error) (done bool, err error) {
+	p, ok := rt.placements.get(actorID)
+	if !ok {
+		return false, nil
+	}
+	r, ok := v.runners[p.runner]
+	if !ok || !v.alive(r, rt.cfg.Lease) {
+		rt.placements.forget(actorID, p)
+		return false, nil
+	}
+	err = rt.call(ctx, actorID, r, p.gen, fn)
+	if !rt.placementFailed(actorID, p, err) {
+		return true, err
+	}
+	if !retryable(err) && !errors.Is(err, errRetry) {
+		return true, err // gone or dropped: not sent again
+	}
+	return false, nil
+}
+
+// routeOnce makes one attempt to run fn where actorID lives. A remembered
+// placement is tried first, without reading the store; when the runner
+// answers that it no longer hosts that generation (stale, stopping), or
+// cannot be reached, or is past its lease, the placement is forgotten and
+// the store's row decides, as for an actor seen for the first time.
+func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return errRetry
+	}
+	if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+		return err
+	}
+	// Nothing remembered, or it did not run: ask the store where the actor
+	// is now.
+	a, err := rt.cfg.Store.GetActor(ctx, actorID)
+	if errors.Is(err, store.ErrNotFound) {
+		return hostapi.Gone()
+	}
+	if err != nil {
+		return errs.FromStore(err)
+	}
+	if a.Destroyed() {
+		return hostapi.Gone()
+	}
+	var target store.Runner
+	placedHere := false
+	if a.RunnerID != "" {
+		r, ok := v.runners[a.RunnerID]
+		if !ok {
+			// Maybe it registered after the snapshot.
+			if v, err = rt.registry(ctx, true); err != nil {
+				return errRetry
+			}
+			r, ok = v.runners[a.RunnerID]
+		}
+		if ok && v.alive(r, rt.cfg.Lease) {
+			target, placedHere = r, true
+		}
+	}
+	if !placedHere {
+		r, err := rt.pick(ctx, v, a.Pool)
+		if errors.Is(err, errNoRunner) {
+			_, _ = rt.registry(ctx, true)
+			return errNoRunnerRetry
+		}
+		if err != nil {
+			return err
+		}
+		na, err := rt.cfg.Store.Place(ctx, actorID, r.ID, a.Generation)
+		if errors.Is(err, store.ErrFenced) {
+			return errRetry // another gateway placed it first: route to the winner
+		}
+		if errors.Is(err, store.ErrDestroyed) {
+			return hostapi.Gone()
+		}
+		if err != nil {
+			return errs.FromStore(err)
+		}
+		rt.notePlaced(r.ID)
+		a, target = na, r
+	}
+	p := placement{runner: target.ID, gen: a.Generation}
+	rt.placements.put(actorID, p)
+	err = rt.call(ctx, actorID, target, a.Generation, fn)
+	rt.placementFailed(actorID, p, err)
+	return err
+}
+
+// call runs fn on the link to target.
+func (rt *Router) call(ctx context.Context, actorID string, target store.Runner, gen uint64, fn func(c Caller, gen uint64) error) error {
+	c, err := rt.link(ctx, target)
+	if err != nil {
+		rt.log.Debug("runner unreachable", "runner", target.ID, "actor_id", actorID, "err", err)
+		return errRetry // retried until the runner's lease expires, then placed elsewhere
+	}
+	err = fn(c, gen)
+	if err != nil && rt.cfg.IsLinkLost(err) {
+		return errDroppedReply()
+	}
+	return err
+}
+
+func errDroppedReply() error {
+	return errs.DroppedReply("The runner hosting the actor went away; the request may or may not have run.")
+}
+
+// placementFailed forgets placement p of actorID when err says the actor
+// is not (or no longer) there: the runner refused the generation or is
+// stopping it, the runner or its link is gone, or the actor is destroyed.
+// It reports whether it did.
+func (rt *Router) placementFailed(actorID string, p placement, err error) bool {
+	if err == nil {
+		return false
+	}
+	if retryable(err) || errors.Is(err, errRetry) || errors.Is(err, hostapi.ErrGone) ||
+		errors.Is(err, errs.ErrDroppedReply) {
+		rt.placements.forget(actorID, p)
+		return true
+	}
+	return false
+}
+
+// Action implements hostapi.Host.
+func (rt *Router) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+	var out []byte
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		out, err = c.Action(ctx, r)
+		return err
+	})
+	return out, err
+}
+
+// Connect implements hostapi.Host.
+func (rt *Router) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
+	var conn hostapi.Conn
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		conn, err = c.Connect(ctx, r, sink)
+		return err
+	})
+	return conn, err
+}
+
+// Request implements hostapi.Host.
+func (rt *Router) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Request(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, w, r)
+	})
+}
+
+// WebSocket implements hostapi.Host.
+func (rt *Router) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.WebSocket(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, r, ws)
+	})
+}
+
+// Destroy implements hostapi.Host.
+func (rt *Router) Destroy(ctx context.Context, t hostapi.Target) error {
+	err := rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Destroy(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
+	})
+	rt.placements.forgetAll(t.ActorID)
+	return err
+}
+
+// QueueSend implements hostapi.Host.
+func (rt *Router) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	var res hostapi.QueueSendResponse
+	err := rt.route(ctx, req.ActorID, func(c Caller, gen uint64) error {
+		r := req
+		r.Generation = gen
+		var err error
+		res, err = c.QueueSend(ctx, r)
+		return err
+	})
+	return res, err
+}
+
+// Wake implements hostapi.Host: it places the actor if needed and starts it.
+func (rt *Router) Wake(ctx context.Context, t hostapi.Target) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Wake(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen})
+	})
+}
+
+// Inspect implements hostapi.Host.
+func (rt *Router) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return rt.route(ctx, t.ActorID, func(c Caller, gen uint64) error {
+		return c.Inspect(ctx, hostapi.Target{ActorID: t.ActorID, Generation: gen}, w, r)
+	})
+}
+
+// Stop implements hostapi.Host: it stops the actor where it runs, if it runs.
+func (rt *Router) Stop(ctx context.Context, t hostapi.Target) error {
+	a, err := rt.cfg.Store.GetActor(ctx, t.ActorID)
+	if err != nil {
+		return errs.FromStore(err)
+	}
+	if a.RunnerID == "" || a.Destroyed() {
+		return nil
+	}
+	v, err := rt.registry(ctx, false)
+	if err != nil {
+		return errs.FromStore(err)
+	}
+	r, ok := v.runners[a.RunnerID]
+	if !ok {
+		return nil
+	}
+	c, err := rt.link(ctx, r)
+	if err != nil {
+		return errs.Unavailable("runner unreachable")
+	}
+	rt.placements.forget(a.ID, placement{runner: a.RunnerID, gen: a.Generation})
+	return c.Stop(ctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
+}
+
+// GetOrCreateActor returns the live actor for spec's key or creates it.
+// A new actor is created already placed on the runner a first request
+// would pick (store.ActorSpec.RunnerID): the same compare-and-set outcome
+// as a Place from generation 0, without its separate statement and commit.
+// When no runner can host the pool yet it is created asleep and placed by
+// its first request. The row's placement is remembered for routing.
+func (rt *Router) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (store.Actor, bool, error) {
+	spec.RunnerID = ""
+	if v, err := rt.registry(ctx, false); err == nil {
+		if r, err := rt.pick(ctx, v, spec.Pool); err == nil {
+			spec.RunnerID = r.ID
+		}
+	}
+	a, created, err := rt.cfg.Store.GetOrCreateActor(ctx, spec)
+	if err != nil {
+		return a, created, err
+	}
+	if created && a.RunnerID != "" {
+		rt.notePlaced(a.RunnerID)
+	}
+	if a.RunnerID != "" && !a.Destroyed() {
+		rt.placements.put(a.ID, placement{runner: a.RunnerID, gen: a.Generation})
+	}
+	return a, created, nil
+}

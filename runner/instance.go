@@ -1,0 +1,677 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+type instState int
+
+const (
+	stateStarting instState = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+type stopKind int
+
+const (
+	stopSleep stopKind = iota
+	stopShutdown
+	stopDestroy
+	stopFailed
+)
+
+func (k stopKind) String() string {
+	return [...]string{"sleep", "shutdown", "destroy", "failed"}[k]
+}
+
+// task is one unit of mailbox work. abort is called instead of run when the
+// instance stops before the task ran.
+type task struct {
+	run   func()
+	abort func(error)
+	// wait says the task may use wait points (see await.go).
+	wait bool
+}
+
+// instance is one activation of an actor. Fields under "mailbox-owned" are
+// touched only by the mailbox goroutine (and by start before it runs).
+type Instance struct {
+	rt    *Runtime
+	id    string
+	gen   uint64 // placement generation in runner mode; set by activate otherwise
+	log   *slog.Logger
+	ready chan struct{} // closed when start finished (startErr says how)
+	// stopped is closed when the instance has fully stopped.
+	stopped  chan struct{}
+	startErr error
+
+	mu       sync.Mutex
+	state    instState
+	inflight int // tasks queued or running
+	// tasks are the mailbox tasks not started yet, at most MailboxSize. The
+	// buffer is allocated only while tasks wait: idle actors hold none.
+	tasks   fifo[task]
+	holds   int // open connections and raw websockets
+	stopReq *stopKind
+	// forceStop makes a requested sleep happen even with open connections
+	// and queued work (drain); the work is refused and retried elsewhere.
+	forceStop atomic.Bool
+
+	mailbox chan struct{} // cap 1: tasks got a task
+	wake    chan struct{} // cap 1: a stop was requested
+	pump    *pump
+	// lifetime is cancelled when the instance stops.
+	lifetime context.Context
+	cancel   context.CancelFunc
+
+	// Set by start, read-only afterwards.
+	actor store.Actor
+	def   Definition
+	cfg   ActorConfig
+	beh   Behavior
+
+	// mailbox-owned
+	vars          any
+	lastState     []byte
+	gate          *store.Pending
+	kv            kvState
+	conns         map[string]*Conn
+	sleepWanted   bool
+	destroyWanted bool
+	taskActive    atomic.Bool
+	outbuf        []delivery
+	outMu         sync.Mutex
+	queue         queueBuf
+	acks          []uint64
+	schedules     map[string]store.Schedule
+	schedPuts     []store.Schedule
+	schedDels     []string
+	wfPuts        []store.WorkflowStep
+	wfPrefixDels  []store.StepPrefix
+	run           *runLoop
+	traces        traceRing
+	// cur is the hold of the task holding the actor now (nil between
+	// tasks and while the holder waits).
+	cur *hold
+	// suspended counts tasks at a wait point (bounded by MaxSuspended).
+	suspended atomic.Int64
+	// dbs is the SQL database (mailbox-owned; see db.go).
+	dbs dbState
+}
+
+func newInstance(rt *Runtime, id string, gen uint64) *Instance {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Instance{
+		rt:       rt,
+		id:       id,
+		gen:      gen,
+		log:      rt.log.With("actor_id", id),
+		ready:    make(chan struct{}),
+		stopped:  make(chan struct{}),
+		mailbox:  make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
+		lifetime: ctx,
+		cancel:   cancel,
+		conns:    map[string]*Conn{},
+		// schedules are loaded at activation.
+		schedules: map[string]store.Schedule{},
+	}
+}
+
+// start activates the actor: directory lookup, new generation, state load or
+// creation, onWake. It then runs the mailbox loop.
+func (in *Instance) start() {
+	defer in.rt.wg.Done()
+	err := in.activate()
+	if err != nil {
+		in.startErr = err
+		in.mu.Lock()
+		in.state = stateStopped
+		in.mu.Unlock()
+		in.rt.remove(in)
+		in.closeDB()
+		in.cancel()
+		close(in.ready)
+		close(in.stopped)
+		return
+	}
+	in.pump = newPump(in, in.rt.limits.OutboxSize)
+	in.mu.Lock()
+	in.state = stateRunning
+	in.mu.Unlock()
+	close(in.ready)
+	in.loop(true)
+}
+
+func (in *Instance) activate() error {
+	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
+	defer cancel()
+	// One read (one round trip on PostgreSQL) for the row, the first queue
+	// page, the schedules and the state.
+	act, err := in.rt.store.LoadActivation(ctx, in.id, queuePage)
+	if errors.Is(err, store.ErrNotFound) {
+		return hostapi.Gone()
+	}
+	if err != nil {
+		return errs.FromStore(err)
+	}
+	a := act.Actor
+	if a.Destroyed() {
+		return hostapi.Gone() // nothing ran: a gateway may resolve the key again
+	}
+	def, ok := in.rt.defs[a.Name]
+	if !ok {
+		return errs.NotConfigured(a.Name)
+	}
+	if in.rt.placed {
+		// The gateway placed the actor here with generation in.gen; anything
+		// else means the placement moved on and this request is stale.
+		if a.Generation != in.gen || a.RunnerID != in.rt.runnerID {
+			return errs.Stale()
+		}
+	} else {
+		gen := a.Generation
+		a, err = in.rt.store.Activate(ctx, in.id, in.rt.runnerID, 0)
+		if err != nil {
+			return errs.FromStore(err)
+		}
+		if a.Generation != gen+1 {
+			// Another activation came between the read and Activate: what
+			// was read may be stale. (Only one runtime activates in the
+			// local engine, so this does not happen there.)
+			if act, err = in.rt.store.LoadActivation(ctx, in.id, queuePage); err != nil {
+				return errs.FromStore(err)
+			}
+		}
+		in.mu.Lock()
+		in.gen = a.Generation
+		in.mu.Unlock()
+	}
+	in.actor, in.def, in.cfg = a, def, def.Config()
+	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
+	in.beh = def.NewBehavior(in)
+	in.queue.init()
+	if err := in.loadQueue(ctx, act.Queue); err != nil {
+		return err
+	}
+	for _, sc := range act.Schedules {
+		in.schedules[sc.ID] = sc
+	}
+	if !a.Initialized {
+		if err := in.hook(func() error { return in.beh.Create(in.lifetime, a.Input) }); err != nil {
+			return fmt.Errorf("create state: %w", err)
+		}
+		st, err := in.beh.EncodeState()
+		if err != nil {
+			return err
+		}
+		p, err := in.rt.committer.Submit(ctx, store.Write{ActorID: in.id, Generation: a.Generation, State: st, Initialized: true})
+		if err != nil {
+			return errs.FromStore(err)
+		}
+		if err := waitPending(ctx, p); err != nil {
+			return errs.FromStore(err)
+		}
+		in.lastState = st
+	} else {
+		st := act.State
+		if err := in.beh.Load(st); err != nil {
+			in.log.Error("decode persisted state", "err", err)
+			return errs.Internal()
+		}
+		in.lastState = st
+	}
+	if err := in.hook(func() error { return in.migrateDB(in.cfg.Migrate) }); err != nil {
+		in.log.Error("migrate actor database", "err", err)
+		return errs.DBMigrationFailed()
+	}
+	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
+		return err
+	}
+	if _, err := in.flush(); err != nil {
+		return err
+	}
+	in.log.Debug("actor awake")
+	return nil
+}
+
+// hook runs user code on the current goroutine, turning a panic into an error.
+func (in *Instance) hook(fn func() error) (err error) {
+	in.taskActive.Store(true)
+	defer in.taskActive.Store(false)
+	defer func() {
+		if r := recover(); r != nil {
+			in.log.Error("actor code panicked", "panic", r)
+			err = errs.Internal()
+		}
+	}()
+	return fn()
+}
+
+func waitPending(ctx context.Context, p *store.Pending) error {
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.Done():
+		return p.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueue queues t on the mailbox. It fails with errStopping when the
+// instance is stopping and with actor/overloaded when the mailbox is full.
+func (in *Instance) enqueue(t task) error {
+	in.mu.Lock()
+	if in.state != stateRunning {
+		in.mu.Unlock()
+		return errStopping
+	}
+	if in.tasks.len() >= in.rt.limits.MailboxSize {
+		in.mu.Unlock()
+		return errs.Overloaded("mailbox is full")
+	}
+	in.tasks.push(t)
+	in.inflight++
+	in.mu.Unlock()
+	select {
+	case in.mailbox <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// dequeue takes the oldest queued task. When more wait, it signals the
+// mailbox again so the loop comes back for them.
+func (in *Instance) dequeue() (task, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.tasks.len() == 0 {
+		return task{}, false
+	}
+	t := in.tasks.pop()
+	if in.tasks.len() > 0 {
+		select {
+		case in.mailbox <- struct{}{}:
+		default:
+		}
+	}
+	return t, true
+}
+
+// requestStop asks the mailbox loop to stop the instance.
+func (in *Instance) requestStop(k stopKind) {
+	in.mu.Lock()
+	if in.stopReq == nil || k > *in.stopReq {
+		in.stopReq = &k
+	}
+	rl := in.run
+	in.mu.Unlock()
+	if rl != nil && (k != stopSleep || in.forceStop.Load()) {
+		// A Run loop holding the actor must let go for the stop to begin.
+		rl.cancel()
+	}
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (in *Instance) sleepTimeout() time.Duration {
+	if in.cfg.SleepTimeout > 0 {
+		return in.cfg.SleepTimeout
+	}
+	return in.rt.limits.SleepTimeout
+}
+
+func (in *Instance) actionTimeout() time.Duration {
+	if in.cfg.ActionTimeout > 0 {
+		return in.cfg.ActionTimeout
+	}
+	return in.rt.limits.ActionTimeout
+}
+
+// loop is the mailbox: one task at a time until the instance stops. first
+// is set for the loop activation starts; a task that waits moves the loop
+// to a new goroutine (loop(false)) and its own goroutine leaves the loop
+// when the task ends.
+func (in *Instance) loop(first bool) {
+	timer := time.NewTimer(in.sleepTimeout())
+	defer timer.Stop()
+	if in.cfg.NoSleep {
+		timer.Stop()
+	}
+	alarm := time.NewTimer(time.Hour)
+	defer alarm.Stop()
+	armAlarm := func() {
+		if d, ok := in.nextDue(); ok {
+			alarm.Reset(d)
+		} else {
+			alarm.Stop()
+		}
+	}
+	armAlarm()
+	if first {
+		in.startRun()
+	}
+	for {
+		select {
+		case <-in.mailbox:
+			t, ok := in.dequeue()
+			if !ok {
+				break
+			}
+			if in.runTask(t) {
+				return // the task waited: the loop goes on elsewhere
+			}
+			in.mu.Lock()
+			in.inflight--
+			idle := in.idleLocked()
+			in.mu.Unlock()
+			armAlarm()
+			if in.destroyWanted {
+				in.requestStop(stopDestroy)
+			} else if in.sleepWanted && idle {
+				in.requestStop(stopSleep)
+			}
+			if idle && !in.cfg.NoSleep {
+				timer.Reset(in.sleepTimeout())
+			}
+		case <-timer.C:
+			in.requestStop(stopSleep)
+		case <-alarm.C:
+			if err := in.gateErr(); err != nil {
+				in.requestStop(stopFailed)
+			} else {
+				in.fireDue()
+			}
+			armAlarm()
+			if in.destroyWanted {
+				in.requestStop(stopDestroy)
+			}
+			in.mu.Lock()
+			idle := in.idleLocked()
+			in.mu.Unlock()
+			if idle && !in.cfg.NoSleep {
+				timer.Reset(in.sleepTimeout())
+			}
+		case <-in.wake:
+			// Something let go of the actor (or asked it to stop): if it is
+			// idle now, its sleep countdown starts again.
+			in.mu.Lock()
+			idle := in.idleLocked()
+			in.mu.Unlock()
+			if idle && !in.cfg.NoSleep {
+				timer.Reset(in.sleepTimeout())
+			}
+		}
+		in.mu.Lock()
+		req := in.stopReq
+		if req != nil && *req == stopSleep && !in.idleLocked() && !in.forceStop.Load() {
+			// Work arrived or a connection is open: stay awake.
+			in.stopReq = nil
+			req = nil
+		}
+		if req != nil {
+			in.state = stateStopping
+		}
+		in.mu.Unlock()
+		if req != nil {
+			in.stop(*req)
+			return
+		}
+	}
+}
+
+// idleLocked reports whether nothing keeps the actor awake: no queued or
+// running task, no connection, and no message waiting for its Run loop.
+// in.mu is held.
+func (in *Instance) idleLocked() bool {
+	return in.inflight == 0 && in.holds == 0 && !(in.run != nil && in.queue.len() > 0)
+}
+
+// runTask runs t on the mailbox. It reports whether t left the mailbox
+// goroutine at a wait point; the caller's goroutine then leaves the loop
+// (it ran on after t ended elsewhere).
+func (in *Instance) runTask(t task) (detached bool) {
+	if err := in.gateErr(); err != nil {
+		t.abort(err)
+		in.requestStop(stopFailed)
+		return false
+	}
+	h := &hold{suspendable: t.wait}
+	in.cur = h
+	in.taskActive.Store(true)
+	t.run()
+	if h.detached {
+		in.endDetached(h)
+		return true
+	}
+	in.cur = nil
+	in.taskActive.Store(false)
+	return false
+}
+
+// gateErr reports a failed earlier commit: the instance must not go on.
+func (in *Instance) gateErr() error {
+	if in.gate == nil {
+		return nil
+	}
+	select {
+	case <-in.gate.Done():
+		if err := in.gate.Err(); err != nil {
+			return errs.FromStore(err)
+		}
+	default:
+	}
+	return nil
+}
+
+// flush commits what the finished task changed (state and KV) and releases
+// the task's outputs behind that commit. It returns the gate outputs wait
+// for (nil when nothing is pending).
+func (in *Instance) flush() (*store.Pending, error) {
+	st, err := in.beh.EncodeState()
+	if err != nil {
+		in.log.Error("encode state", "err", err)
+		in.rollbackState()
+		in.releaseOutputs()
+		return in.gate, errs.Internal()
+	}
+	changed := !bytes.Equal(st, in.lastState)
+	if changed && in.beh.HasStateChange() {
+		_ = in.hook(func() error { in.beh.StateChanged(in.lifetime); return nil })
+		if st2, err := in.beh.EncodeState(); err == nil {
+			st = st2
+		}
+	}
+	if changed && len(st) > in.rt.limits.MaxStateSize {
+		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
+		in.rollbackState()
+		in.kv.discardTask()
+		in.dbDiscard()
+		in.releaseOutputs()
+		return in.gate, errs.StateTooLarge(len(st), in.rt.limits.MaxStateSize)
+	}
+	dbw, dbSeq, err := in.dbTake()
+	if err != nil {
+		in.rollbackState()
+		in.kv.discardTask()
+		in.releaseOutputs()
+		return in.gate, err
+	}
+	puts, dels := in.kv.takeTask()
+	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
+	in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels = nil, nil, nil, nil, nil
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 || dbw != nil {
+		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels, DB: dbw}
+		if changed {
+			w.State = st
+		}
+		ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StopTimeout)
+		p, err := in.rt.committer.Submit(ctx, w)
+		cancel()
+		if err != nil {
+			in.releaseOutputs()
+			in.requestStop(stopFailed)
+			return in.gate, errs.FromStore(err)
+		}
+		in.gate = p
+		in.lastState = st
+		in.kv.committed(p)
+		if dbw != nil {
+			in.dbCommitted(p, dbSeq)
+		}
+	}
+	in.releaseOutputs()
+	return in.gate, nil
+}
+
+func (in *Instance) rollbackState() {
+	if err := in.beh.Load(in.lastState); err != nil {
+		in.log.Error("roll back state", "err", err)
+	}
+}
+
+// emit buffers an output produced by the running task; it leaves after the
+// task's commit. Outside a task it is released behind the latest commit.
+func (in *Instance) emit(d delivery) {
+	if in.taskActive.Load() {
+		in.outMu.Lock()
+		in.outbuf = append(in.outbuf, d)
+		in.outMu.Unlock()
+		return
+	}
+	if in.pump != nil {
+		in.pump.push(in.gate, []delivery{d})
+	}
+}
+
+func (in *Instance) releaseOutputs() {
+	in.outMu.Lock()
+	out := in.outbuf
+	in.outbuf = nil
+	in.outMu.Unlock()
+	if len(out) > 0 && in.pump != nil {
+		in.pump.push(in.gate, out)
+	}
+}
+
+// stop runs the stop sequence of kind k on the mailbox goroutine.
+func (in *Instance) stop(k stopKind) {
+	log := in.log.With("reason", k.String())
+	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
+	defer cancel()
+	// The Run loop ends first (it cannot hold the actor now: stop runs on
+	// the mailbox), then queued work fails: callers retry against the next
+	// activation.
+	in.stopRun(ctx)
+	in.drainMailbox(errStopping)
+
+	var closeErr error
+	switch k {
+	case stopDestroy:
+		closeErr = errs.DestroyedClose()
+	case stopFailed:
+		closeErr = errs.Stopping()
+	default:
+		closeErr = errs.GoingAway()
+	}
+	for _, c := range in.conns {
+		in.closeConn(c, closeErr, k != stopFailed)
+	}
+	switch k {
+	case stopSleep, stopShutdown:
+		if err := in.hook(func() error { return in.beh.Sleep(in.lifetime) }); err != nil {
+			log.Warn("onSleep failed", "err", err)
+		}
+		if _, err := in.flush(); err != nil {
+			log.Warn("final flush failed", "err", err)
+		}
+		if err := waitPending(ctx, in.gate); err != nil {
+			log.Error("final commit failed; state rolls back to the last commit", "err", err)
+		} else if err := in.rt.store.Deactivate(ctx, in.id, in.actor.Generation); err != nil && !errors.Is(err, store.ErrFenced) {
+			log.Warn("deactivate", "err", err)
+		} else if err == nil {
+			in.rt.noteEnded(in.id, in.actor.Generation, false)
+		}
+	case stopDestroy:
+		if err := in.hook(func() error { return in.beh.Destroy(in.lifetime) }); err != nil {
+			log.Warn("onDestroy failed", "err", err)
+		}
+		in.releaseOutputs()
+		_ = waitPending(ctx, in.gate)
+		if _, err := in.rt.store.DestroyActor(ctx, in.id); err != nil {
+			log.Error("destroy", "err", err)
+		} else {
+			in.rt.noteEnded(in.id, in.actor.Generation, true)
+		}
+	case stopFailed:
+		in.releaseOutputs()
+	}
+	// Outputs already released still drain; then the instance is gone.
+	in.closeDB()
+	in.pump.close(ctx)
+	in.rt.remove(in)
+	in.mu.Lock()
+	in.state = stateStopped
+	in.mu.Unlock()
+	in.cancel()
+	in.drainMailbox(errStopping)
+	close(in.stopped)
+	log.Debug("actor stopped")
+}
+
+func (in *Instance) drainMailbox(err error) {
+	for {
+		t, ok := in.dequeue()
+		if !ok {
+			return
+		}
+		t.abort(err)
+		in.mu.Lock()
+		in.inflight--
+		in.mu.Unlock()
+	}
+}
+
+// requestDestroy queues a destroy and waits until the actor is gone.
+func (in *Instance) requestDestroy(ctx context.Context) error {
+	res := make(chan error, 1)
+	err := in.enqueue(task{
+		run:   func() { in.destroyWanted = true; res <- nil },
+		abort: func(e error) { res <- e },
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-res:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
+	select {
+	case <-in.stopped:
+		return nil
+	case <-ctx.Done():
+		return errs.Stopping()
+	}
+}
