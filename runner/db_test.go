@@ -138,6 +138,10 @@ func dbActor() *rivet.Actor[dbTestState] {
 			}
 			return err.Error(), nil
 		}).
+		Action("shrink", func(c *rivet.Ctx[dbTestState]) error {
+			_, err := c.DB().Exec(`DELETE FROM big; PRAGMA incremental_vacuum`)
+			return err
+		}).
 		Action("spin", func(c *rivet.Ctx[dbTestState]) (int64, error) {
 			var n int64
 			err := c.DB().QueryRow(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c`).Scan(&n)
@@ -309,5 +313,28 @@ func TestDBWaitPoints(t *testing.T) {
 	}
 	if names, err := call[[]string](t, e, id, "list"); err != nil || strings.Join(names, ",") != "after,before" {
 		t.Fatalf("rows = %v, %v; want after,before (the refused Tx rolled back)", names, err)
+	}
+}
+
+func TestDBIncrementalVacuumShrinksTheStore(t *testing.T) {
+	t.Parallel()
+	e := newDBEnv(t, t.TempDir(), runner.Limits{})
+	id := e.create(t, "sql", nil, nil)
+	if _, err := call[any](t, e, id, "grow", 2000); err != nil {
+		t.Fatal(err)
+	}
+	_, before, err := e.st.ReadDBPages(context.Background(), id, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call[any](t, e, id, "shrink"); err != nil {
+		t.Fatal(err)
+	}
+	_, after, err := e.st.ReadDBPages(context.Background(), id, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 400 || after > 20 {
+		t.Fatalf("stored pages: %d after 2 MB of rows, %d after deleting them and PRAGMA incremental_vacuum", before, after)
 	}
 }

@@ -133,6 +133,12 @@ func Open(ctx context.Context, src Source, opts Options) (*DB, error) {
 	pragmas := fmt.Sprintf(`PRAGMA page_size=%d; PRAGMA journal_mode=MEMORY; PRAGMA locking_mode=EXCLUSIVE;
 		PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%d; PRAGMA max_page_count=%d`,
 		PageSize, sqliteCacheKiB, opts.MaxSize/PageSize)
+	if count == 0 {
+		// A new database: free pages can go back to the store with PRAGMA
+		// incremental_vacuum, which (unlike VACUUM) runs inside the
+		// transaction every statement of an actor runs in.
+		pragmas += "; PRAGMA auto_vacuum=INCREMENTAL"
+	}
 	if err := d.conn.Exec(pragmas); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open database: %w", d.Check(err))
