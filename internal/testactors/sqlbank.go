@@ -49,6 +49,14 @@ var SQLBank = rivet.New("sqlBank", rivet.Options[struct{}]{
 		}
 		return out, rows.Err()
 	}).
+	Action("row", func(c *rivet.Ctx[struct{}], batch, i int64) (int64, error) {
+		var n int64
+		err := c.DB().QueryRow(`SELECT length(pad) FROM rows WHERE batch = ? AND i = ?`, batch, i).Scan(&n)
+		return n, err
+	}).
+	Action("pagesRead", func(c *rivet.Ctx[struct{}]) (int64, error) {
+		return c.DB().Stats().PagesRead, nil
+	}).
 	Action("integrity", func(c *rivet.Ctx[struct{}]) (string, error) {
 		var s string
 		err := c.DB().QueryRow(`PRAGMA integrity_check`).Scan(&s)

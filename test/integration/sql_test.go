@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
 	"github.com/rivetkube/rivetkube/internal/testactors"
@@ -135,4 +137,47 @@ func TestSQLPausedRunnerCannotWritePages(t *testing.T) {
 	if n, ok := have[2]; ok && (staleErr != nil || n != 500) {
 		t.Fatalf("batch 2 of the frozen runner has %d rows although its call failed (%v): a stale instance wrote pages", n, staleErr)
 	}
+}
+
+// TestSQLLargeDatabaseWakesLazily fills an actor's database with about
+// 100 MB, stops its runner (the actor sleeps), and wakes it on a new runner
+// with a point query: only a handful of pages are read from PostgreSQL.
+func TestSQLLargeDatabaseWakesLazily(t *testing.T) {
+	c := newCluster(t)
+	g := c.startGateway()
+	r0 := c.startRunner(1)
+	c.waitRunners(1)
+	ctx := ctxFor(t, 5*time.Minute)
+	h := c.client(g, client.EncodingBARE).GetOrCreate("sqlBank", []string{"sql-large"})
+	const batches, rows = 8, 100_000 // ~130 bytes a row stored
+	for b := int64(1); b <= batches; b++ {
+		if n, err := client.Call[int64](ctx, h, "fill", b, rows); err != nil || n != rows {
+			t.Fatalf("fill %d: %d, %v", b, n, err)
+		}
+	}
+	if !r0.Stop(30 * time.Second) {
+		t.Fatal("the runner did not stop gracefully")
+	}
+	c.startRunner(1)
+	n, err := client.Call[int64](ctx, h, "row", 3, 54321)
+	if err != nil || n != 100 {
+		t.Fatalf("point query after the wake: %d, %v", n, err)
+	}
+	read, err := client.Call[int64](ctx, h, "pagesRead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var pages int64
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM actor_db_pages`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages < 18000 || read > 64 {
+		t.Fatalf("woke a database of %d stored pages and read %d of them for a point query", pages, read)
+	}
+	t.Logf("database of %d pages (%d MB) in PostgreSQL: the wake and a point query read %d pages", pages, pages*4096>>20, read)
 }
