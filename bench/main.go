@@ -51,7 +51,7 @@ type options struct {
 	memProfile string
 }
 
-var sections = []string{"base", "read", "write", "tput", "create", "mem"}
+var sections = []string{"base", "read", "write", "await", "tput", "create", "mem"}
 
 func main() {
 	var o options
@@ -185,6 +185,12 @@ func run(o options) error {
 				notes = ratio(s.P(50), baseWS, "WS") + "; " + notes
 			}
 			t.AddSamples(fmt.Sprintf("%s action counter.%s, WebSocket", kind, act.name), s, notes)
+		}
+	}
+
+	if o.want("await") {
+		if err := benchAwait(ctx, o, cl, &t); err != nil {
+			return fmt.Errorf("await: %w", err)
 		}
 	}
 

@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 # Copy only what the generators read and write, plus the module files.
 mkdir -p "$work/tree"
 cp go.mod go.sum Makefile "$work/tree/"
-cp -a api internal config "$work/tree/"
+cp -a api internal controllers config "$work/tree/"
 mkdir -p bin
 make -s -C "$work/tree" LOCALBIN="$PWD/bin" generate manifests >/dev/null
 

@@ -9,6 +9,7 @@ import (
 // WaiterState is the log of a waiter.
 type WaiterState struct {
 	Log []string `cbor:"log"`
+	N   int64    `cbor:"n"`
 }
 
 // Waiter logs a tag, waits at a wait point, then logs tag+":after": a test
@@ -27,4 +28,19 @@ var Waiter = rivet.New("waiter", rivet.Options[WaiterState]{
 		c.State().Log = append(c.State().Log, tag+":after")
 		return c.State().Log, nil
 	}).
-	Action("log", func(c *rivet.Ctx[WaiterState]) ([]string, error) { return c.State().Log, nil })
+	Action("log", func(c *rivet.Ctx[WaiterState]) ([]string, error) { return c.State().Log, nil }).
+	// bump is a plain durable write; bumpWait is the same with a wait
+	// point in the middle (two commits, a release and a resume): the
+	// benchmark compares them.
+	Action("bump", func(c *rivet.Ctx[WaiterState]) (int64, error) {
+		c.State().N++
+		return c.State().N, nil
+	}).
+	Action("bumpWait", func(c *rivet.Ctx[WaiterState]) (int64, error) {
+		c.State().N++
+		if err := c.Wait(0); err != nil {
+			return 0, err
+		}
+		c.State().N++
+		return c.State().N, nil
+	})
