@@ -149,7 +149,9 @@ func TestSQLLargeDatabaseWakesLazily(t *testing.T) {
 	c.waitRunners(1)
 	ctx := ctxFor(t, 5*time.Minute)
 	h := c.client(g, client.EncodingBARE).GetOrCreate("sqlBank", []string{"sql-large"})
-	const batches, rows = 8, 100_000 // ~130 bytes a row stored
+	// Batches small enough to commit well within the 5 s action timeout on
+	// a loaded machine.
+	const batches, rows = 32, 25_000 // ~130 bytes a row stored
 	for b := int64(1); b <= batches; b++ {
 		if n, err := client.Call[int64](ctx, h, "fill", b, rows); err != nil || n != rows {
 			t.Fatalf("fill %d: %d, %v", b, n, err)
@@ -159,7 +161,7 @@ func TestSQLLargeDatabaseWakesLazily(t *testing.T) {
 		t.Fatal("the runner did not stop gracefully")
 	}
 	c.startRunner(1)
-	n, err := client.Call[int64](ctx, h, "row", 3, 54321)
+	n, err := client.Call[int64](ctx, h, "row", 17, 12345)
 	if err != nil || n != 100 {
 		t.Fatalf("point query after the wake: %d, %v", n, err)
 	}
