@@ -64,6 +64,10 @@ type Options[S any] struct {
 	NoSleep bool
 	// ActionTimeout bounds one action. Zero means the engine default (60 s).
 	ActionTimeout time.Duration
+	// Migrate are the migrations of the actor's SQL database (c.DB()), in
+	// order; append only. At activation, before OnWake, the ones the
+	// database has not run yet run, each once (see DB).
+	Migrate []string
 }
 
 // Actor is an actor definition with state type S. Build one with New, add
@@ -180,6 +184,7 @@ func (a *Actor[S]) Config() runner.ActorConfig {
 		HasDestroy:    a.opts.OnDestroy != nil,
 		Queues:        a.opts.Queues,
 		MaxQueue:      a.opts.MaxQueueSize,
+		Migrate:       a.opts.Migrate,
 	}
 }
 

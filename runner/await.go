@@ -160,6 +160,9 @@ func (in *Instance) await(ctx context.Context, fn func(ctx context.Context, gate
 	if h == nil || h.waiting || !h.suspendable {
 		return errNoWait
 	}
+	if in.dbs.txDepth > 0 {
+		return errDBTxWait
+	}
 	if n := in.suspended.Add(1); n > int64(in.rt.limits.MaxSuspended) {
 		in.suspended.Add(-1)
 		return errs.Overloaded("too many tasks waiting")

@@ -56,6 +56,8 @@ type ActorConfig struct {
 	HasDestroy    bool
 	Queues        []string
 	MaxQueue      int
+	// Migrate are the SQL database's migrations, in order (see runner/db.go).
+	Migrate []string
 }
 
 func (c ActorConfig) hasQueue(name string) bool { return slices.Contains(c.Queues, name) }

@@ -19,6 +19,11 @@
 //     at once, but no reply, event or raw response produced by a task leaves
 //     before the commit covering it is durable (the output gate). Outputs
 //     leave in the order they were produced.
+//   - The SQL database (DB, dbhook.go) follows the same rule: the pages a
+//     task's statements changed since the last commit (one SQLite
+//     savepoint per task) go into that same write, so SQL, state and KV
+//     commit together or not at all; pages not yet committed stay in
+//     memory and are never read back from the store.
 //   - A Ctx, Conn, KV or WebSocket method is called from the hook or action
 //     it was handed to (the mailbox); the engine itself never calls user
 //     code concurrently for one actor.

@@ -249,6 +249,8 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		return http.StatusOK, map[string]any{"size": n, "messages": items}, nil
 	case method == http.MethodGet && path == "traces":
 		return http.StatusOK, in.otlp(msParam(get("startMs")), msParam(get("endMs")), boundedInt(get("limit"), 100, maxSpans)), nil
+	case strings.HasPrefix(path, "db/"):
+		return in.inspectDB(ctx, method, path, body)
 	case method == http.MethodGet && path == "workflow-history":
 		h, err := in.workflowHistory(ctx)
 		if err != nil {

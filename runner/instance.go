@@ -108,6 +108,8 @@ type Instance struct {
 	cur *hold
 	// suspended counts tasks at a wait point (bounded by MaxSuspended).
 	suspended atomic.Int64
+	// dbs is the SQL database (mailbox-owned; see db.go).
+	dbs dbState
 }
 
 func newInstance(rt *Runtime, id string, gen uint64) *Instance {
@@ -140,6 +142,7 @@ func (in *Instance) start() {
 		in.state = stateStopped
 		in.mu.Unlock()
 		in.rt.remove(in)
+		in.closeDB()
 		in.cancel()
 		close(in.ready)
 		close(in.stopped)
@@ -230,6 +233,10 @@ func (in *Instance) activate() error {
 			return errs.Internal()
 		}
 		in.lastState = st
+	}
+	if err := in.hook(func() error { return in.migrateDB(in.cfg.Migrate) }); err != nil {
+		in.log.Error("migrate actor database", "err", err)
+		return errs.DBMigrationFailed()
 	}
 	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
 		return err
@@ -496,15 +503,23 @@ func (in *Instance) flush() (*store.Pending, error) {
 		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
 		in.rollbackState()
 		in.kv.discardTask()
+		in.dbDiscard()
 		in.releaseOutputs()
 		return in.gate, errs.StateTooLarge(len(st), in.rt.limits.MaxStateSize)
+	}
+	dbw, dbSeq, err := in.dbTake()
+	if err != nil {
+		in.rollbackState()
+		in.kv.discardTask()
+		in.releaseOutputs()
+		return in.gate, err
 	}
 	puts, dels := in.kv.takeTask()
 	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
 	in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels = nil, nil, nil, nil, nil
-	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 {
+	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 || dbw != nil {
 		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
-			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels}
+			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels, DB: dbw}
 		if changed {
 			w.State = st
 		}
@@ -519,6 +534,9 @@ func (in *Instance) flush() (*store.Pending, error) {
 		in.gate = p
 		in.lastState = st
 		in.kv.committed(p)
+		if dbw != nil {
+			in.dbCommitted(p, dbSeq)
+		}
 	}
 	in.releaseOutputs()
 	return in.gate, nil
@@ -607,6 +625,7 @@ func (in *Instance) stop(k stopKind) {
 		in.releaseOutputs()
 	}
 	// Outputs already released still drain; then the instance is gone.
+	in.closeDB()
 	in.pump.close(ctx)
 	in.rt.remove(in)
 	in.mu.Lock()

@@ -30,6 +30,10 @@ type Limits struct {
 	MaxQueue      int           // default 1,000 messages waiting per actor
 	DueScan       time.Duration // default 1 s: how often sleeping actors with due work are looked for
 	MaxSuspended  int           // default 256 tasks of one actor waiting at wait points at once
+	// SQL database (c.DB()) per actor; zero means pagedb's default.
+	MaxDBSize       int64 // default 1 GiB
+	MaxDBDirtyPages int   // default 16,384 pages (64 MiB) changed by one task
+	DBCachePages    int   // default 4,096 pages (16 MiB) cached per awake actor
 }
 
 // WithDefaults returns l with every zero field set to its default.

@@ -1,4 +1,5 @@
-// Command quickstart hosts the quickstart actors (counter, chatRoom, user).
+// Command quickstart hosts the quickstart actors (counter, chatRoom, user,
+// leaderboard).
 // Without RIVET_ENDPOINT it runs the local engine on 127.0.0.1:6420 with
 // its data in ./.rivetkube.
 package main

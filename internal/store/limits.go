@@ -64,6 +64,9 @@ func ValidateWrite(w Write) error {
 			return fmt.Errorf("write: workflow delete: %w", err)
 		}
 	}
+	if err := ValidateDBWrite(w.DB); err != nil {
+		return err
+	}
 	for _, sp := range w.StepPrefixDeletes {
 		if err := checkName("workflow id", sp.Workflow, MaxWorkflowIDSize); err != nil {
 			return fmt.Errorf("write: step prefix delete: %w", err)

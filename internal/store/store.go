@@ -23,7 +23,8 @@
 //   - Queue acknowledgements, schedule changes and workflow steps are part
 //     of a Write: they apply atomically with its state and KV changes, and
 //     not at all when the write is fenced or invalid.
-//   - A destroyed actor has no queued messages, schedules or workflow steps.
+//   - A destroyed actor has no queued messages, schedules, workflow steps or
+//     SQL database pages.
 package store
 
 import (
@@ -187,6 +188,9 @@ type Write struct {
 	// history stays small). They apply after WorkflowDeletes and before
 	// WorkflowSteps.
 	StepPrefixDeletes []StepPrefix
+	// DB changes the pages of the actor's SQL database (nil: unchanged);
+	// it applies last. See DBWrite.
+	DB *DBWrite
 }
 
 // StepPrefix names the steps of run Workflow whose names start with Prefix
@@ -211,7 +215,7 @@ type Directory interface {
 	// ListActors lists actors of a name; next is "" on the last page.
 	ListActors(ctx context.Context, opts ListOptions) (actors []Actor, next string, err error)
 	// DestroyActor marks the actor destroyed, frees its key, removes its
-	// state, KV, queued messages, schedules and workflow steps, and bumps
+	// state, KV, queued messages, schedules, workflow steps and SQL pages, and bumps
 	// the generation so live instances are fenced.
 	// Destroying a destroyed actor returns its row and ErrDestroyed.
 	DestroyActor(ctx context.Context, id string) (Actor, error)
@@ -220,6 +224,8 @@ type Directory interface {
 // Instances is what a live actor instance reads and writes: its activation,
 // its state, its fenced commits, its KV and its workflow history.
 type Instances interface {
+	// ReadDBPages and the rest of the SQL pages contract: see pages.go.
+	DBPageReader
 	// Activate places the actor on runnerID with a new generation (current+1)
 	// and returns the updated row. ErrDestroyed if destroyed. If expectGen is
 	// non-zero and differs from the current generation, ErrFenced.

@@ -165,5 +165,5 @@ func pairs(ps []rivet.Pair) [][2]string {
 
 // Register adds the quickstart actors and every test actor to r.
 func Register(r *rivet.Registry) *rivet.Registry {
-	return actors.Register(r).Register(Echo, Guarded, Sleepy, Lifecycle, RawHTTP, KV, Locate, Worker, Timer, Caller, Flow, Agent, Waiter, RequestEcho)
+	return actors.Register(r).Register(Echo, Guarded, Sleepy, Lifecycle, RawHTTP, KV, Locate, Worker, Timer, Caller, Flow, Agent, Waiter, RequestEcho, SQLBank)
 }

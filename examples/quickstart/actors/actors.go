@@ -1,6 +1,7 @@
 // Package actors holds the quickstart actors, Go ports of RivetKit's
 // documentation examples under the same names: counter, chatRoom, user,
-// inventory, order, chatRoomList, counterWorker, reminder, relay and agent.
+// inventory, order, chatRoomList, counterWorker, reminder, relay and agent,
+// and leaderboard, which keeps its data in its SQL database.
 package actors
 
 import (
@@ -98,5 +99,5 @@ var User = rivet.New("user", rivet.Options[UserState]{}).
 
 // Register adds the quickstart actors to r.
 func Register(r *rivet.Registry) *rivet.Registry {
-	return r.Register(Counter, ChatRoom, User, Inventory, Order, ChatRoomList, CounterWorker, ReminderActor, Relay, Agent)
+	return r.Register(Counter, ChatRoom, User, Inventory, Order, ChatRoomList, CounterWorker, ReminderActor, Relay, Agent, Leaderboard)
 }

@@ -40,7 +40,7 @@ var (
 // allBuckets are the top-level buckets of the current schema.
 var allBuckets = [][]byte{bucketMeta, bucketActors, bucketKeyIdx, bucketListIdx, bucketState, bucketKV,
 	bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases,
-	bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows}
+	bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows, bucketPages}
 
 var metaSchemaKey = []byte("schema")
 
@@ -462,6 +462,9 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 		if err := tx.Bucket(bucketKV).DeleteBucket([]byte(id)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return fmt.Errorf("delete kv: %w", err)
 		}
+		if err := dropActorPages(tx, id); err != nil {
+			return err
+		}
 		return dropActorQueues(tx, id)
 	})
 	if err != nil {
@@ -670,7 +673,7 @@ func apply(tx *bolt.Tx, r *record, w store.Write, now int64) error {
 	if err := applySteps(tx, w); err != nil {
 		return fmt.Errorf("workflow steps: %w", err)
 	}
-	return nil
+	return applyDBWrite(tx, id, w.DB)
 }
 
 // kvBucket returns the actor's KV bucket (nil when it has none) after

@@ -19,6 +19,7 @@
 //	schedules  id → nested bucket: schedule id     → at | action | args | created
 //	idx_due    at | id | schedule id               → (empty)
 //	workflows  id → nested bucket: run | step name → step record
+//	db_pages   id → nested bucket: big-endian page no → SQL database page
 //
 // ns, name and key are length-prefixed (key with store.EncodeKey), so index
 // prefixes never collide; created is big-endian so idx_list iterates in

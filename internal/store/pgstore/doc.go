@@ -24,6 +24,8 @@
 //	workflow_steps (actor_id, workflow, name) → seq, status, result, error,
 //	             attempts, started_at, finished_at; index
 //	             (actor_id, workflow, seq)
+//	actor_db_pages (actor_id, page_no) → data: the pages of the actor's
+//	             SQL database (c.DB()); its size is the highest page_no
 //
 // Invariants:
 //   - Migrations run under a session advisory lock, so gateways starting at

@@ -344,7 +344,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 			return err
 		}
 		b := &pgx.Batch{}
-		for _, table := range []string{"actor_state", "actor_kv", "actor_queue", "actor_schedules", "workflow_steps"} {
+		for _, table := range []string{"actor_state", "actor_kv", "actor_queue", "actor_schedules", "workflow_steps", "actor_db_pages"} {
 			b.Queue(`DELETE FROM `+table+` WHERE actor_id = $1`, id)
 		}
 		return tx.SendBatch(ctx, b).Close()
@@ -770,6 +770,7 @@ func queueWrite(b *pgx.Batch, w store.Write, initialized map[string]bool) {
 		b.Queue(`UPDATE actors SET initialized = true WHERE id = $1`, w.ActorID)
 	}
 	queueQueueWrite(b, w)
+	queueDBWrite(b, w)
 }
 
 // checkActor returns ErrNotFound unless the actor exists.
