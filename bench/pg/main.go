@@ -268,7 +268,7 @@ func run(o options) error {
 			return fmt.Errorf("wake: %w", err)
 		}
 	}
-	if o.want("dir") {
+	if o.want("dir") && o.dirActors > 0 {
 		if err := e.benchDirectory(ctx, o, &rep); err != nil {
 			return fmt.Errorf("directory: %w", err)
 		}
