@@ -17,6 +17,7 @@ import (
 	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/gateway/internal/router"
 	"github.com/rivetkube/rivetkube/internal/link"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Log             *slog.Logger
+	// Metrics is the metrics listener (RIVETKUBE_METRICS_LISTEN, RIVETKUBE_PPROF).
+	Metrics metrics.ListenerConfig
 }
 
 // Gateway is a running gateway process.
@@ -53,6 +56,7 @@ type Gateway struct {
 	cancel context.CancelFunc
 	bg     chan struct{}
 	served chan error
+	obs    *observability
 }
 
 // Start opens the store (migrating the schema), starts the router's
@@ -79,6 +83,11 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	id := "gateway-" + uuid.NewString()[:8]
 	log := cfg.Log.With("gateway", id)
+	obs, err := startObservability(ctx, cfg.Metrics, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	rt := router.New(router.Config{
 		Store: st,
 		Dial: func(ctx context.Context, r store.Runner) (router.Caller, error) {
@@ -89,6 +98,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		WaitTimeout: cfg.WaitTimeout,
 		ID:          id,
 		Log:         log,
+		Metrics:     obs.router,
 	})
 	gw := edge.New(edge.Config{
 		Directory: rt.Directory(), Host: rt, Log: log, Version: cfg.Version,
@@ -96,15 +106,17 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		Admin:          adminAdapter{rt}, AdminToken: cfg.AdminToken,
 		InspectorToken: cfg.InspectorToken,
 		RunnersMayJoin: true,
+		Metrics:        obs.gateway,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		obs.close(log)
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	bgCtx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
-		cfg: cfg, st: st, router: rt, ln: ln, cancel: cancel, bg: make(chan struct{}), served: make(chan error, 1),
+		cfg: cfg, st: st, router: rt, ln: ln, cancel: cancel, bg: make(chan struct{}), served: make(chan error, 1), obs: obs,
 		srv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 	}
@@ -129,6 +141,7 @@ func (g *Gateway) Close() error {
 	<-g.bg
 	g.router.Close()
 	g.st.Close()
+	g.obs.close(g.cfg.Log)
 	return err
 }
 

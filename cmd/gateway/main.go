@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/gateway"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -54,19 +55,30 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
-	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
+	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text (RIVETKUBE_LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr("RIVETKUBE_LOG_LEVEL", "info"), "debug, info, warn or error (RIVETKUBE_LOG_LEVEL); debug adds access logs")
+	metricsCfg, err := metrics.ListenerFromEnv()
+	if err != nil {
+		return err
+	}
+	fs.StringVar(&metricsCfg.Addr, "metrics-listen", metricsCfg.Addr, "Prometheus /metrics address, e.g. :9090; empty: none (RIVETKUBE_METRICS_LISTEN; RIVETKUBE_PPROF=1 adds /debug/pprof/)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
 	}
 	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
 		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
 	}
 	var log *slog.Logger
+	opts := &slog.HandlerOptions{Level: level}
 	switch *logFormat {
 	case "json":
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	case "text":
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, opts))
 	default:
 		return fmt.Errorf("--log-format: want json or text")
 	}
@@ -89,6 +101,7 @@ func run(args []string) error {
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg,
+		Metrics:        metricsCfg,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -64,6 +65,8 @@ type Config struct {
 	// the gateway remembers (default 100,000; negative disables it). See
 	// bindingCache for why a cached binding is safe to use.
 	BindingCache int
+	// Metrics, when set, records rivetkube_gateway_* (see observe.go).
+	Metrics *metrics.Gateway
 }
 
 func (c Config) withDefaults() Config {
@@ -135,6 +138,8 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, r, observed := s.observe(w, r)
+	defer observed()
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "*")
