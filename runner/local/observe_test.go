@@ -195,7 +195,7 @@ func TestPanicStackLoggedOnce(t *testing.T) {
 			t.Errorf("panic log line lacks %q: %s", want, panics[0])
 		}
 	}
-	if n := strings.Count(logs.String(), "goroutine "); n != 1 {
+	if n := strings.Count(logs.String(), "[running]:"); n != 1 {
 		t.Errorf("%d stacks in the log, want 1", n)
 	}
 	if v := value(t, e, "rivetkube_runner_actions_total", "outcome", "internal_error"); v != 1 {
