@@ -66,7 +66,6 @@ func TestMetricsMoveOnProcesses(t *testing.T) {
 	}
 	for _, m := range []struct{ addr, name string }{
 		{rnMetrics, "rivetkube_runner_actors_awake"},
-		{gwMetrics, "rivetkube_gateway_leader"},
 		{gwMetrics, "go_goroutines"},
 	} {
 		s, err := scrape.Fetch(context.Background(), "http://"+m.addr+"/metrics")
@@ -77,4 +76,10 @@ func TestMetricsMoveOnProcesses(t *testing.T) {
 			t.Errorf("%s = %v (found %v), want at least 1", m.name, v, found)
 		}
 	}
+	// The only gateway takes the leader lease within a few ticks.
+	waitFor(t, "the leader gauge", 30*time.Second, func() bool {
+		s, err := scrape.Fetch(ctx, "http://"+gwMetrics+"/metrics")
+		v, _ := scrape.Sum(s, "rivetkube_gateway_leader")
+		return err == nil && v == 1
+	})
 }
