@@ -77,3 +77,13 @@ func (r *Router) Leader(ok bool) {
 		r.remaining.Reset()
 	}
 }
+
+// RemainingForTest reads the drain gauge of pool and version (tests).
+func (r *Router) RemainingForTest(pool string, version uint64) float64 {
+	return testGauge(r.remaining.WithLabelValues(pool, strconv.FormatUint(version, 10)))
+}
+
+// MovedForTest returns the moved counter of pool (tests).
+func (r *Router) MovedForTest(pool string) prometheus.Counter {
+	return r.moved.WithLabelValues(pool)
+}
