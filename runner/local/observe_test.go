@@ -137,6 +137,30 @@ func TestLocalEngineMetricsMove(t *testing.T) {
 	}
 	_ = value(t, e, "process_cpu_seconds_total")
 
+	// A connection is an open WebSocket until it closes.
+	conn, err := h.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	if err := conn.Action(ctx, "inc", &got, 1); err != nil || got != 4 {
+		t.Fatalf("inc over the connection: %d, %v", got, err)
+	}
+	if v := value(t, e, "rivetkube_gateway_websockets_open"); v != 1 {
+		t.Errorf("websockets open = %v with one connection, want 1", v)
+	}
+	_ = conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for value(t, e, "rivetkube_gateway_websockets_open") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted as open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := value(t, e, "rivetkube_gateway_requests_total", "route", "gateway_connect", "code", "101"); v != 1 {
+		t.Errorf("connect requests with 101 = %v, want 1", v)
+	}
+
 	res, err := http.Get("http://" + e.MetricsAddr() + "/debug/pprof/cmdline")
 	if err != nil {
 		t.Fatal(err)
