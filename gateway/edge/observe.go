@@ -40,12 +40,13 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request) (http.ResponseW
 	ri := &requestInfo{}
 	ctx := context.WithValue(r.Context(), requestInfoKey{}, ri)
 	ctx = tracing.FromHTTP(ctx, r.Header)
-	ctx, span := tracing.Tracer().Start(ctx, "gateway "+route,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(
+	ctx, span := tracing.Tracer().Start(ctx, "gateway "+route, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() { // attributes cost allocations: only for real spans
+		span.SetAttributes(
 			attribute.String("http.request.method", r.Method),
 			attribute.String("http.route", route),
-			attribute.String("url.path", r.URL.Path)))
+			attribute.String("url.path", r.URL.Path))
+	}
 	rec := &recorder{ResponseWriter: w, s: s}
 	r = r.WithContext(ctx)
 	end := func() {
