@@ -85,6 +85,7 @@ func runnerDeployment(engine *rivetv1.RivetEngine, pool *rivetv1.RunnerPool, av 
 		secretEnv("RIVETKUBE_RUNNER_TOKEN", runnerTokenRef(engine)),
 		{Name: "RIVETKUBE_LEASE", Value: durationOr(engine.Spec.Limits.Lease, "5s")},
 		{Name: "RIVETKUBE_SHUTDOWN_TIMEOUT", Value: fmt.Sprintf("%ds", drain)},
+		{Name: "RIVETKUBE_METRICS_LISTEN", Value: metricsListen()},
 	}
 	if engine.Spec.Limits.MaxMessageSize != nil {
 		operatorEnv = append(operatorEnv, corev1.EnvVar{Name: "RIVETKUBE_MAX_MESSAGE_SIZE", Value: strconv.FormatInt(*engine.Spec.Limits.MaxMessageSize, 10)})

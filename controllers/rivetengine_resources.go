@@ -38,6 +38,7 @@ func gatewayConfigMap(engine *rivetv1.RivetEngine) *corev1.ConfigMap {
 		"RIVETKUBE_LEASE":        durationOr(l.Lease, "5s"),
 		"RIVETKUBE_WAIT_TIMEOUT": durationOr(l.WaitTimeout, "30s"),
 	}
+	data["RIVETKUBE_METRICS_LISTEN"] = metricsListen()
 	if l.MaxMessageSize != nil {
 		data["RIVETKUBE_MAX_MESSAGE_SIZE"] = strconv.FormatInt(*l.MaxMessageSize, 10)
 	}
@@ -123,7 +124,7 @@ func gatewayDeployment(engine *rivetv1.RivetEngine, runnerToken rivetv1.SecretKe
 					Containers: []corev1.Container{{
 						Name: "gateway", Image: g.Image, ImagePullPolicy: g.ImagePullPolicy, TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						Args:            []string{"--postgres-max-conns", strconv.Itoa(int(maxConns))},
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP}},
+						Ports:           gatewayPorts(),
 						Env:             env,
 						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: GatewayName(engine)}}}},
 						Resources:       g.Resources,

@@ -17,6 +17,7 @@ import (
 	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/gateway/internal/router"
 	"github.com/rivetkube/rivetkube/internal/link"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )
@@ -52,6 +53,8 @@ type Config struct {
 	Limits edge.ClientLimits
 	// TLS, when set, serves HTTPS with HTTP/2 from these files.
 	TLS *edge.TLSFiles
+	// Metrics is the metrics listener (RIVETKUBE_METRICS_LISTEN, RIVETKUBE_PPROF).
+	Metrics metrics.ListenerConfig
 }
 
 // Gateway is a running gateway process.
@@ -64,6 +67,7 @@ type Gateway struct {
 	cancel context.CancelFunc
 	bg     chan struct{}
 	served chan error
+	obs    *observability
 }
 
 // Start opens the store (migrating the schema), starts the router's
@@ -90,6 +94,11 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	id := "gateway-" + uuid.NewString()[:8]
 	log := cfg.Log.With("gateway", id)
+	obs, err := startObservability(ctx, cfg.Metrics, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	rt := router.New(router.Config{
 		Store: st,
 		Dial: func(ctx context.Context, r store.Runner) (router.Caller, error) {
@@ -100,6 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		WaitTimeout: cfg.WaitTimeout,
 		ID:          id,
 		Log:         log,
+		Metrics:     obs.router,
 	})
 	gw := edge.New(edge.Config{
 		Directory: rt.Directory(), Host: rt, Log: log, Version: cfg.Version,
@@ -110,15 +120,17 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		CORS:           cfg.CORS,
 		ClientTokens:   cfg.ClientTokens,
 		Limits:         cfg.Limits,
+		Metrics:        obs.gateway,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		obs.close(log)
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	bgCtx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
-		cfg: cfg, st: st, router: rt, ln: ln, cancel: cancel, bg: make(chan struct{}), served: make(chan error, 1),
+		cfg: cfg, st: st, router: rt, ln: ln, cancel: cancel, bg: make(chan struct{}), served: make(chan error, 1), obs: obs,
 		srv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 	}
@@ -147,6 +159,7 @@ func (g *Gateway) Close() error {
 	<-g.bg
 	g.router.Close()
 	g.st.Close()
+	g.obs.close(g.cfg.Log)
 	return err
 }
 

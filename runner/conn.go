@@ -274,8 +274,9 @@ func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 		sp.Err = toPublic(err).Code
 	}
 	in.traces.add(sp)
+	in.rt.metrics.Action(actionOutcome(err), sp.End.Sub(start))
 	if err != nil {
-		if pe := toPublic(err); errors.Is(pe, errs.ErrInternal) {
+		if pe := toPublic(err); errors.Is(pe, errs.ErrInternal) && !errors.Is(err, errActorPanicked) {
 			in.log.Warn("action failed", "action", name, "err", err)
 		}
 		return nil, toPublic(err)
@@ -299,7 +300,9 @@ func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 }
 
 // httpAction runs one stateless HTTP action and waits for its commit.
-func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (_ []byte, err error) {
+	ctx, span := in.startActionSpan(ctx, req.Name)
+	defer func() { endSpan(span, err) }()
 	actx, cancel := context.WithTimeout(ctx, in.actionTimeout())
 	defer cancel()
 	type result struct {
@@ -307,7 +310,7 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 		err error
 	}
 	res := make(chan result, 1)
-	err := in.enqueue(task{
+	err = in.enqueue(task{
 		wait: true,
 		run: func() {
 			h := in.cur
@@ -330,11 +333,13 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 			if err != nil && tctx.Err() == context.DeadlineExceeded {
 				err = errs.ActionTimedOut()
 			}
+			_, commitSpan := startCommitSpan(ctx)
 			_, ferr := in.flush()
 			if err == nil && ferr != nil {
 				err = ferr
 			}
 			in.pump.push(in.gate, []delivery{{fn: func(gerr error) {
+				endSpan(commitSpan, gerr)
 				if gerr != nil {
 					res <- result{nil, errs.FromStore(gerr)}
 					return

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rivetkube/rivetkube/internal/metrics"
 )
 
 // Base is the configuration the local engine and runner mode share.
@@ -20,6 +22,8 @@ type Base struct {
 	Log *slog.Logger
 	// ShutdownTimeout bounds a graceful stop (RIVETKUBE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// Metrics is the metrics listener (RIVETKUBE_METRICS_LISTEN, RIVETKUBE_PPROF).
+	Metrics metrics.ListenerConfig
 }
 
 // BaseFromEnv reads the shared settings from RIVETKUBE_* variables.
@@ -47,6 +51,9 @@ func BaseFromEnv() (Base, error) {
 		cfg.MaxMessageSize = n
 	}
 	if err != nil {
+		return cfg, err
+	}
+	if cfg.Metrics, err = metrics.ListenerFromEnv(); err != nil {
 		return cfg, err
 	}
 	cfg.Log, err = loggerFromEnv()

@@ -136,6 +136,7 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 func (in *Instance) start() {
 	defer in.rt.wg.Done()
 	err := in.activate()
+	in.rt.metrics.Activation(err)
 	if err != nil {
 		in.startErr = err
 		in.mu.Lock()
@@ -254,8 +255,7 @@ func (in *Instance) hook(fn func() error) (err error) {
 	defer in.taskActive.Store(false)
 	defer func() {
 		if r := recover(); r != nil {
-			in.log.Error("actor code panicked", "panic", r)
-			err = errs.Internal()
+			err = in.panicked("hook", r)
 		}
 	}()
 	return fn()
@@ -634,6 +634,7 @@ func (in *Instance) stop(k stopKind) {
 	in.cancel()
 	in.drainMailbox(errStopping)
 	close(in.stopped)
+	in.rt.metrics.Stop(stopReason(k, in.forceStop.Load()))
 	log.Debug("actor stopped")
 }
 

@@ -361,13 +361,12 @@ func (in *Instance) startRun() {
 		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
-					in.log.Error("run loop panicked", "panic", r)
-					err = errs.Internal()
+					err = in.panicked("run", r)
 				}
 			}()
 			return in.beh.Run(ctx, &Queue{in: in, rl: rl})
 		}()
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errActorPanicked) {
 			in.log.Warn("run loop returned an error", "err", err)
 		}
 	}()

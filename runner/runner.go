@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rivetkube/rivetkube/internal/link"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/pgstore"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	Log      *slog.Logger
 	// ShutdownTimeout bounds the drain on SIGTERM (RIVETKUBE_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
+	// Metrics is the metrics listener (RIVETKUBE_METRICS_LISTEN, RIVETKUBE_PPROF).
+	Metrics metrics.ListenerConfig
 }
 
 // ConfigFromEnv reads runner mode's configuration.
@@ -68,6 +71,7 @@ func ConfigFromEnv() (Config, error) {
 		Limits:          eng.Limits,
 		Log:             eng.Log,
 		ShutdownTimeout: eng.ShutdownTimeout,
+		Metrics:         eng.Metrics,
 	}
 	if v := os.Getenv("RIVET_RUNNER_VERSION"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -111,11 +115,17 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	committer := store.NewCommitter(st, store.CommitterOptions{})
-	defer committer.Close()
 	id := "runner-" + uuid.NewString()
 	log := cfg.Log.With("runner", id, "pool", cfg.Pool, "version", cfg.Version)
-	rt := NewRuntime(RuntimeConfig{Store: st, Committer: committer, Defs: defs, RunnerID: id, Placed: true, Limits: cfg.Limits, Log: log})
+	obs, err := startProcessObs(ctx, cfg.Metrics, log)
+	if err != nil {
+		return err
+	}
+	defer obs.close(log)
+	committer := store.NewCommitter(st, store.CommitterOptions{Metrics: obs.store})
+	defer committer.Close()
+	rt := NewRuntime(RuntimeConfig{Store: st, Committer: committer, Defs: defs, RunnerID: id, Placed: true, Limits: cfg.Limits, Log: log,
+		Metrics: obs.runner})
 	rt.SetEndpoint(cfg.Endpoint)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -129,7 +139,7 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 			return err
 		}
 	}
-	ls := link.NewServer(rt, link.ServerOptions{Token: cfg.Token})
+	ls := link.NewServer(rt, link.ServerOptions{Token: cfg.Token, Metrics: obs.runner})
 	mux := http.NewServeMux()
 	mux.Handle("/link", ls)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -11,6 +11,7 @@ import (
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -77,6 +78,8 @@ type Runtime struct {
 	placed bool
 	limits Limits
 	log    *slog.Logger
+	// metrics may be nil (no metrics).
+	metrics *metrics.Runner
 
 	// endpoint is the engine's client URL, for actor-to-actor calls.
 	endpoint   string
@@ -145,6 +148,8 @@ type RuntimeConfig struct {
 	Placed bool
 	Limits Limits
 	Log    *slog.Logger
+	// Metrics, when set, records rivetkube_runner_* (see observe.go).
+	Metrics *metrics.Runner
 }
 
 // NewRuntime returns a runtime hosting cfg.Defs. A duplicate name panics.
@@ -158,6 +163,8 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 	}
 	rt := newRuntime(cfg.Store, cfg.Committer, defs, cfg.RunnerID, cfg.Limits, cfg.Log)
 	rt.placed = cfg.Placed
+	rt.metrics = cfg.Metrics
+	cfg.Metrics.SetSource(rt.gauges)
 	return rt
 }
 

@@ -136,6 +136,7 @@ func (in *Instance) fireDue() {
 		_, err := in.runAction(ctx, nil, sc.Action, sc.Args)
 		in.taskActive.Store(false)
 		cancel()
+		in.rt.metrics.ScheduleFired()
 		if err != nil {
 			in.log.Warn("scheduled action failed", "action", sc.Action, "schedule", sc.ID, "err", err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/gateway"
 	"github.com/rivetkube/rivetkube/gateway/edge"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -59,9 +60,19 @@ func run(args []string) error {
 		"browser origins allowed to call the gateway, comma-separated, \"*\" for any; empty allows the same origin only (RIVETKUBE_CORS_ORIGINS)")
 	tlsCert := fs.String("tls-cert", os.Getenv("RIVETKUBE_TLS_CERT_FILE"), "PEM certificate file: serve HTTPS and HTTP/2 (RIVETKUBE_TLS_CERT_FILE)")
 	tlsKey := fs.String("tls-key", os.Getenv("RIVETKUBE_TLS_KEY_FILE"), "PEM key file of --tls-cert (RIVETKUBE_TLS_KEY_FILE)")
-	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
+	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text (RIVETKUBE_LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr("RIVETKUBE_LOG_LEVEL", "info"), "debug, info, warn or error (RIVETKUBE_LOG_LEVEL); debug adds access logs")
+	metricsCfg, err := metrics.ListenerFromEnv()
+	if err != nil {
+		return err
+	}
+	fs.StringVar(&metricsCfg.Addr, "metrics-listen", metricsCfg.Addr, "Prometheus /metrics address, e.g. :9090; empty: none (RIVETKUBE_METRICS_LISTEN; RIVETKUBE_PPROF=1 adds /debug/pprof/)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
 	}
 	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
 		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
@@ -87,11 +98,12 @@ func run(args []string) error {
 		}
 	}
 	var log *slog.Logger
+	opts := &slog.HandlerOptions{Level: level}
 	switch *logFormat {
 	case "json":
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	case "text":
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, opts))
 	default:
 		return fmt.Errorf("--log-format: want json or text")
 	}
@@ -118,6 +130,7 @@ func run(args []string) error {
 		ClientTokens:   tokens,
 		Limits:         limits,
 		TLS:            tlsFiles,
+		Metrics:        metricsCfg,
 	})
 	if err != nil {
 		return err

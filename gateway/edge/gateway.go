@@ -19,6 +19,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -73,6 +74,8 @@ type Config struct {
 	// Limits bound requests per client IP and actor (ratelimit.go); the
 	// zero value imposes none.
 	Limits ClientLimits
+	// Metrics, when set, records rivetkube_gateway_* (see observe.go).
+	Metrics *metrics.Gateway
 }
 
 func (c Config) withDefaults() Config {
@@ -149,6 +152,8 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, r, observed := s.observe(w, r)
+	defer observed()
 	if s.cors.intercept(w, r) {
 		return
 	}

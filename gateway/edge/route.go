@@ -28,7 +28,9 @@ func (t target) specifier() *protocol.ActorSpecifier {
 // With rvt-method the segment is an actor name; otherwise it is an actor id,
 // optionally followed by "@token".
 func (s *Server) resolve(ctx context.Context, r *http.Request) (target, error) {
-	return s.resolveWith(ctx, r, true)
+	t, err := s.resolveWith(ctx, r, true)
+	s.noteResolution(r, t, err)
+	return t, err
 }
 
 // resolveWith is resolve; useCache allows answering from the binding

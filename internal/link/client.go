@@ -258,7 +258,9 @@ func (st *cstream) closeSink(err error) {
 }
 
 // call sends a call frame and waits for its result.
-func (c *Client) call(ctx context.Context, f *frame, st *cstream) (*frame, error) {
+func (c *Client) call(ctx context.Context, f *frame, st *cstream) (res *frame, err error) {
+	ctx, span := startCallSpan(ctx, f, st.k)
+	defer func() { endCallSpan(span, res, err) }()
 	if err := ctx.Err(); err != nil {
 		c.remove(st)
 		return nil, err

@@ -21,7 +21,9 @@
 // WebSocket opens with path, query and headers, then carries messages and
 // closes both ways, and ends with the result of the runner's call.
 // protocol.ToClient/ToServer and *errs.Error have link-level CBOR forms;
-// the client encodings are not used.
+// the client encodings are not used. A call frame may carry the caller's
+// W3C trace context (traceparent, tracestate: key 20), which the runner
+// continues in the ctx it gives the host; peers that predate it ignore it.
 //
 // # Invariants
 //

@@ -98,6 +98,9 @@ type frame struct {
 	ToS     *protocol.ToServer  `cbor:"18,keyasint,omitempty"`
 	Timeout int64               `cbor:"19,keyasint,omitempty"` // ns left of the caller's deadline; 0: none
 	Remote  string              `cbor:"20,keyasint,omitempty"` // the client's address (hostapi.RequestInfo)
+	// Trace is the caller's W3C trace context (traceparent, tracestate) on
+	// call frames; older peers ignore it.
+	Trace map[string]string `cbor:"21,keyasint,omitempty"`
 }
 
 // wireError is an *errs.Error on the link.

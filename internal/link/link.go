@@ -51,6 +51,8 @@ type limits struct {
 	queueBytes   int64
 	streamQueue  int
 	log          *slog.Logger
+	// frames, when set, counts every frame sent (in=false) and received.
+	frames func(in bool, kind string)
 }
 
 func (l limits) withDefaults() limits {
@@ -177,6 +179,9 @@ func (l *link) send(ctx context.Context, f *frame, pend *atomic.Int32, mode putM
 	if errors.Is(err, errQueueClose) {
 		return l.lostErr()
 	}
+	if err == nil && l.lim.frames != nil {
+		l.lim.frames(false, f.K.String())
+	}
 	return err
 }
 
@@ -203,7 +208,7 @@ func (l *link) reader() {
 			l.fail(fmt.Errorf("read: %w", err), false, 0, "")
 			return
 		}
-		if err := decodeFrames(buf.Bytes(), l.dispatch); err != nil {
+		if err := decodeFrames(buf.Bytes(), l.received); err != nil {
 			l.fail(err, true, websocket.StatusProtocolError, "malformed frame")
 			return
 		}

@@ -19,7 +19,9 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/protocol"
+	"github.com/rivetkube/rivetkube/internal/tracing"
 )
 
 // ServerOptions configures the runner side of links.
@@ -41,6 +43,8 @@ type ServerOptions struct {
 	QueueBytes   int64
 	StreamQueue  int
 	Log          *slog.Logger
+	// Metrics, when set, counts link frames (rivetkube_runner_link_frames_total).
+	Metrics *metrics.Runner
 }
 
 // Server is the runner side: it accepts links from gateways and runs
@@ -69,6 +73,7 @@ func NewServer(host hostapi.Host, opts ServerOptions) *Server {
 		lim: limits{
 			pingInterval: opts.PingInterval, pingTimeout: opts.PingTimeout, maxFrame: opts.MaxFrameSize,
 			maxBody: opts.MaxBodySize, queueBytes: opts.QueueBytes, streamQueue: opts.StreamQueue, log: opts.Log,
+			frames: frameCounter(opts.Metrics),
 		}.withDefaults(),
 		links: map[*serverLink]struct{}{},
 	}
@@ -362,7 +367,7 @@ func (sl *serverLink) dispatch(f *frame) {
 func (sl *serverLink) startCall(f *frame) {
 	st := &sstream{id: f.S, k: f.K}
 	st.rx = serial{max: sl.l.lim.streamQueue, wg: &sl.calls}
-	ctx, cancel := context.WithCancel(sl.l.ctx)
+	ctx, cancel := context.WithCancel(tracing.FromCarrier(sl.l.ctx, f.Trace))
 	if f.Timeout > 0 {
 		ctx, cancel = withTimeout(ctx, cancel, time.Duration(f.Timeout))
 	}

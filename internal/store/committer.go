@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/rivetkube/rivetkube/internal/metrics"
 )
 
 // DefaultMaxBatch is the default most writes one group commit carries.
@@ -19,6 +22,8 @@ type CommitterOptions struct {
 	// QueueSize bounds the writes waiting for a commit; Submit blocks while
 	// the queue is full. <=0 means 4*MaxBatch.
 	QueueSize int
+	// Metrics, when set, records every group commit (rivetkube_store_*).
+	Metrics *metrics.Store
 }
 
 // CommitterStats counts the work a Committer has done.
@@ -54,6 +59,7 @@ type Committer struct {
 
 	batches atomic.Uint64
 	writes  atomic.Uint64
+	metrics *metrics.Store
 }
 
 // Pending is the future outcome of a submitted write.
@@ -132,6 +138,7 @@ func NewCommitter(s BatchWriter, opts CommitterOptions) *Committer {
 	c := &Committer{
 		s:        s,
 		maxBatch: opts.MaxBatch,
+		metrics:  opts.Metrics,
 		queue:    make(chan *Pending, opts.QueueSize),
 		closing:  make(chan struct{}),
 		stop:     make(chan struct{}),
@@ -261,10 +268,12 @@ func (c *Committer) commit(batch []*Pending, writes []Write) []Write {
 	}
 	c.batches.Add(1)
 	c.writes.Add(uint64(len(writes)))
+	start := time.Now()
 	errs, err := c.s.Commit(context.Background(), writes)
 	if err == nil && len(errs) != len(writes) {
 		err = fmt.Errorf("store returned %d results for %d writes", len(errs), len(writes))
 	}
+	c.observe(len(writes), time.Since(start), errs, err)
 	if err != nil {
 		err = fmt.Errorf("group commit of %d writes: %w", len(writes), err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rivetkube/rivetkube/gateway/edge"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/boltstore"
 	"github.com/rivetkube/rivetkube/runner"
@@ -55,6 +56,8 @@ type Config struct {
 	// (RIVETKUBE_CLIENT_RATE_PER_MINUTE, RIVETKUBE_CLIENT_MAX_IN_FLIGHT,
 	// RIVETKUBE_TRUSTED_PROXIES); the zero value imposes none.
 	ClientLimits edge.ClientLimits
+	// Metrics is the metrics listener (RIVETKUBE_METRICS_LISTEN, RIVETKUBE_PPROF).
+	Metrics metrics.ListenerConfig
 }
 
 // ConfigFromEnv reads the local engine configuration from the environment.
@@ -69,6 +72,7 @@ func ConfigFromEnv() (Config, error) {
 		ShutdownTimeout: base.ShutdownTimeout,
 		CORSOrigins:     os.Getenv("RIVETKUBE_CORS_ORIGINS"),
 		ClientTokens:    os.Getenv("RIVETKUBE_CLIENT_TOKENS"),
+		Metrics:         base.Metrics,
 	}
 	if err == nil {
 		cfg.ClientLimits, err = edge.ClientLimitsFromEnv(os.Getenv)
@@ -109,6 +113,7 @@ type Engine struct {
 	committer *store.Committer
 	served    chan error
 	stopScan  context.CancelFunc
+	obs       *observability
 }
 
 // Start starts the local engine hosting defs and returns once it listens.
@@ -144,20 +149,26 @@ func Start(ctx context.Context, defs []runner.Definition, cfg Config, version st
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	committer := store.NewCommitter(st, store.CommitterOptions{})
+	obs, err := startObservability(ctx, cfg.Metrics, cfg.Log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	committer := store.NewCommitter(st, store.CommitterOptions{Metrics: obs.store})
 	rt := runner.NewRuntime(runner.RuntimeConfig{Store: st, Committer: committer, Defs: defs,
-		RunnerID: "local-" + uuid.NewString()[:8], Limits: cfg.Limits, Log: cfg.Log})
+		RunnerID: "local-" + uuid.NewString()[:8], Limits: cfg.Limits, Log: cfg.Log, Metrics: obs.runner})
 	gw := edge.New(edge.Config{Directory: st, Host: rt, Log: cfg.Log, MaxMessageSize: cfg.MaxMessageSize, Version: version,
-		InspectorOpen: true, CORS: cors, ClientTokens: tokens, Limits: cfg.ClientLimits})
+		InspectorOpen: true, CORS: cors, ClientTokens: tokens, Limits: cfg.ClientLimits, Metrics: obs.gateway})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		committer.Close()
+		obs.close(cfg.Log)
 		_ = st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rt.SetEndpoint(localEndpoint(ln.Addr().String(), cfg.ClientTokens))
 	e := &Engine{
-		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1),
+		cfg: cfg, ln: ln, rt: rt, st: st, committer: committer, served: make(chan error, 1), obs: obs,
 		srv: &http.Server{
 			Handler:           gw,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -184,5 +195,6 @@ func (e *Engine) Close() error {
 	e.stopScan()
 	e.rt.Close(ctx)
 	e.committer.Close()
+	e.obs.close(e.cfg.Log)
 	return e.st.Close()
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -49,6 +50,7 @@ func (rt *Router) RunBackground(ctx context.Context) {
 			if ok != leader {
 				rt.log.Info("leader duties", "leader", ok, "gateway", rt.cfg.ID)
 				leader = ok
+				rt.cfg.Metrics.Leader(ok)
 			}
 			if !leader {
 				continue
@@ -84,6 +86,7 @@ func (rt *Router) drainTick(ctx context.Context, buckets map[string]float64, dt 
 				sources = append(sources, r)
 			}
 		}
+		rt.cfg.Metrics.DrainRemaining(pool, actorsByVersion(pc.Draining, sources))
 		if len(sources) == 0 {
 			delete(buckets, pool)
 			continue
@@ -138,8 +141,12 @@ func (rt *Router) move(ctx context.Context, v *registryView, src store.Runner, a
 	}
 	placed, err := rt.cfg.Store.Place(ctx, a.ID, target.ID, cur.Generation)
 	if err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			rt.cfg.Metrics.PlacementConflict("drain")
+		}
 		return true // a request placed it first
 	}
+	rt.cfg.Metrics.DrainMoved(a.Pool)
 	rt.notePlaced(target.ID)
 	rt.placements.put(a.ID, placement{runner: target.ID, gen: placed.Generation})
 	// Re-activate it on the new version now, not on its next request.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -81,6 +82,8 @@ type Config struct {
 	// PlacementCache bounds how many actors' last known placements the
 	// router remembers (default 100,000; negative disables the cache).
 	PlacementCache int
+	// Metrics, when set, records placement conflicts and drain progress.
+	Metrics *metrics.Router
 }
 
 func (c Config) withDefaults() Config {
@@ -505,6 +508,7 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 		}
 		na, err := rt.cfg.Store.Place(ctx, actorID, r.ID, a.Generation)
 		if errors.Is(err, store.ErrFenced) {
+			rt.cfg.Metrics.PlacementConflict("request")
 			return errRetry // another gateway placed it first: route to the winner
 		}
 		if errors.Is(err, store.ErrDestroyed) {
