@@ -293,6 +293,8 @@ type Queues interface {
 // Coordination is the distributed engine's shared state: the runner
 // registry, placements, pool version routing and named leases.
 type Coordination interface {
+	// Mover re-places many actors at once (the drain; see move.go).
+	Mover
 	// UpsertRunner registers a runner or refreshes its row (heartbeat now).
 	// ID and Pool must be non-empty and Version >= 1 (else ErrInvalid).
 	// StartedAt is set by the store when the row is created and kept by
