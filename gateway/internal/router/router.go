@@ -75,6 +75,9 @@ type Config struct {
 	RunnerRefresh time.Duration
 	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
 	DefaultDrainRate float64
+	// DrainWorkers bounds the actors being moved at once by the drain,
+	// across pools (default 64; see drain.go).
+	DrainWorkers int
 	// ID names this gateway (leases, logs).
 	ID  string
 	Log *slog.Logger
@@ -95,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultDrainRate <= 0 {
 		c.DefaultDrainRate = 50
+	}
+	if c.DrainWorkers <= 0 {
+		c.DrainWorkers = 64
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
