@@ -110,4 +110,3 @@ func (b *moveBatcher) close() {
 		}
 	}
 }
-
