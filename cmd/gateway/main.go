@@ -54,12 +54,17 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
+	drainDef, err := intEnv("RIVETKUBE_DRAIN_WORKERS", 64)
+	if err != nil {
+		return err
+	}
+	drainWorkers := fs.Int64("drain-workers", drainDef, "actors the drain moves at once (RIVETKUBE_DRAIN_WORKERS)")
 	logFormat := fs.String("log-format", envOr("RIVETKUBE_LOG_FORMAT", "json"), "json or text")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
-		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
+	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 || *drainWorkers < 1 || *drainWorkers > 4096 {
+		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024, --drain-workers 1 to 4096")
 	}
 	var log *slog.Logger
 	switch *logFormat {
@@ -88,7 +93,7 @@ func run(args []string) error {
 		InspectorToken: os.Getenv("RIVETKUBE_INSPECTOR_TOKEN"),
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
-		MaxMessageSize: *maxMsg,
+		MaxMessageSize: *maxMsg, DrainWorkers: int(*drainWorkers),
 	})
 	if err != nil {
 		return err
