@@ -37,7 +37,7 @@ type Config struct {
 	Lease time.Duration
 	// WaitTimeout bounds how long a request waits for its actor (default 30 s).
 	WaitTimeout time.Duration
-	// DrainWorkers bounds the actors the drain moves at once (default 64).
+	// DrainWorkers bounds the actors the drain moves at once (default 256).
 	DrainWorkers    int
 	MaxMessageSize  int64
 	ShutdownTimeout time.Duration

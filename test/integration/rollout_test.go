@@ -27,10 +27,11 @@ func TestDrainHonoursRate(t *testing.T) {
 		actors    = 400
 		rateAsked = 150.0
 		burst     = 30 // rateAsked × 0.2 s, the gateway's bucket depth
-		inFlight  = 64 // the gateway's default DrainWorkers
+		inFlight  = 32  // the gateways' DrainWorkers
 	)
 	c := newCluster(t)
-	gws := []*node{c.startGateway(), c.startGateway()}
+	workers := fmt.Sprint("RIVETKUBE_DRAIN_WORKERS=", inFlight)
+	gws := []*node{c.startGateway(workers), c.startGateway(workers)}
 	c.startRunner(1)
 	c.startRunner(1)
 	c.waitRunners(2)
