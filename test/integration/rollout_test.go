@@ -27,7 +27,7 @@ func TestDrainHonoursRate(t *testing.T) {
 		actors    = 400
 		rateAsked = 150.0
 		burst     = 30 // rateAsked × 0.2 s, the gateway's bucket depth
-		inFlight  = 32  // the gateways' DrainWorkers
+		inFlight  = 32 // the gateways' DrainWorkers
 	)
 	c := newCluster(t)
 	workers := fmt.Sprint("RIVETKUBE_DRAIN_WORKERS=", inFlight)
