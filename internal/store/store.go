@@ -391,5 +391,9 @@ type PoolConfig struct {
 	Ready     []uint64 // versions new actors may be placed on; the newest live one wins
 	Draining  []uint64 // versions whose actors move to the newest ready version
 	DrainRate float64  // actors per second moved off draining versions (0 = default chosen by the engine)
+	// Ramp, when set, splits new placements and actors between two ready
+	// versions (a progressive rollout); nil: the newest ready version
+	// takes everything.
+	Ramp      *Ramp
 	UpdatedAt time.Time
 }
