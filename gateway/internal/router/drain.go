@@ -64,7 +64,38 @@ type poolDrain struct {
 	// ended holds the actors whose move ended during this page and the
 	// previous one: a page listed while they moved may still show them.
 	ended, endedBefore map[string]bool
-	wg                 sync.WaitGroup // moves started by this dispatcher
+	// rampInflight counts the ramp's moves in flight (jobs with a version).
+	rampInflight int
+	wg           sync.WaitGroup // moves started by this dispatcher
+}
+
+// drainJob is one source of moves in a pool: the actors of src go to
+// version to (0: wherever a new placement would go), at most *budget of
+// them (nil: no bound; the ramp's jobs share one budget).
+type drainJob struct {
+	src    store.Runner
+	to     uint64
+	budget *int
+}
+
+// jobs lists what pool must move now: every actor of its draining runners
+// and versions, and the ramp's share (rampMoves) less its moves in flight.
+func (d *drainer) jobs(v *registryView, pc store.PoolConfig, pool string, rampInflight int) []drainJob {
+	var out []drainJob
+	for _, r := range d.sources(v, pc, pool) {
+		out = append(out, drainJob{src: r})
+	}
+	from, to, n := d.rt.rampMoves(v, pc, pool)
+	if n -= rampInflight; n <= 0 {
+		return out
+	}
+	budget := &n
+	for _, r := range v.byPool[pool] {
+		if r.Version == from && r.Actors > 0 && !r.Draining && v.alive(r, d.rt.cfg.Lease) {
+			out = append(out, drainJob{src: r, to: to, budget: budget})
+		}
+	}
+	return out
 }
 
 func newDrainer(rt *Router) *drainer {
@@ -104,7 +135,7 @@ func (d *drainer) tick(ctx context.Context) {
 	active := map[string]bool{}
 	for pool := range v.byPool {
 		pc, err := d.rt.poolConfig(ctx, v, pool)
-		if err != nil || len(d.sources(v, pc, pool)) == 0 {
+		if err != nil || len(d.jobs(v, pc, pool, 0)) == 0 {
 			continue
 		}
 		active[pool] = true
@@ -195,25 +226,42 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 	if err != nil {
 		return 0, ctx.Err()
 	}
+	if pc.Ramp != nil {
+		// The ramp's share is computed from the counts: read them now.
+		if v, err = d.rt.registry(ctx, true); err != nil {
+			return 0, ctx.Err()
+		}
+	}
 	page := min(store.MaxMoveBatch, max(2*cap(d.slots), int(d.drainRate(pc))))
 	started := 0
 	pd.mu.Lock()
 	pd.endedBefore, pd.ended = pd.ended, make(map[string]bool, len(pd.ended))
+	rampInflight := pd.rampInflight
 	pd.mu.Unlock()
-	for _, src := range d.sources(v, pc, pd.pool) {
-		actors, err := d.rt.cfg.Store.ActorsOnRunner(ctx, src.ID, page)
+	for _, job := range d.jobs(v, pc, pd.pool, rampInflight) {
+		if job.budget != nil && *job.budget <= 0 {
+			continue
+		}
+		if _, err := d.target(ctx, v, pc, pd.pool, job.to); err != nil {
+			continue // nowhere to go yet: keep them where they are
+		}
+		limit := page
+		if job.budget != nil {
+			limit = min(limit, *job.budget)
+		}
+		actors, err := d.rt.cfg.Store.ActorsOnRunner(ctx, job.src.ID, limit)
 		if err != nil {
 			return started, ctx.Err()
 		}
 		for _, a := range actors {
+			if job.budget != nil && *job.budget <= 0 {
+				break
+			}
 			pd.mu.Lock()
 			busy := pd.inflight[a.ID] || pd.ended[a.ID] || pd.endedBefore[a.ID]
 			pd.mu.Unlock()
 			if busy {
 				continue
-			}
-			if _, err := d.rt.pick(ctx, v, a.Pool); err != nil {
-				return started, ctx.Err() // nowhere to go yet: keep it where it is
 			}
 			if err := pd.lim.Wait(ctx); err != nil {
 				return started, err
@@ -223,8 +271,14 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 			case <-ctx.Done():
 				return started, ctx.Err()
 			}
+			if job.budget != nil {
+				*job.budget--
+			}
 			pd.mu.Lock()
 			pd.inflight[a.ID] = true
+			if job.to != 0 {
+				pd.rampInflight++
+			}
 			pd.mu.Unlock()
 			pd.wg.Add(1)
 			started++
@@ -233,26 +287,42 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 					pd.mu.Lock()
 					delete(pd.inflight, a.ID)
 					pd.ended[a.ID] = true
+					if job.to != 0 {
+						pd.rampInflight--
+					}
 					pd.mu.Unlock()
 					<-d.slots
 					pd.wg.Done()
 				}()
-				d.move(ctx, src, a)
+				d.move(ctx, job, a)
 			}()
 		}
 	}
 	return started, nil
 }
 
-// move stops a on src, re-places it on the newest ready version and wakes
-// it there if it was awake. It reports whether the actor moved.
-func (d *drainer) move(ctx context.Context, src store.Runner, a store.Actor) bool {
-	rt := d.rt
+// target picks the runner a moved actor of pool goes to: one of version
+// to (the least loaded), or with to 0 wherever a new placement would go.
+func (d *drainer) target(ctx context.Context, v *registryView, pc store.PoolConfig, pool string, to uint64) (store.Runner, error) {
+	if to == 0 {
+		return d.rt.pick(ctx, v, pool)
+	}
+	return d.rt.leastLoaded(d.rt.placeable(v, pc, pool)[to])
+}
+
+// move stops a on job's runner, re-places it on job's target and wakes it
+// there if it was awake. It reports whether the actor moved.
+func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
+	rt, src := d.rt, job.src
 	v, err := rt.registry(ctx, false)
 	if err != nil {
 		return false
 	}
-	target, err := rt.pick(ctx, v, a.Pool)
+	pc, err := rt.poolConfig(ctx, v, a.Pool)
+	if err != nil {
+		return false
+	}
+	target, err := d.target(ctx, v, pc, a.Pool, job.to)
 	if err != nil {
 		return false
 	}

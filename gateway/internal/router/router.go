@@ -286,6 +286,17 @@ func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store
 	if err != nil {
 		return store.Runner{}, errs.FromStore(err)
 	}
+	live := rt.placeable(v, pc, pool)
+	var newest uint64
+	for ver := range live {
+		newest = max(newest, ver)
+	}
+	return rt.leastLoaded(live[rampChoice(pc.Ramp, live, newest)])
+}
+
+// placeable returns the runners of pool that may take new placements, by
+// version: live, not draining, of a ready (and not draining) version.
+func (rt *Router) placeable(v *registryView, pc store.PoolConfig, pool string) map[uint64][]store.Runner {
 	live := map[uint64][]store.Runner{}
 	for _, r := range v.byPool[pool] {
 		if r.Draining || !v.alive(r, rt.cfg.Lease) || slices.Contains(pc.Draining, r.Version) {
@@ -296,11 +307,12 @@ func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store
 		}
 		live[r.Version] = append(live[r.Version], r)
 	}
-	var newest uint64
-	for ver := range live {
-		newest = max(newest, ver)
-	}
-	cands := live[newest]
+	return live
+}
+
+// leastLoaded picks the runner of cands with the fewest actors, counting
+// the placements made since the registry snapshot.
+func (rt *Router) leastLoaded(cands []store.Runner) (store.Runner, error) {
 	if len(cands) == 0 {
 		return store.Runner{}, errNoRunner
 	}
