@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/client"
+	"github.com/rivetkube/rivetkube/internal/testactors"
 )
 
 // drainSample is one reading of the draining version's actor count.
@@ -121,4 +122,80 @@ func TestDrainHonoursRate(t *testing.T) {
 	n := log.check(t, c.finalCount(t, gws[0]))
 	t.Logf("%d actors moved in %v: %.0f/s achieved for %v/s asked; %d writes acknowledged, none failed",
 		before, elapsed.Round(time.Millisecond), float64(before)/elapsed.Seconds(), rateAsked, n)
+}
+
+// TestProgressiveRampAndRollback ramps version 2 in (10% of new actors,
+// 25% of the actors moved) under a client loop, rolls back (a ramp at 0%:
+// every actor moves back to version 1), then promotes: no client call
+// fails and no acknowledged write is lost at any point.
+func TestProgressiveRampAndRollback(t *testing.T) {
+	const actors = 200
+	c := newCluster(t)
+	gws := []*node{c.startGateway(), c.startGateway()}
+	c.startRunner(1)
+	c.startRunner(2)
+	c.waitRunners(2)
+	setRouting := func(body map[string]any) {
+		t.Helper()
+		body["drainRate"] = 200
+		if err := c.admin("PUT", "/admin/pools/default", body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setRouting(map[string]any{"ready": []uint64{1}})
+	var log ackLog
+	var failed atomic.Int64
+	var lastErr atomic.Value
+	stop := make(chan struct{})
+	wg := load(t, c, gws, 8, actors, &log, stop, &failed, &lastErr)
+	waitFor(t, "actors on version 1", 2*time.Minute, func() bool { return c.status().Versions["1"].Actors >= actors })
+
+	ramp := func(newPct, movePct int) map[string]any {
+		return map[string]any{"ready": []uint64{2, 1}, "ramp": map[string]any{"version": 2, "newPercent": newPct, "movePercent": movePct}}
+	}
+	setRouting(ramp(10, 25))
+	waitFor(t, "a quarter of the actors on version 2", time.Minute, func() bool {
+		st := c.status()
+		return st.Versions["2"].Actors*4 >= st.Versions["1"].Actors+st.Versions["2"].Actors
+	})
+	// New actors are split: with 10% going to version 2, twenty of them all
+	// landing there would mean the split is ignored.
+	ctx := ctxFor(t, time.Minute)
+	onV1 := 0
+	for i := range 20 {
+		w, err := client.Call[testactors.Where](ctx, c.client(gws[i%2], client.EncodingBARE).GetOrCreate("locate", []string{fmt.Sprint("ramp-", i)}), "where")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Version == 1 {
+			onV1++
+		}
+	}
+	if onV1 == 0 {
+		t.Errorf("all 20 new actors went to version 2 at a 10%% ramp")
+	}
+	st := c.status()
+	t.Logf("ramped: %d actors on version 1, %d on version 2; %d of 20 new actors on version 1", st.Versions["1"].Actors, st.Versions["2"].Actors, onV1)
+
+	// Roll back: every actor of version 2 moves back.
+	setRouting(ramp(0, 0))
+	waitFor(t, "every actor back on version 1", time.Minute, func() bool { return c.status().Versions["2"].Actors == 0 })
+	w, err := client.Call[testactors.Where](ctx, c.client(gws[0], client.EncodingBARE).GetOrCreate("locate", []string{"after-rollback"}), "where")
+	if err != nil || w.Version != 1 {
+		t.Fatalf("a new actor after the rollback went to version %d (%v); want 1", w.Version, err)
+	}
+
+	// Promote: version 2 takes everything.
+	setRouting(map[string]any{"ready": []uint64{2}, "draining": []uint64{1}})
+	waitFor(t, "version 1 drained", time.Minute, func() bool {
+		st := c.status()
+		return st.Versions["1"].Actors == 0 && st.Versions["2"].Actors > actors
+	})
+	close(stop)
+	wg.Wait()
+	if f := failed.Load(); f != 0 {
+		t.Errorf("%d calls failed during the ramp, rollback and promotion (last: %v)", f, lastErr.Load())
+	}
+	n := log.check(t, c.finalCount(t, gws[0]))
+	t.Logf("%d writes acknowledged through ramp, rollback and promotion, none failed", n)
 }
