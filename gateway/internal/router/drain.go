@@ -14,7 +14,9 @@ import (
 )
 
 // The drain (a leader duty) moves actors off draining versions and
-// draining runners onto the newest ready version of their pool.
+// draining runners onto the newest ready version of their pool, and
+// between the two versions of a ramp (ramp.go) until the ramp's share
+// holds.
 //
 //   - Each pool with something to drain has one dispatcher goroutine. It
 //     lists the actors placed on the pool's sources and starts one move per
