@@ -48,6 +48,12 @@ type VersionStatus struct {
 	Runners     int `json:"runners"`
 	LiveRunners int `json:"liveRunners"`
 	Actors      int `json:"actors"`
+	// Calls and FailedCalls count the requests the answering gateway
+	// routed to this version since it started, and those that failed in
+	// the engine or the actor (internal errors, action timeouts); a sample
+	// of the pool's traffic, for error rates.
+	Calls       int64 `json:"calls"`
+	FailedCalls int64 `json:"failedCalls"`
 }
 
 // Version returns the aggregate of version v (zero when no runner of it is

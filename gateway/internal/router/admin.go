@@ -47,6 +47,7 @@ func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, erro
 			vs.LiveRunners++
 		}
 		vs.Actors += r.Actors
+		vs.Calls, vs.FailedCalls = rt.health.get(pool, r.Version)
 		st.Versions[key] = vs
 		st.Actors += r.Actors
 	}

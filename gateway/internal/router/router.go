@@ -127,6 +127,7 @@ type Router struct {
 	placed  map[string]int // placements made since the last refresh, by runner
 
 	placements placementCache
+	health     versionHealth
 }
 
 type linkEntry struct {
@@ -552,6 +553,7 @@ func (rt *Router) call(ctx context.Context, actorID string, target store.Runner,
 	if err != nil && rt.cfg.IsLinkLost(err) {
 		return errDroppedReply()
 	}
+	rt.health.note(target.Pool, target.Version, err)
 	return err
 }
 
