@@ -77,7 +77,7 @@ func run(m *testing.M) int {
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: dir,
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		// Generous: CI machines are small and busy.
 		ControlPlaneStartTimeout: 3 * time.Minute,
@@ -100,8 +100,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(bins)
-	if gatewayBin, err = proc.Build("../..", "./cmd/gateway", bins, "gateway"); err == nil {
-		runnerBin, err = proc.Build("../..", "./test/e2e/fixture", bins, "runner")
+	if gatewayBin, err = proc.Build("..", "./cmd/gateway", bins, "gateway"); err == nil {
+		runnerBin, err = proc.Build("..", "./test/e2e/fixture", bins, "runner")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
