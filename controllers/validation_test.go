@@ -146,7 +146,7 @@ func TestSchemaRejectsInvalidSpecs(t *testing.T) {
 // against the real API server.
 func TestSamplesAreValid(t *testing.T) {
 	needK8s(t)
-	files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "rivetkube_*.yaml"))
+	files, err := filepath.Glob(filepath.Join("..", "config", "samples", "rivetkube_*.yaml"))
 	if err != nil || len(files) != 3 {
 		t.Fatalf("samples: %v %v", files, err)
 	}
