@@ -154,9 +154,18 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 	}
 	log.Info("runner registered", "address", addr, "actors", len(defs))
 
+	// The heartbeat has a connection of its own: with the actors' commits,
+	// activations and a drain's stops queued on the main pool it could wait
+	// past the lease there, and the runner would fence every actor.
+	hbStore, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: 1, SkipMigrate: true})
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("open heartbeat store: %w", err)
+	}
+	defer hbStore.Close()
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	hbDone := make(chan struct{})
-	go func() { defer close(hbDone); heartbeat(hbCtx, st, rt, row, cfg.Lease, log) }()
+	go func() { defer close(hbDone); heartbeat(hbCtx, hbStore, rt, row, cfg.Lease, log) }()
 
 	select {
 	case <-ctx.Done():

@@ -56,6 +56,11 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
+	drainDef, err := intEnv("RIVETKUBE_DRAIN_WORKERS", 256)
+	if err != nil {
+		return err
+	}
+	drainWorkers := fs.Int64("drain-workers", drainDef, "actors the drain moves at once (RIVETKUBE_DRAIN_WORKERS)")
 	corsOrigins := fs.String("cors-origins", os.Getenv("RIVETKUBE_CORS_ORIGINS"),
 		"browser origins allowed to call the gateway, comma-separated, \"*\" for any; empty allows the same origin only (RIVETKUBE_CORS_ORIGINS)")
 	tlsCert := fs.String("tls-cert", os.Getenv("RIVETKUBE_TLS_CERT_FILE"), "PEM certificate file: serve HTTPS and HTTP/2 (RIVETKUBE_TLS_CERT_FILE)")
@@ -74,8 +79,8 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 {
-		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024")
+	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 || *drainWorkers < 1 || *drainWorkers > 4096 {
+		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024, --drain-workers 1 to 4096")
 	}
 	cors, err := edge.ParseCORSOrigins(*corsOrigins)
 	if err != nil {
@@ -125,7 +130,7 @@ func run(args []string) error {
 		InspectorToken: os.Getenv("RIVETKUBE_INSPECTOR_TOKEN"),
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
-		MaxMessageSize: *maxMsg,
+		MaxMessageSize: *maxMsg, DrainWorkers: int(*drainWorkers),
 		CORS:           cors,
 		ClientTokens:   tokens,
 		Limits:         limits,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rivetkube/rivetkube/internal/admin"
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/store"
@@ -31,14 +32,18 @@ func (s *Server) mountAdmin() {
 	}))
 	s.mux.HandleFunc("PUT /admin/pools/{pool}", s.admin(func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
-			Ready     []uint64 `json:"ready"`
-			Draining  []uint64 `json:"draining"`
-			DrainRate float64  `json:"drainRate"`
+			Ready     []uint64    `json:"ready"`
+			Draining  []uint64    `json:"draining"`
+			DrainRate float64     `json:"drainRate"`
+			Ramp      *admin.Ramp `json:"ramp"`
 		}
 		if err := decodeJSONBody(r, &body); err != nil {
 			return err
 		}
 		pc := store.PoolConfig{Pool: r.PathValue("pool"), Ready: body.Ready, Draining: body.Draining, DrainRate: body.DrainRate}
+		if rp := body.Ramp; rp != nil {
+			pc.Ramp = &store.Ramp{Version: rp.Version, NewPercent: rp.NewPercent, MovePercent: rp.MovePercent}
+		}
 		if err := s.cfg.Admin.SetPoolRouting(r.Context(), pc); err != nil {
 			return err
 		}

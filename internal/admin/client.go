@@ -26,6 +26,7 @@ type PoolStatus struct {
 	Ready     []uint64                 `json:"ready"`
 	Draining  []uint64                 `json:"draining"`
 	DrainRate float64                  `json:"drainRate"`
+	Ramp      *Ramp                    `json:"ramp,omitempty"`
 	Actors    int                      `json:"actors"`
 	Runners   []Runner                 `json:"runners"`
 	Versions  map[string]VersionStatus `json:"versions"`
@@ -47,6 +48,12 @@ type VersionStatus struct {
 	Runners     int `json:"runners"`
 	LiveRunners int `json:"liveRunners"`
 	Actors      int `json:"actors"`
+	// Calls and FailedCalls count the requests the answering gateway
+	// routed to this version since it started, and those that failed in
+	// the engine or the actor (internal errors, action timeouts); a sample
+	// of the pool's traffic, for error rates.
+	Calls       int64 `json:"calls"`
+	FailedCalls int64 `json:"failedCalls"`
 }
 
 // Version returns the aggregate of version v (zero when no runner of it is
@@ -62,11 +69,23 @@ type Routing struct {
 	Ready     []uint64 `json:"ready"`
 	Draining  []uint64 `json:"draining"`
 	DrainRate float64  `json:"drainRate"`
+	// Ramp, when set, splits the pool between a ready version ramping in
+	// and the newest other ready version (a progressive rollout).
+	Ramp *Ramp `json:"ramp,omitempty"`
+}
+
+// Ramp is a progressive split: NewPercent of new actors go to Version, and
+// the engine moves actors until Version holds MovePercent of the actors of
+// the two versions (0 moves them all back: a rollback).
+type Ramp struct {
+	Version     uint64 `json:"version"`
+	NewPercent  int32  `json:"newPercent"`
+	MovePercent int32  `json:"movePercent"`
 }
 
 // Routing returns the routing part of the status.
 func (s PoolStatus) Routing() Routing {
-	return Routing{Ready: s.Ready, Draining: s.Draining, DrainRate: s.DrainRate}
+	return Routing{Ready: s.Ready, Draining: s.Draining, DrainRate: s.DrainRate, Ramp: s.Ramp}
 }
 
 // Error is an error answer of the admin API.

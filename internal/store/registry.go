@@ -39,6 +39,9 @@ func ValidatePoolConfig(c PoolConfig) error {
 	if math.IsNaN(c.DrainRate) || math.IsInf(c.DrainRate, 0) || c.DrainRate < 0 {
 		return fmt.Errorf("set pool config %s: drain rate %v: %w", c.Pool, c.DrainRate, ErrInvalid)
 	}
+	if err := validateRamp(c.Pool, c.Ramp); err != nil {
+		return err
+	}
 	for _, vs := range [][]uint64{c.Ready, c.Draining} {
 		for _, v := range vs {
 			if v < 1 || v > math.MaxInt64 {

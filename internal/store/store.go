@@ -299,6 +299,8 @@ type Queues interface {
 // Coordination is the distributed engine's shared state: the runner
 // registry, placements, pool version routing and named leases.
 type Coordination interface {
+	// Mover re-places many actors at once (the drain; see move.go).
+	Mover
 	// UpsertRunner registers a runner or refreshes its row (heartbeat now).
 	// ID and Pool must be non-empty and Version >= 1 (else ErrInvalid).
 	// StartedAt is set by the store when the row is created and kept by
@@ -395,5 +397,9 @@ type PoolConfig struct {
 	Ready     []uint64 // versions new actors may be placed on; the newest live one wins
 	Draining  []uint64 // versions whose actors move to the newest ready version
 	DrainRate float64  // actors per second moved off draining versions (0 = default chosen by the engine)
+	// Ramp, when set, splits new placements and actors between two ready
+	// versions (a progressive rollout); nil: the newest ready version
+	// takes everything.
+	Ramp      *Ramp
 	UpdatedAt time.Time
 }

@@ -31,7 +31,7 @@ func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, erro
 		return PoolStatus{}, errs.FromStore(err)
 	}
 	st := PoolStatus{
-		Pool: pool, Ready: nonNil(pc.Ready), Draining: nonNil(pc.Draining), DrainRate: pc.DrainRate,
+		Pool: pool, Ready: nonNil(pc.Ready), Draining: nonNil(pc.Draining), DrainRate: pc.DrainRate, Ramp: wireRamp(pc.Ramp),
 		Runners: []RunnerStatus{}, Versions: map[string]VersionStatus{},
 	}
 	for _, r := range v.byPool[pool] {
@@ -47,6 +47,7 @@ func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, erro
 			vs.LiveRunners++
 		}
 		vs.Actors += r.Actors
+		vs.Calls, vs.FailedCalls = rt.health.get(pool, r.Version)
 		st.Versions[key] = vs
 		st.Actors += r.Actors
 	}
@@ -77,6 +78,9 @@ func (rt *Router) SetPoolRouting(ctx context.Context, pc store.PoolConfig) error
 		if slices.Contains(pc.Draining, v) {
 			return errs.InvalidRequest("version %d cannot be both ready and draining", v)
 		}
+	}
+	if err := validRamp(pc); err != nil {
+		return err
 	}
 	if pc.DrainRate < 0 || pc.DrainRate > 100000 {
 		return errs.InvalidRequest("drainRate must be between 0 and 100000 actors per second")

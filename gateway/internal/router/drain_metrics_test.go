@@ -64,20 +64,27 @@ func TestDrainMetrics(t *testing.T) {
 	if err := rt.SetPoolRouting(ctx, store.PoolConfig{Pool: "default", Ready: []uint64{2}, Draining: []uint64{1}, DrainRate: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	buckets := map[string]float64{}
-	rt.drainTick(ctx, buckets, 1)
-	remaining := m.RemainingForTest("default", 1)
-	moved := testutil.ToFloat64(m.MovedForTest("default"))
-	if moved != n {
-		t.Errorf("actors moved = %v, want %d", moved, n)
-	}
-	// The tick that moved them measured before moving; the next one sees
-	// version 1 empty.
-	if remaining != n {
+	dr := newDrainer(rt)
+	t.Cleanup(dr.close)
+	// The tick measures before its dispatcher moves anything.
+	dr.tick(ctx)
+	if remaining := m.RemainingForTest("default", 1); remaining != n {
 		t.Errorf("remaining on version 1 before the moves = %v, want %d", remaining, n)
 	}
-	rt.drainTick(ctx, buckets, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(m.MovedForTest("default")) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("actors moved = %v, want %d", testutil.ToFloat64(m.MovedForTest("default")), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if moved := testutil.ToFloat64(m.MovedForTest("default")); moved != n {
+		t.Errorf("actors moved = %v, want %d", moved, n)
+	}
+	// The next tick sees version 1 empty.
+	dr.tick(ctx)
 	if got := m.RemainingForTest("default", 1); got != 0 {
 		t.Errorf("remaining on version 1 after the drain = %v, want 0", got)
 	}
+	dr.stopAll()
 }

@@ -76,6 +76,9 @@ type Config struct {
 	RunnerRefresh time.Duration
 	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
 	DefaultDrainRate float64
+	// DrainWorkers bounds the actors being moved at once by the drain,
+	// across pools (default 256; see drain.go).
+	DrainWorkers int
 	// ID names this gateway (leases, logs).
 	ID  string
 	Log *slog.Logger
@@ -98,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultDrainRate <= 0 {
 		c.DefaultDrainRate = 50
+	}
+	if c.DrainWorkers <= 0 {
+		c.DrainWorkers = 256
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -124,6 +130,7 @@ type Router struct {
 	placed  map[string]int // placements made since the last refresh, by runner
 
 	placements placementCache
+	health     versionHealth
 }
 
 type linkEntry struct {
@@ -283,6 +290,17 @@ func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store
 	if err != nil {
 		return store.Runner{}, errs.FromStore(err)
 	}
+	live := rt.placeable(v, pc, pool)
+	var newest uint64
+	for ver := range live {
+		newest = max(newest, ver)
+	}
+	return rt.leastLoaded(live[rampChoice(pc.Ramp, live, newest)])
+}
+
+// placeable returns the runners of pool that may take new placements, by
+// version: live, not draining, of a ready (and not draining) version.
+func (rt *Router) placeable(v *registryView, pc store.PoolConfig, pool string) map[uint64][]store.Runner {
 	live := map[uint64][]store.Runner{}
 	for _, r := range v.byPool[pool] {
 		if r.Draining || !v.alive(r, rt.cfg.Lease) || slices.Contains(pc.Draining, r.Version) {
@@ -293,11 +311,12 @@ func (rt *Router) pick(ctx context.Context, v *registryView, pool string) (store
 		}
 		live[r.Version] = append(live[r.Version], r)
 	}
-	var newest uint64
-	for ver := range live {
-		newest = max(newest, ver)
-	}
-	cands := live[newest]
+	return live
+}
+
+// leastLoaded picks the runner of cands with the fewest actors, counting
+// the placements made since the registry snapshot.
+func (rt *Router) leastLoaded(cands []store.Runner) (store.Runner, error) {
 	if len(cands) == 0 {
 		return store.Runner{}, errNoRunner
 	}
@@ -538,6 +557,7 @@ func (rt *Router) call(ctx context.Context, actorID string, target store.Runner,
 	if err != nil && rt.cfg.IsLinkLost(err) {
 		return errDroppedReply()
 	}
+	rt.health.note(target.Pool, target.Version, err)
 	return err
 }
 

@@ -204,7 +204,13 @@ func marshalPoolConfig(c store.PoolConfig, updated int64) []byte {
 		}
 	}
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(c.DrainRate))
-	return binary.AppendVarint(b, updated)
+	b = binary.AppendVarint(b, updated)
+	if r := c.Ramp; r != nil {
+		// Optional tail (records written before ramps end here).
+		b = binary.AppendUvarint(b, r.Version)
+		b = append(b, byte(r.NewPercent), byte(r.MovePercent))
+	}
+	return b
 }
 
 func unmarshalPoolConfig(b []byte) (store.PoolConfig, error) {
@@ -228,6 +234,10 @@ func unmarshalPoolConfig(b []byte) (store.PoolConfig, error) {
 	}
 	c.DrainRate = math.Float64frombits(bits)
 	c.UpdatedAt = fromNanos(d.varint())
+	if d.err == nil && len(d.b) != 0 {
+		c.Ramp = &store.Ramp{Version: d.uvarint()}
+		c.Ramp.NewPercent, c.Ramp.MovePercent = int32(d.byte()), int32(d.byte())
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errCorrupt
 	}

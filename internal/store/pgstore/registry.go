@@ -264,11 +264,19 @@ func (s *Store) SetPoolConfig(ctx context.Context, c store.PoolConfig) error {
 		return err
 	}
 	defer s.end()
-	_, err := s.pool.Exec(ctx, `INSERT INTO pool_configs (pool, ready, draining, drain_rate, updated_at)
-		VALUES ($1, $2, $3, $4, now())
+	var rampVersion *int64
+	var rampNew, rampMove int32
+	if r := c.Ramp; r != nil {
+		v := int64(r.Version)
+		rampVersion, rampNew, rampMove = &v, r.NewPercent, r.MovePercent
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO pool_configs (pool, ready, draining, drain_rate, updated_at,
+			ramp_version, ramp_new_percent, ramp_move_percent)
+		VALUES ($1, $2, $3, $4, now(), $5, $6, $7)
 		ON CONFLICT (pool) DO UPDATE SET ready = excluded.ready, draining = excluded.draining,
-			drain_rate = excluded.drain_rate, updated_at = excluded.updated_at`,
-		c.Pool, toInt64s(c.Ready), toInt64s(c.Draining), c.DrainRate)
+			drain_rate = excluded.drain_rate, updated_at = excluded.updated_at, ramp_version = excluded.ramp_version,
+			ramp_new_percent = excluded.ramp_new_percent, ramp_move_percent = excluded.ramp_move_percent`,
+		c.Pool, toInt64s(c.Ready), toInt64s(c.Draining), c.DrainRate, rampVersion, rampNew, rampMove)
 	if err != nil {
 		return fmt.Errorf("set pool config %s: %w", c.Pool, err)
 	}
@@ -282,9 +290,12 @@ func (s *Store) GetPoolConfig(ctx context.Context, pool string) (store.PoolConfi
 	}
 	defer s.end()
 	var ready, draining []int64
+	var rampVersion *int64
+	var rampNew, rampMove int32
 	c := store.PoolConfig{Pool: pool}
-	err := s.pool.QueryRow(ctx, `SELECT ready, draining, drain_rate, updated_at FROM pool_configs WHERE pool = $1`, pool).
-		Scan(&ready, &draining, &c.DrainRate, &c.UpdatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT ready, draining, drain_rate, updated_at, ramp_version, ramp_new_percent, ramp_move_percent
+		FROM pool_configs WHERE pool = $1`, pool).
+		Scan(&ready, &draining, &c.DrainRate, &c.UpdatedAt, &rampVersion, &rampNew, &rampMove)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return c, nil
@@ -292,6 +303,9 @@ func (s *Store) GetPoolConfig(ctx context.Context, pool string) (store.PoolConfi
 		return store.PoolConfig{}, fmt.Errorf("get pool config %s: %w", pool, err)
 	}
 	c.Ready, c.Draining = toUint64s(ready), toUint64s(draining)
+	if rampVersion != nil {
+		c.Ramp = &store.Ramp{Version: uint64(*rampVersion), NewPercent: rampNew, MovePercent: rampMove}
+	}
 	return c, nil
 }
 

@@ -578,6 +578,23 @@ func testPoolConfig(t *testing.T, s store.Store) {
 	if !slices.Equal(c2.Ready, []uint64{5}) || c2.Draining != nil || c2.DrainRate != 0 || !c2.UpdatedAt.After(c.UpdatedAt) {
 		t.Fatalf("GetPoolConfig after replacing = %+v (before %+v)", c2, c)
 	}
+	if c2.Ramp != nil {
+		t.Fatalf("GetPoolConfig without a ramp = %+v", c2.Ramp)
+	}
+	// A ramp round-trips, and a config without one clears it.
+	ramp := store.Ramp{Version: 6, NewPercent: 10, MovePercent: 100}
+	if err := s.SetPoolConfig(ctx, store.PoolConfig{Pool: pool, Ready: []uint64{6, 5}, Ramp: &ramp}); err != nil {
+		t.Fatal(err)
+	}
+	if c4, err := s.GetPoolConfig(ctx, pool); err != nil || c4.Ramp == nil || *c4.Ramp != ramp || !slices.Equal(c4.Ready, []uint64{6, 5}) {
+		t.Fatalf("GetPoolConfig with a ramp = %+v, %v; want ramp %+v", c4, err, ramp)
+	}
+	if err := s.SetPoolConfig(ctx, store.PoolConfig{Pool: pool, Ready: []uint64{5}}); err != nil {
+		t.Fatal(err)
+	}
+	if c5, err := s.GetPoolConfig(ctx, pool); err != nil || c5.Ramp != nil {
+		t.Fatalf("GetPoolConfig after the ramp was dropped = %+v, %v", c5, err)
+	}
 	if other, err := s.GetPoolConfig(ctx, newNS()); err != nil || other.Ready != nil {
 		t.Fatalf("another pool sees %+v, %v", other, err)
 	}
@@ -589,6 +606,9 @@ func testPoolConfig(t *testing.T, s store.Store) {
 		{Pool: pool, DrainRate: math.Inf(1)},
 		{Pool: pool, Ready: []uint64{0}},
 		{Pool: pool, Draining: []uint64{math.MaxUint64}},
+		{Pool: pool, Ramp: &store.Ramp{Version: 0}},
+		{Pool: pool, Ramp: &store.Ramp{Version: 2, NewPercent: 101}},
+		{Pool: pool, Ramp: &store.Ramp{Version: 2, MovePercent: -1}},
 	} {
 		wantErr(t, fmt.Sprintf("SetPoolConfig(%+v)", bad), s.SetPoolConfig(ctx, bad), store.ErrInvalid)
 	}
