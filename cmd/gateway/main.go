@@ -131,11 +131,11 @@ func run(args []string) error {
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
 		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
 		MaxMessageSize: *maxMsg, DrainWorkers: int(*drainWorkers),
-		CORS:           cors,
-		ClientTokens:   tokens,
-		Limits:         limits,
-		TLS:            tlsFiles,
-		Metrics:        metricsCfg,
+		CORS:         cors,
+		ClientTokens: tokens,
+		Limits:       limits,
+		TLS:          tlsFiles,
+		Metrics:      metricsCfg,
 	})
 	if err != nil {
 		return err
