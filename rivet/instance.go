@@ -429,6 +429,11 @@ func (in *instance) runTask(t task) {
 		in.requestStop(stopFailed)
 		return
 	}
+	if err := in.leaseErr(); err != nil {
+		t.abort(err)
+		in.requestStop(stopFailed)
+		return
+	}
 	in.taskActive.Store(true)
 	t.run()
 	in.taskActive.Store(false)

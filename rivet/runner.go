@@ -118,6 +118,7 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 	rt := newRuntime(st, committer, r.defs, id, cfg.Limits, log)
 	rt.placed = true
 	rt.endpoint = cfg.Endpoint
+	rt.lease = newLeaseGate(cfg.Lease, time.Now()) // counts from before the registration
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -176,12 +177,14 @@ func (r *Registry) RunRunner(ctx context.Context, cfg RunnerConfig) error {
 }
 
 // heartbeat keeps the runner's registry row fresh. When it cannot for a
-// whole lease, gateways may already have moved its actors, so it stops them
-// all without committing (their writes would be fenced anyway).
+// lease (minus a margin, see leaseGate), gateways may already have moved its
+// actors, so it stops them all without committing (their writes would be
+// fenced anyway) and instances run no task until a heartbeat succeeds again.
+// A heartbeat that succeeds after such a gap stops every instance first:
+// the actors may have moved meanwhile even though the row was never removed.
 func heartbeat(ctx context.Context, st store.Store, rt *runtime, row store.Runner, lease time.Duration, log *slog.Logger) {
 	t := time.NewTicker(lease / 5)
 	defer t.Stop()
-	lastOK := time.Now()
 	fenced := false
 	for {
 		select {
@@ -189,6 +192,7 @@ func heartbeat(ctx context.Context, st store.Store, rt *runtime, row store.Runne
 			return
 		case <-t.C:
 		}
+		sent := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, lease/2)
 		err := st.HeartbeatRunner(hctx, row.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -202,11 +206,15 @@ func heartbeat(ctx context.Context, st store.Store, rt *runtime, row store.Runne
 		}
 		cancel()
 		if err == nil {
-			lastOK = time.Now()
+			if !rt.lease.valid() {
+				log.Warn("heartbeat resumed after the lease ran out; stopping every actor")
+				rt.fenceAll()
+			}
+			rt.lease.renew(sent)
 			fenced = false
 			continue
 		}
-		if time.Since(lastOK) >= lease*4/5 && !fenced {
+		if !rt.lease.valid() && !fenced {
 			log.Error("heartbeat lost for a lease; stopping every actor", "err", err)
 			rt.fenceAll()
 			fenced = true
