@@ -52,8 +52,11 @@ func readActivationLogs(dir string) ([]chaosactors.Entry, error) {
 // each with at least one acknowledged (hence committed) write, whose
 // intervals [start, last committed write] overlap. An older instance that
 // commits after a newer one started is exactly what generation fencing
-// forbids. acked holds the operation ids of acknowledged writes.
-func CheckActivations(entries []chaosactors.Entry, acked map[string]bool, f *Findings) (instances, doubles int) {
+// forbids. acked maps the operation id of each acknowledged write to the
+// generation that answered it: an operation that a stale instance ran (and
+// failed to commit) before a retry reached the live one counts only for the
+// live one.
+func CheckActivations(entries []chaosactors.Entry, acked map[string]uint64, f *Findings) (instances, doubles int) {
 	type id struct {
 		actor string
 		gen   uint64
@@ -69,7 +72,7 @@ func CheckActivations(entries []chaosactors.Entry, acked map[string]bool, f *Fin
 		if e.Event == "wake" || e.T < in.start {
 			in.start = min(in.start, e.T)
 		}
-		if e.Event == "act" && acked[e.Op] {
+		if g, ok := acked[e.Op]; e.Event == "act" && ok && g == e.Gen {
 			in.committed = true
 			in.lastCommitted = max(in.lastCommitted, e.T)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,7 +136,9 @@ func CheckLinearizable(ops []Op, f *Findings) {
 			if f.VisualDir == "" {
 				f.VisualDir, _ = os.MkdirTemp("", "rivetkube-chaos-violations-")
 			}
-			path := filepath.Join(f.VisualDir, strings.ReplaceAll(r.actor, "/", "_")+".html")
+			base := filepath.Join(f.VisualDir, strings.ReplaceAll(r.actor, "/", "_"))
+			writeOps(base+".jsonl", groups[r.actor])
+			path := base + ".html"
 			if err := porcupine.VisualizePath(r.model, r.info, path); err != nil {
 				f.detail("actor %s: NOT LINEARIZABLE (visualization failed: %v)", r.actor, err)
 			} else {
@@ -143,6 +146,17 @@ func CheckLinearizable(ops []Op, f *Findings) {
 			}
 		}
 	}
+}
+
+// writeOps writes an actor's recorded operations, one JSON object a line.
+func writeOps(path string, ops []Op) {
+	var b strings.Builder
+	for _, o := range ops {
+		j, _ := json.Marshal(o)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // CheckLost compares every verification read (Final) with the writes

@@ -46,6 +46,7 @@ type Op struct {
 	Outcome Outcome
 	Int     int64  // counter result
 	Str     string // register result
+	Gen     uint64 // generation of the instance that acknowledged a write
 	Err     string // {group}/{code} or a transport class
 	Final   bool   // a verification read (after all faults, or after a restart)
 }

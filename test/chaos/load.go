@@ -71,17 +71,39 @@ func (l *load) run(ctx context.Context, workers int) {
 	wg.Wait()
 }
 
-// record runs fn as operation o and records it.
-func (l *load) record(o Op, fn func(ctx context.Context) (Op, error)) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	o.Call = l.h.now()
-	res, err := fn(ctx)
-	res.Return = l.h.now()
-	res.Call = o.Call
-	if err != nil {
-		res.Outcome, res.Err = classify(err)
+// resendFor bounds how long a write whose outcome is unknown is resent.
+const resendFor = 30 * time.Second
+
+// record runs fn as operation o and records it. A write whose outcome is
+// unknown is resent (the actors answer a resend of a client's latest
+// operation with its recorded result) until the outcome is known or
+// resendFor passes; the recorded interval spans every attempt. resend, when
+// not nil, replaces fn for the resends (a WebSocket increment is resent
+// over HTTP).
+func (l *load) record(o Op, fn, resend func(ctx context.Context) (Op, error)) bool {
+	call := l.h.now()
+	first := time.Now()
+	var res Op
+	var err error
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		f := fn
+		if attempt > 0 && resend != nil {
+			f = resend
+		}
+		res, err = f(ctx)
+		cancel()
+		res.Outcome, res.Err = OK, ""
+		if err != nil {
+			res.Outcome, res.Err = classify(err)
+		}
+		if res.Outcome != Unknown || !o.IsWrite() || time.Since(first) > resendFor {
+			break
+		}
+		res.Err = ""
+		time.Sleep(100 * time.Millisecond)
 	}
+	res.Call, res.Return = call, l.h.now()
 	l.h.add(res)
 	return err == nil
 }
@@ -99,32 +121,34 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 			key := counterKey(rng.IntN(l.counters()))
 			op := Op{Worker: w, Kind: KindIncr, Actor: actorID("counter", key), Arg: l.opID(w)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
-				n, err := client.Call[int64](ctx, cl.GetOrCreate("counter", key), "increment", op.Arg)
-				op.Int = n
+				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("counter", key), "increment", op.Arg)
+				op.Int, op.Gen = a.Count, a.Gen
 				return op, err
-			})
+			}, nil)
 		case p < 40:
 			key := counterKey(rng.IntN(l.counters()))
 			op := Op{Worker: w, Kind: KindCountGet, Actor: actorID("counter", key)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
-				n, err := client.Call[int64](ctx, cl.GetOrCreate("counter", key), "get")
-				op.Int = n
+				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("counter", key), "get")
+				op.Int, op.Gen = a.Count, a.Gen
 				return op, err
-			})
+			}, nil)
 		case p < 65:
 			key := registerKey(rng.IntN(l.registers()))
 			op := Op{Worker: w, Kind: KindPut, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", rng.IntN(3)), Arg: l.opID(w)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
-				return op, cl.GetOrCreate("register", key).Action(ctx, "put", nil, op.Key, op.Arg, op.Arg)
-			})
+				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("register", key), "put", op.Key, op.Arg, op.Arg)
+				op.Gen = a.Gen
+				return op, err
+			}, nil)
 		case p < 90:
 			key := registerKey(rng.IntN(l.registers()))
 			op := Op{Worker: w, Kind: KindGet, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", rng.IntN(3))}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
-				v, err := client.Call[string](ctx, cl.GetOrCreate("register", key), "get", op.Key)
-				op.Str = v
+				v, err := client.Call[chaosactors.Value](ctx, cl.GetOrCreate("register", key), "get", op.Key)
+				op.Str, op.Gen = v.Val, v.Gen
 				return op, err
-			})
+			}, nil)
 		default:
 			key := jobsKey(rng.IntN(l.jobs()))
 			op := Op{Worker: w, Kind: KindSend, Actor: actorID("jobs", key), Arg: l.opID(w)}
@@ -133,8 +157,13 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 				if err == nil && !res.Completed {
 					err = errNotCompleted
 				}
+				if err == nil {
+					var a chaosactors.Ack
+					err = res.Decode(&a)
+					op.Gen = a.Gen
+				}
 				return op, err
-			})
+			}, nil)
 		}
 		if !ok {
 			gw = (gw + 1) % len(l.endpoints)
@@ -174,8 +203,12 @@ func (l *load) wsWorker(ctx context.Context, w int) {
 		for i, n := 0, 10+rng.IntN(40); i < n && ctx.Err() == nil; i++ {
 			op := Op{Worker: w, Kind: KindIncrWS, Actor: actor, Arg: l.opID(w)}
 			if !l.record(op, func(ctx context.Context) (Op, error) {
-				v, err := client.Call[int64](ctx, conn, "increment", op.Arg)
-				op.Int = v
+				a, err := client.Call[chaosactors.Ack](ctx, conn, "increment", op.Arg)
+				op.Int, op.Gen = a.Count, a.Gen
+				return op, err
+			}, func(ctx context.Context) (Op, error) {
+				a, err := client.Call[chaosactors.Ack](ctx, l.client(gw).GetOrCreate("counter", key), "increment", op.Arg)
+				op.Int, op.Gen = a.Count, a.Gen
 				return op, err
 			}) {
 				break
@@ -209,7 +242,7 @@ func (l *load) verify(endpoint string, enc client.Encoding, deadline time.Durati
 	end := time.Now().Add(deadline)
 	try := func(o Op, fn func(ctx context.Context) (Op, error)) {
 		for {
-			if l.record(o, fn) {
+			if l.record(o, fn, nil) {
 				return
 			}
 			if time.Now().After(end) {
@@ -224,8 +257,8 @@ func (l *load) verify(endpoint string, enc client.Encoding, deadline time.Durati
 		key := counterKey(i)
 		o := Op{Worker: w, Kind: KindCountGet, Actor: actorID("counter", key), Final: true}
 		try(o, func(ctx context.Context) (Op, error) {
-			n, err := client.Call[int64](ctx, cl.Get("counter", key), "get")
-			o.Int = n
+			a, err := client.Call[chaosactors.Ack](ctx, cl.Get("counter", key), "get")
+			o.Int, o.Gen = a.Count, a.Gen
 			return o, notFoundOK(err)
 		})
 	}
@@ -234,8 +267,8 @@ func (l *load) verify(endpoint string, enc client.Encoding, deadline time.Durati
 		for k := 0; k < 3; k++ {
 			o := Op{Worker: w, Kind: KindGet, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", k), Final: true}
 			try(o, func(ctx context.Context) (Op, error) {
-				v, err := client.Call[string](ctx, cl.Get("register", key), "get", o.Key)
-				o.Str = v
+				v, err := client.Call[chaosactors.Value](ctx, cl.Get("register", key), "get", o.Key)
+				o.Str, o.Gen = v.Val, v.Gen
 				return o, notFoundOK(err)
 			})
 		}

@@ -28,7 +28,7 @@ type report struct {
 func analyse(h *History, entries []chaosactors.Entry, events []*eventLog, faults []FaultRecord, start time.Time) *report {
 	ops := h.Ops()
 	r := &report{byKind: map[string][3]int{}, errors: map[string]int{}, faults: faults}
-	acked := map[string]bool{}
+	acked := map[string]uint64{}
 	for _, o := range ops {
 		if o.Final {
 			continue
@@ -41,7 +41,7 @@ func analyse(h *History, entries []chaosactors.Entry, events []*eventLog, faults
 		case OK:
 			r.ok++
 			if o.IsWrite() {
-				acked[o.Arg] = true
+				acked[o.Arg] = o.Gen
 			}
 		case Failed:
 			r.failed++
