@@ -484,8 +484,13 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 	placedHere := false
 	if a.RunnerID != "" {
 		r, ok := v.runners[a.RunnerID]
-		if !ok {
-			// Maybe it registered after the snapshot.
+		if !ok || !v.alive(r, rt.cfg.Lease) {
+			// Maybe it registered, or heartbeated again, after the snapshot:
+			// an actor moves off its runner only on a fresh view, since a
+			// runner whose heartbeat resumed may host a new instance of
+			// this generation by now (found by the chaos harness; the store
+			// does not check the lease when placing, see
+			// docs/reliability.md).
 			if v, err = rt.registry(ctx, true); err != nil {
 				return errRetry
 			}
