@@ -96,6 +96,16 @@ var definite = map[string]bool{
 // report. Everything not known to be refused is Unknown: over-approximating
 // unknowns can hide a bug but never invents one.
 func classify(err error) (Outcome, string) {
+	// A call cut off with its WebSocket may have run, whatever close reason
+	// the server gave (the reason is wrapped as an *ActorError): check first.
+	switch {
+	case errors.Is(err, client.ErrConnectionLost):
+		return Unknown, "client/connection_lost"
+	case errors.Is(err, client.ErrConnClosed):
+		return Unknown, "client/conn_closed"
+	case errors.Is(err, errNotCompleted):
+		return Unknown, "queue/not_completed"
+	}
 	var ae *client.ActorError
 	if errors.As(err, &ae) {
 		code := ae.Group + "/" + ae.Code
@@ -106,12 +116,6 @@ func classify(err error) (Outcome, string) {
 	}
 	var ne net.Error
 	switch {
-	case errors.Is(err, client.ErrConnectionLost):
-		return Unknown, "client/connection_lost"
-	case errors.Is(err, client.ErrConnClosed):
-		return Unknown, "client/conn_closed"
-	case errors.Is(err, errNotCompleted):
-		return Unknown, "queue/not_completed"
 	case isDialError(err):
 		// Nothing was sent (the client retries only answers that say the
 		// request was not processed, so earlier attempts did not run).

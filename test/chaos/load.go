@@ -292,3 +292,18 @@ func notFoundOK(err error) error {
 	}
 	return err
 }
+
+// closingWrites puts one last value into every register through endpoint
+// i, as worker w (the self-test sends them through the liar).
+func (l *load) closingWrites(i, w int) {
+	cl := l.client(i)
+	for r := 0; r < l.registers(); r++ {
+		key := registerKey(r)
+		op := Op{Worker: w, Kind: KindPut, Actor: actorID("register", key), Key: "k0", Arg: l.opID(w)}
+		l.record(op, func(ctx context.Context) (Op, error) {
+			a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("register", key), "put", op.Key, op.Arg, op.Arg)
+			op.Gen = a.Gen
+			return op, err
+		}, nil)
+	}
+}

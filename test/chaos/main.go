@@ -152,6 +152,10 @@ func runCluster(ctx context.Context, cfg config, dir, gw, rn string) (int, error
 	if err := c.waitRunners(len(c.liveRunners()), 60*time.Second); err != nil {
 		logf("warning: %v", err)
 	}
+	if lr != nil {
+		lr.swallow.Store(true)
+		l.closingWrites(len(l.endpoints)-1, cfg.workers)
+	}
 	logf("load stopped; reading the final state")
 	unread := l.verify(c.gateways[len(c.gateways)-1].endpoint(), client.EncodingBARE, 2*time.Minute)
 
