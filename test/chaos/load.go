@@ -85,6 +85,7 @@ func (l *load) record(o Op, fn, resend func(ctx context.Context) (Op, error)) bo
 	first := time.Now()
 	var res Op
 	var err error
+	maybe := false // an earlier attempt may have applied
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		f := fn
@@ -97,10 +98,16 @@ func (l *load) record(o Op, fn, resend func(ctx context.Context) (Op, error)) bo
 		if err != nil {
 			res.Outcome, res.Err = classify(err)
 		}
+		if res.Outcome == Unknown {
+			maybe = true
+		}
+		if res.Outcome == Failed && maybe {
+			// This attempt did not run, an earlier one may have.
+			res.Outcome = Unknown
+		}
 		if res.Outcome != Unknown || !o.IsWrite() || time.Since(first) > resendFor {
 			break
 		}
-		res.Err = ""
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.Call, res.Return = call, l.h.now()

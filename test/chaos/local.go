@@ -36,7 +36,11 @@ func runLocal(ctx context.Context, cfg config, dir, bin string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	defer func() { p.Stop(10 * time.Second) }()
+	defer func() {
+		if p != nil {
+			p.Stop(10 * time.Second)
+		}
+	}()
 
 	h := newHistory()
 	l := &load{h: h, actors: cfg.actors, seed: cfg.seed, endpoints: []string{"http://" + addr}, encodings: []client.Encoding{client.EncodingBARE}}
@@ -54,12 +58,15 @@ func runLocal(ctx context.Context, cfg config, dir, bin string) (int, error) {
 		rec := FaultRecord{Kind: "local-kill", Target: "local-engine", At: h.now()}
 		p.Kill() // the writes in flight end with unknown outcomes
 		cancel()
-		wg.Wait()
 		time.Sleep(down)
-		if p, err = start(); err != nil {
+		p, err = start()
+		if err != nil {
 			return 2, fmt.Errorf("restart %d: %w", i+1, err)
 		}
 		rec.End = h.now()
+		// Workers resend the writes they did not hear back about (to the
+		// restarted engine) before they stop.
+		wg.Wait()
 		faults = append(faults, rec)
 		unread += l.verify("http://"+addr, client.EncodingBARE, time.Minute)
 		if (i+1)%10 == 0 {
