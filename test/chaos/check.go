@@ -13,9 +13,9 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// checkTimeout bounds porcupine's search for one actor; a search that runs
-// out is reported as inconclusive, never as a violation.
-const checkTimeout = 30 * time.Second
+// checkTimeout bounds porcupine's search for one actor (-check-timeout); a
+// search that runs out is reported as inconclusive, never as a violation.
+var checkTimeout = 60 * time.Second
 
 // Findings are the results of the checks.
 type Findings struct {

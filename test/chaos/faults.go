@@ -77,6 +77,7 @@ type injector struct {
 	c     *cluster
 	h     *History
 	kinds []string
+	gap   float64 // scales step.Wait
 	rng   *rand.Rand
 	log   func(format string, args ...any)
 
@@ -101,7 +102,7 @@ func (in *injector) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.Wait):
+		case <-time.After(time.Duration(float64(s.Wait) * in.gap)):
 		}
 		rec := FaultRecord{Kind: s.Kind, At: in.h.now()}
 		target, err := in.apply(s)

@@ -49,6 +49,9 @@ type Op struct {
 	Gen     uint64 // generation of the instance that acknowledged a write
 	Err     string // {group}/{code} or a transport class
 	Final   bool   // a verification read (after all faults, or after a restart)
+	// Resent holds the error classes of earlier attempts of a write that
+	// was resent because their outcome was unknown.
+	Resent []string
 }
 
 // IsWrite reports whether the operation changes state.

@@ -86,6 +86,7 @@ func (l *load) record(o Op, fn, resend func(ctx context.Context) (Op, error)) bo
 	var res Op
 	var err error
 	maybe := false // an earlier attempt may have applied
+	var resent []string
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		f := fn
@@ -108,9 +109,10 @@ func (l *load) record(o Op, fn, resend func(ctx context.Context) (Op, error)) bo
 		if res.Outcome != Unknown || !o.IsWrite() || time.Since(first) > resendFor {
 			break
 		}
+		resent = append(resent, res.Err)
 		time.Sleep(100 * time.Millisecond)
 	}
-	res.Call, res.Return = call, l.h.now()
+	res.Call, res.Return, res.Resent = call, l.h.now(), resent
 	l.h.add(res)
 	return err == nil
 }

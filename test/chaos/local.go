@@ -84,8 +84,5 @@ func runLocal(ctx context.Context, cfg config, dir, bin string) (int, error) {
 	rep.unread = unread
 	rep.print(os.Stdout)
 	rep.lastLine(os.Stdout)
-	if rep.bad() {
-		return 1, nil
-	}
-	return 0, nil
+	return rep.exitCode(cfg), nil
 }

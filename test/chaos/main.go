@@ -28,6 +28,9 @@ type config struct {
 	gateways  int
 	runners   int
 	keepFiles bool
+	minOps    int
+	minFaults int
+	faultGap  float64
 }
 
 func main() {
@@ -37,13 +40,17 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 0, "seed of the fault schedule and the workers (0: from the clock; printed)")
 	flag.IntVar(&cfg.workers, "workers", 8, "client workers")
 	flag.IntVar(&cfg.actors, "actors", 24, "counters (registers: half as many, queue actors: a quarter)")
-	flag.StringVar(&faults, "faults", "all", "fault kinds, comma-separated, or all or none: runner-kill,gateway-kill,runner-pause,pg-restart,drain,link-delay,link-drop")
+	flag.StringVar(&faults, "faults", "all", "fault kinds, comma-separated (a kind named twice is drawn twice as often), or all or none: runner-kill,gateway-kill,runner-pause,pg-restart,drain,link-delay,link-drop")
 	flag.BoolVar(&cfg.selftest, "selftest", false, "put a lying proxy in front of one gateway; pass only if the checks catch it")
 	flag.BoolVar(&cfg.local, "local", false, "kill -9 the local engine (embedded store) under writes instead")
 	flag.IntVar(&cfg.kills, "kills", 100, "with -local: how many times the engine is killed")
 	flag.IntVar(&cfg.gateways, "gateways", 2, "gateway processes")
 	flag.IntVar(&cfg.runners, "runners", 3, "runner processes")
 	flag.BoolVar(&cfg.keepFiles, "keep", false, "keep the temp dir with the binaries and activation logs")
+	flag.IntVar(&cfg.minOps, "min-ops", 0, "fail unless at least this many operations ran (CI)")
+	flag.IntVar(&cfg.minFaults, "min-faults", 0, "fail unless at least this many faults were injected (CI)")
+	flag.Float64Var(&cfg.faultGap, "fault-gap", 1, "scales the pause between faults (1.5 to 4 s at 1)")
+	flag.DurationVar(&checkTimeout, "check-timeout", checkTimeout, "bound of porcupine's search per actor (past it the actor is inconclusive)")
 	flag.Parse()
 	var err error
 	if cfg.faults, err = parseFaults(faults); err != nil {
@@ -53,8 +60,8 @@ func main() {
 	if cfg.seed == 0 {
 		cfg.seed = uint64(time.Now().UnixNano())
 	}
-	if cfg.workers < 1 || cfg.actors < 1 || cfg.gateways < 1 || cfg.runners < 1 || cfg.duration <= 0 {
-		fmt.Fprintln(os.Stderr, "chaos: -workers, -actors, -gateways, -runners and -duration must be positive")
+	if cfg.workers < 1 || cfg.actors < 1 || cfg.gateways < 1 || cfg.runners < 1 || cfg.duration <= 0 || cfg.faultGap <= 0 || checkTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "chaos: -workers, -actors, -gateways, -runners, -duration, -fault-gap and -check-timeout must be positive")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -137,7 +144,7 @@ func runCluster(ctx context.Context, cfg config, dir, gw, rn string) (int, error
 
 	loadCtx, stopLoad := context.WithTimeout(runCtx, cfg.duration)
 	defer stopLoad()
-	in := &injector{c: c, h: h, kinds: cfg.faults, rng: rand.New(rand.NewPCG(cfg.seed, 0xfa17)), log: logf}
+	in := &injector{c: c, h: h, kinds: cfg.faults, gap: cfg.faultGap, rng: rand.New(rand.NewPCG(cfg.seed, 0xfa17)), log: logf}
 	done := make(chan struct{})
 	go func() { defer close(done); in.run(loadCtx) }()
 	go progress(loadCtx, h)
@@ -180,10 +187,7 @@ func runCluster(ctx context.Context, cfg config, dir, gw, rn string) (int, error
 		return 1, nil
 	}
 	rep.lastLine(os.Stdout)
-	if rep.bad() {
-		return 1, nil
-	}
-	return 0, nil
+	return rep.exitCode(cfg), nil
 }
 
 // progress prints a line every 10 s.

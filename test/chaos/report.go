@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ func analyse(h *History, entries []chaosactors.Entry, events []*eventLog, faults
 		}
 		if o.Err != "" {
 			r.errors[o.Err]++
+		}
+		for _, e := range o.Resent {
+			r.errors[e+" (then resent)"]++
 		}
 	}
 	CheckLinearizable(ops, &r.f)
@@ -113,6 +117,28 @@ func recoveries(ops []Op, entries []chaosactors.Entry, faults []FaultRecord, sta
 }
 
 func (r *report) bad() bool { return r.f.Lost > 0 || r.f.Violations > 0 || r.doubles > 0 }
+
+// exitCode is 1 when a check failed or the run was too small for -min-ops
+// or -min-faults (said on stderr, so that the summary stays the last line
+// of stdout).
+func (r *report) exitCode(cfg config) int {
+	small := false
+	if r.ops < cfg.minOps {
+		fmt.Fprintf(os.Stderr, "chaos: only %d operations ran, -min-ops is %d\n", r.ops, cfg.minOps)
+		small = true
+	}
+	if len(r.faults) < cfg.minFaults {
+		fmt.Fprintf(os.Stderr, "chaos: only %d faults were injected, -min-faults is %d\n", len(r.faults), cfg.minFaults)
+		small = true
+	}
+	if r.bad() || small || r.faultErrs > 0 {
+		if r.faultErrs > 0 {
+			fmt.Fprintf(os.Stderr, "chaos: %d faults could not be injected or healed\n", r.faultErrs)
+		}
+		return 1
+	}
+	return 0
+}
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, "== chaos report")
