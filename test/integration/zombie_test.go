@@ -1,7 +1,7 @@
 package integration
 
 import (
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/rivetkube/rivetkube/client"
