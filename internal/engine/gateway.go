@@ -73,7 +73,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if cfg.PostgresURL == "" {
 		return nil, errors.New("gateway needs a PostgreSQL URL (--postgres or RIVETKUBE_POSTGRES_URL)")
 	}
-	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns})
+	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns, PlaceLease: cfg.Lease})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
