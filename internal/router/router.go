@@ -486,11 +486,9 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 		r, ok := v.runners[a.RunnerID]
 		if !ok || !v.alive(r, rt.cfg.Lease) {
 			// Maybe it registered, or heartbeated again, after the snapshot:
-			// an actor moves off its runner only on a fresh view, since a
-			// runner whose heartbeat resumed may host a new instance of
-			// this generation by now (found by the chaos harness; the store
-			// does not check the lease when placing, see
-			// docs/reliability.md).
+			// an actor moves off its runner only on a fresh view (Place
+			// itself refuses to take it from a runner within its lease,
+			// see pgstore.Options.PlaceLease; this spares the attempt).
 			if v, err = rt.registry(ctx, true); err != nil {
 				return errRetry
 			}
