@@ -11,6 +11,12 @@ import (
 	"github.com/rivetkube/rivetkube/test/chaos/chaosactors"
 )
 
+// Answerer is the instance that answered an operation.
+type Answerer struct {
+	Gen    uint64
+	Runner string
+}
+
 // instance is one activation of an actor as the activation log shows it.
 type instance struct {
 	actor, runner string
@@ -52,18 +58,20 @@ func readActivationLogs(dir string) ([]chaosactors.Entry, error) {
 // each with at least one acknowledged (hence committed) write, whose
 // intervals [start, last committed write] overlap. An older instance that
 // commits after a newer one started is exactly what generation fencing
-// forbids. acked maps the operation id of each acknowledged write to the
-// generation that answered it: an operation that a stale instance ran (and
-// failed to commit) before a retry reached the live one counts only for the
-// live one.
-func CheckActivations(entries []chaosactors.Entry, acked map[string]uint64, f *Findings) (instances, doubles int) {
+// forbids, and so are two instances of one generation on two runners.
+// acked maps the operation id of each acknowledged write to the instance
+// (generation, runner) that answered it: an operation that a stale
+// instance ran (and failed to commit) before a retry reached the live one
+// counts only for the live one.
+func CheckActivations(entries []chaosactors.Entry, acked map[string]Answerer, f *Findings) (instances, doubles int) {
 	type id struct {
-		actor string
-		gen   uint64
+		actor  string
+		gen    uint64
+		runner string
 	}
 	m := map[id]*instance{}
 	for _, e := range entries {
-		k := id{e.Actor, e.Gen}
+		k := id{e.Actor, e.Gen, e.Runner}
 		in := m[k]
 		if in == nil {
 			in = &instance{actor: e.Actor, gen: e.Gen, runner: e.Runner, start: e.T}
@@ -72,7 +80,7 @@ func CheckActivations(entries []chaosactors.Entry, acked map[string]uint64, f *F
 		if e.Event == "wake" || e.T < in.start {
 			in.start = min(in.start, e.T)
 		}
-		if g, ok := acked[e.Op]; e.Event == "act" && ok && g == e.Gen {
+		if a, ok := acked[e.Op]; e.Event == "act" && ok && a == (Answerer{e.Gen, e.Runner}) {
 			in.committed = true
 			in.lastCommitted = max(in.lastCommitted, e.T)
 		}

@@ -131,21 +131,25 @@ func TestCheckActivations(t *testing.T) {
 	tests := []struct {
 		name    string
 		entries []chaosactors.Entry
-		acked   map[string]uint64
+		acked   map[string]Answerer
 		doubles int
 	}{
 		{"clean failover", []chaosactors.Entry{
 			e(1, "a", "wake", "", 0), e(1, "a", "act", "w0-1", 1),
 			e(2, "b", "wake", "", 5), e(2, "b", "act", "w0-2", 6),
-		}, map[string]uint64{"w0-1": 1, "w0-2": 2}, 0},
+		}, map[string]Answerer{"w0-1": {1, "a"}, "w0-2": {2, "b"}}, 0},
 		{"a fenced zombie ran an operation a retry committed elsewhere", []chaosactors.Entry{
 			e(1, "a", "wake", "", 0), e(1, "a", "act", "w0-1", 1),
 			e(2, "b", "wake", "", 5), e(1, "a", "act", "w0-2", 6), e(2, "b", "act", "w0-2", 7),
-		}, map[string]uint64{"w0-1": 1, "w0-2": 2}, 0},
+		}, map[string]Answerer{"w0-1": {1, "a"}, "w0-2": {2, "b"}}, 0},
 		{"an old generation committed after the new one started", []chaosactors.Entry{
 			e(1, "a", "wake", "", 0), e(1, "a", "act", "w0-1", 1),
 			e(2, "b", "wake", "", 5), e(2, "b", "act", "w0-2", 6), e(1, "a", "act", "w1-1", 7),
-		}, map[string]uint64{"w0-1": 1, "w0-2": 2, "w1-1": 1}, 1},
+		}, map[string]Answerer{"w0-1": {1, "a"}, "w0-2": {2, "b"}, "w1-1": {1, "a"}}, 1},
+		{"one generation on two runners", []chaosactors.Entry{
+			e(1, "a", "wake", "", 0), e(1, "a", "act", "w0-1", 1),
+			e(1, "b", "wake", "", 2), e(1, "b", "act", "w1-1", 3), e(1, "a", "act", "w0-2", 4),
+		}, map[string]Answerer{"w0-1": {1, "a"}, "w1-1": {1, "b"}, "w0-2": {1, "a"}}, 1},
 	}
 	for _, tc := range tests {
 		var f Findings

@@ -46,7 +46,8 @@ type Op struct {
 	Outcome Outcome
 	Int     int64  // counter result
 	Str     string // register result
-	Gen     uint64 // generation of the instance that acknowledged a write
+	Gen     uint64 // generation of the instance that answered
+	Runner  string // runner of the instance that answered
 	Err     string // {group}/{code} or a transport class
 	Final   bool   // a verification read (after all faults, or after a restart)
 	// Resent holds the error classes of earlier attempts of a write that

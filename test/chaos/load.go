@@ -131,7 +131,7 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 			op := Op{Worker: w, Kind: KindIncr, Actor: actorID("counter", key), Arg: l.opID(w)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
 				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("counter", key), "increment", op.Arg)
-				op.Int, op.Gen = a.Count, a.Gen
+				op.Int, op.Gen, op.Runner = a.Count, a.Gen, a.Runner
 				return op, err
 			}, nil)
 		case p < 40:
@@ -139,7 +139,7 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 			op := Op{Worker: w, Kind: KindCountGet, Actor: actorID("counter", key)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
 				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("counter", key), "get")
-				op.Int, op.Gen = a.Count, a.Gen
+				op.Int, op.Gen, op.Runner = a.Count, a.Gen, a.Runner
 				return op, err
 			}, nil)
 		case p < 65:
@@ -147,7 +147,7 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 			op := Op{Worker: w, Kind: KindPut, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", rng.IntN(3)), Arg: l.opID(w)}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
 				a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("register", key), "put", op.Key, op.Arg, op.Arg)
-				op.Gen = a.Gen
+				op.Gen, op.Runner = a.Gen, a.Runner
 				return op, err
 			}, nil)
 		case p < 90:
@@ -155,7 +155,7 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 			op := Op{Worker: w, Kind: KindGet, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", rng.IntN(3))}
 			ok = l.record(op, func(ctx context.Context) (Op, error) {
 				v, err := client.Call[chaosactors.Value](ctx, cl.GetOrCreate("register", key), "get", op.Key)
-				op.Str, op.Gen = v.Val, v.Gen
+				op.Str, op.Gen, op.Runner = v.Val, v.Gen, v.Runner
 				return op, err
 			}, nil)
 		default:
@@ -169,7 +169,7 @@ func (l *load) httpWorker(ctx context.Context, w int) {
 				if err == nil {
 					var a chaosactors.Ack
 					err = res.Decode(&a)
-					op.Gen = a.Gen
+					op.Gen, op.Runner = a.Gen, a.Runner
 				}
 				return op, err
 			}, nil)
@@ -213,11 +213,11 @@ func (l *load) wsWorker(ctx context.Context, w int) {
 			op := Op{Worker: w, Kind: KindIncrWS, Actor: actor, Arg: l.opID(w)}
 			if !l.record(op, func(ctx context.Context) (Op, error) {
 				a, err := client.Call[chaosactors.Ack](ctx, conn, "increment", op.Arg)
-				op.Int, op.Gen = a.Count, a.Gen
+				op.Int, op.Gen, op.Runner = a.Count, a.Gen, a.Runner
 				return op, err
 			}, func(ctx context.Context) (Op, error) {
 				a, err := client.Call[chaosactors.Ack](ctx, l.client(gw).GetOrCreate("counter", key), "increment", op.Arg)
-				op.Int, op.Gen = a.Count, a.Gen
+				op.Int, op.Gen, op.Runner = a.Count, a.Gen, a.Runner
 				return op, err
 			}) {
 				break
@@ -267,7 +267,7 @@ func (l *load) verify(endpoint string, enc client.Encoding, deadline time.Durati
 		o := Op{Worker: w, Kind: KindCountGet, Actor: actorID("counter", key), Final: true}
 		try(o, func(ctx context.Context) (Op, error) {
 			a, err := client.Call[chaosactors.Ack](ctx, cl.Get("counter", key), "get")
-			o.Int, o.Gen = a.Count, a.Gen
+			o.Int, o.Gen, o.Runner = a.Count, a.Gen, a.Runner
 			return o, notFoundOK(err)
 		})
 	}
@@ -277,7 +277,7 @@ func (l *load) verify(endpoint string, enc client.Encoding, deadline time.Durati
 			o := Op{Worker: w, Kind: KindGet, Actor: actorID("register", key), Key: fmt.Sprintf("k%d", k), Final: true}
 			try(o, func(ctx context.Context) (Op, error) {
 				v, err := client.Call[chaosactors.Value](ctx, cl.Get("register", key), "get", o.Key)
-				o.Str, o.Gen = v.Val, v.Gen
+				o.Str, o.Gen, o.Runner = v.Val, v.Gen, v.Runner
 				return o, notFoundOK(err)
 			})
 		}
@@ -311,7 +311,7 @@ func (l *load) closingWrites(i, w int) {
 		op := Op{Worker: w, Kind: KindPut, Actor: actorID("register", key), Key: "k0", Arg: l.opID(w)}
 		l.record(op, func(ctx context.Context) (Op, error) {
 			a, err := client.Call[chaosactors.Ack](ctx, cl.GetOrCreate("register", key), "put", op.Key, op.Arg, op.Arg)
-			op.Gen = a.Gen
+			op.Gen, op.Runner = a.Gen, a.Runner
 			return op, err
 		}, nil)
 	}

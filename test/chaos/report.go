@@ -29,7 +29,7 @@ type report struct {
 func analyse(h *History, entries []chaosactors.Entry, events []*eventLog, faults []FaultRecord, start time.Time) *report {
 	ops := h.Ops()
 	r := &report{byKind: map[string][3]int{}, errors: map[string]int{}, faults: faults}
-	acked := map[string]uint64{}
+	acked := map[string]Answerer{}
 	for _, o := range ops {
 		if o.Final {
 			continue
@@ -42,7 +42,7 @@ func analyse(h *History, entries []chaosactors.Entry, events []*eventLog, faults
 		case OK:
 			r.ok++
 			if o.IsWrite() {
-				acked[o.Arg] = o.Gen
+				acked[o.Arg] = Answerer{o.Gen, o.Runner}
 			}
 		case Failed:
 			r.failed++

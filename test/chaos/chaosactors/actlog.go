@@ -30,8 +30,24 @@ var actlog struct {
 	runner string
 }
 
+// runnerName names this process in the log and in answers.
+func runnerName() string {
+	openLog()
+	return actlog.runner
+}
+
 func logEntry(actor string, gen uint64, event, op string) {
+	openLog()
+	if actlog.f == nil {
+		return
+	}
+	b, _ := json.Marshal(Entry{Actor: actor, Gen: gen, Runner: actlog.runner, Event: event, Op: op, T: time.Now().UnixNano()})
+	_, _ = actlog.f.Write(append(b, '\n'))
+}
+
+func openLog() {
 	actlog.once.Do(func() {
+		actlog.runner = fmt.Sprintf("%s/%d", os.Getenv(RunnerEnv), os.Getpid())
 		path := os.Getenv(LogEnv)
 		if path == "" {
 			return
@@ -42,11 +58,5 @@ func logEntry(actor string, gen uint64, event, op string) {
 			return
 		}
 		actlog.f = f
-		actlog.runner = fmt.Sprintf("%s/%d", os.Getenv(RunnerEnv), os.Getpid())
 	})
-	if actlog.f == nil {
-		return
-	}
-	b, _ := json.Marshal(Entry{Actor: actor, Gen: gen, Runner: actlog.runner, Event: event, Op: op, T: time.Now().UnixNano()})
-	_, _ = actlog.f.Write(append(b, '\n'))
 }

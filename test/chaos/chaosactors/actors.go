@@ -43,19 +43,21 @@ type JobsState struct {
 	Done map[string]bool `cbor:"done"`
 }
 
-// Ack is what a counter operation or a put answers: the count and the
-// generation of the instance that ran it, so the harness knows which
+// Ack is what a counter operation or a put answers: the count, and the
+// generation and runner of the instance that ran it, so the harness knows which
 // activation committed a write or served a read.
 type Ack struct {
-	Count int64  `cbor:"count"`
-	Gen   uint64 `cbor:"gen"`
+	Count  int64  `cbor:"count"`
+	Gen    uint64 `cbor:"gen"`
+	Runner string `cbor:"runner"` // as in the activation log
 }
 
 // Value is what a register read answers: the value and the generation of
 // the instance that served it.
 type Value struct {
-	Val string `cbor:"val"`
-	Gen uint64 `cbor:"gen"`
+	Val    string `cbor:"val"`
+	Gen    uint64 `cbor:"gen"`
+	Runner string `cbor:"runner"`
 }
 
 // CountEvent is the event the counter broadcasts after each increment.
@@ -80,7 +82,7 @@ var Counter = rivet.New("counter", hooks[CounterState]()).
 		logEntry(id(c), c.Generation(), "act", op)
 		s := c.State()
 		if last, ok := s.Last[clientOf(op)]; ok && last.Op == op {
-			return Ack{Count: last.Ack.Count, Gen: c.Generation()}, nil // a resend
+			return Ack{Count: last.Ack.Count, Gen: c.Generation(), Runner: runnerName()}, nil // a resend
 		}
 		s.Count++
 		if err := c.Broadcast(CountEvent, s.Count); err != nil {
@@ -89,12 +91,12 @@ var Counter = rivet.New("counter", hooks[CounterState]()).
 		if s.Last == nil {
 			s.Last = map[string]OpAck{}
 		}
-		a := Ack{Count: s.Count, Gen: c.Generation()}
+		a := Ack{Count: s.Count, Gen: c.Generation(), Runner: runnerName()}
 		s.Last[clientOf(op)] = OpAck{Op: op, Ack: a}
 		return a, nil
 	}).
 	Action("get", func(c *rivet.Ctx[CounterState]) (Ack, error) {
-		return Ack{Count: c.State().Count, Gen: c.Generation()}, nil
+		return Ack{Count: c.State().Count, Gen: c.Generation(), Runner: runnerName()}, nil
 	})
 
 // Register is a map of registers: put(k, v, op) answers an Ack, get(k)
@@ -104,17 +106,17 @@ var Register = rivet.New("register", hooks[RegisterState]()).
 		logEntry(id(c), c.Generation(), "act", op)
 		s := c.State()
 		if s.Last[clientOf(op)] == op {
-			return Ack{Gen: c.Generation()}, nil // a resend
+			return Ack{Gen: c.Generation(), Runner: runnerName()}, nil // a resend
 		}
 		if s.Values == nil {
 			s.Values, s.Last = map[string]string{}, map[string]string{}
 		}
 		s.Values[k] = v
 		s.Last[clientOf(op)] = op
-		return Ack{Gen: c.Generation()}, nil
+		return Ack{Gen: c.Generation(), Runner: runnerName()}, nil
 	}).
 	Action("get", func(c *rivet.Ctx[RegisterState], k string) (Value, error) {
-		return Value{Val: c.State().Values[k], Gen: c.Generation()}, nil
+		return Value{Val: c.State().Values[k], Gen: c.Generation(), Runner: runnerName()}, nil
 	})
 
 // jobsOptions adds the Run loop to the hooks.
@@ -137,7 +139,7 @@ func jobsOptions() rivet.Options[JobsState] {
 				c.State().Done = map[string]bool{}
 			}
 			c.State().Done[op] = true
-			if err := m.Complete(Ack{Gen: c.Generation()}); err != nil {
+			if err := m.Complete(Ack{Gen: c.Generation(), Runner: runnerName()}); err != nil {
 				return err
 			}
 		}
