@@ -90,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.PostgresURL == "" {
 		return nil, errors.New("gateway needs a PostgreSQL URL (--postgres or RIVETKUBE_POSTGRES_URL)")
 	}
-	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns})
+	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns, PlaceLease: cfg.Lease})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

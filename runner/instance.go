@@ -453,6 +453,11 @@ func (in *Instance) runTask(t task) (detached bool) {
 		in.requestStop(stopFailed)
 		return false
 	}
+	if err := in.leaseErr(); err != nil {
+		t.abort(err)
+		in.requestStop(stopFailed)
+		return
+	}
 	h := &hold{suspendable: t.wait}
 	in.cur = h
 	in.taskActive.Store(true)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -109,9 +110,8 @@ func (q *Queue) Len() int { return q.in.queue.len() }
 // queueBuf is the in-memory view of the actor's undelivered messages.
 type queueBuf struct {
 	mu      sync.Mutex
-	msgs    []store.QueueMessage
-	lastSeq uint64
-	notify  chan struct{} // closed and replaced when messages arrive
+	msgs    []store.QueueMessage // sorted by Seq
+	notify  chan struct{}        // closed and replaced when messages arrive
 	waiters map[uint64]chan []byte
 }
 
@@ -120,23 +120,37 @@ func (b *queueBuf) init() {
 	b.waiters = map[uint64]chan []byte{}
 }
 
-// add appends messages not seen before and wakes Next.
+// add inserts the messages not buffered yet, in sequence order, and wakes
+// Next. Concurrent senders may add out of sequence order (their store
+// writes finished in one order, their adds run in the other): a message
+// with a lower sequence than one already buffered must still be added.
+// (A high-water mark used to drop it as already seen; it then waited in
+// the store until the next activation and its waiting sender timed out.
+// Found by the chaos harness.)
 func (b *queueBuf) add(ms ...store.QueueMessage) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	added := false
 	for _, m := range ms {
-		if m.Seq <= b.lastSeq {
-			continue
+		if b.insert(m) {
+			added = true
 		}
-		b.lastSeq = m.Seq
-		b.msgs = append(b.msgs, m)
-		added = true
 	}
 	if added {
 		close(b.notify)
 		b.notify = make(chan struct{})
 	}
+}
+
+// insert puts m at its place in msgs (kept sorted by Seq) unless it is
+// there already. b.mu is held.
+func (b *queueBuf) insert(m store.QueueMessage) bool {
+	i, found := slices.BinarySearchFunc(b.msgs, m.Seq, func(x store.QueueMessage, seq uint64) int { return cmp.Compare(x.Seq, seq) })
+	if found {
+		return false
+	}
+	b.msgs = slices.Insert(b.msgs, i, m)
+	return true
 }
 
 // take removes the first message matching names, or returns a channel
@@ -156,7 +170,7 @@ func (b *queueBuf) take(names []string) (*store.QueueMessage, <-chan struct{}) {
 func (b *queueBuf) putBack(m *store.QueueMessage) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.msgs = append([]store.QueueMessage{*m}, b.msgs...)
+	b.insert(*m)
 }
 
 func (b *queueBuf) len() int {

@@ -127,6 +127,7 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 	rt := NewRuntime(RuntimeConfig{Store: st, Committer: committer, Defs: defs, RunnerID: id, Placed: true, Limits: cfg.Limits, Log: log,
 		Metrics: obs.runner})
 	rt.SetEndpoint(cfg.Endpoint)
+	rt.lease = newLeaseGate(cfg.Lease, time.Now()) // counts from before the registration
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -194,12 +195,14 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 }
 
 // heartbeat keeps the runner's registry row fresh. When it cannot for a
-// whole lease, gateways may already have moved its actors, so it stops them
-// all without committing (their writes would be fenced anyway).
+// lease (minus a margin, see leaseGate), gateways may already have moved its
+// actors, so it stops them all without committing (their writes would be
+// fenced anyway) and instances run no task until a heartbeat succeeds again.
+// A heartbeat that succeeds after such a gap stops every instance first:
+// the actors may have moved meanwhile even though the row was never removed.
 func heartbeat(ctx context.Context, st store.Store, rt *Runtime, row store.Runner, lease time.Duration, log *slog.Logger) {
 	t := time.NewTicker(lease / 5)
 	defer t.Stop()
-	lastOK := time.Now()
 	fenced := false
 	for {
 		select {
@@ -207,6 +210,7 @@ func heartbeat(ctx context.Context, st store.Store, rt *Runtime, row store.Runne
 			return
 		case <-t.C:
 		}
+		sent := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, lease/2)
 		err := st.HeartbeatRunner(hctx, row.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -220,11 +224,15 @@ func heartbeat(ctx context.Context, st store.Store, rt *Runtime, row store.Runne
 		}
 		cancel()
 		if err == nil {
-			lastOK = time.Now()
+			if !rt.lease.valid() {
+				log.Warn("heartbeat resumed after the lease ran out; stopping every actor")
+				rt.fenceAll()
+			}
+			rt.lease.renew(sent)
 			fenced = false
 			continue
 		}
-		if time.Since(lastOK) >= lease*4/5 && !fenced {
+		if !rt.lease.valid() && !fenced {
 			log.Error("heartbeat lost for a lease; stopping every actor", "err", err)
 			rt.fenceAll()
 			fenced = true

@@ -76,6 +76,8 @@ type Runtime struct {
 	// placed is set in runner mode: the gateway places actors and names the
 	// generation; the runtime never activates on its own.
 	placed bool
+	// lease is the runner's view of its lease (runner mode; nil otherwise).
+	lease  *leaseGate
 	limits Limits
 	log    *slog.Logger
 	// metrics may be nil (no metrics).

@@ -505,8 +505,11 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 	placedHere := false
 	if a.RunnerID != "" {
 		r, ok := v.runners[a.RunnerID]
-		if !ok {
-			// Maybe it registered after the snapshot.
+		if !ok || !v.alive(r, rt.cfg.Lease) {
+			// Maybe it registered, or heartbeated again, after the snapshot:
+			// an actor moves off its runner only on a fresh view (Place
+			// itself refuses to take it from a runner within its lease,
+			// see pgstore.Options.PlaceLease; this spares the attempt).
 			if v, err = rt.registry(ctx, true); err != nil {
 				return errRetry
 			}

@@ -26,6 +26,12 @@ type Options struct {
 	MaxConns int32
 	// SkipMigrate leaves the schema alone (an operator migrates instead).
 	SkipMigrate bool
+	// PlaceLease, when positive, makes Place refuse (store.ErrFenced) to
+	// move an actor off a runner whose heartbeat, by the database clock, is
+	// younger than PlaceLease: in the same statement, so that a gateway
+	// acting on an old view of the registry cannot take an actor from a
+	// runner that still holds its lease. Gateways set it to the lease.
+	PlaceLease time.Duration
 }
 
 // Store is the PostgreSQL store.Store. It is safe for concurrent use.
@@ -37,6 +43,8 @@ type Store struct {
 
 	mu     sync.RWMutex // shared by operations, exclusive in Close
 	closed bool
+
+	placeLease time.Duration // Options.PlaceLease
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,7 +70,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 	}
 	return &Store{pool: pool, creates: grouper[*createCall]{max: maxCreateBatch}, loads: grouper[*loadCall]{max: maxLoadBatch},
-		deacts: grouper[*deactCall]{max: maxLoadBatch}}, nil
+		deacts: grouper[*deactCall]{max: maxLoadBatch}, placeLease: opts.PlaceLease}, nil
 }
 
 // Pool returns the connection pool, for callers that share it.

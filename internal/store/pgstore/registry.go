@@ -179,7 +179,9 @@ func (s *Store) ListRunners(ctx context.Context, pool string) ([]store.Runner, e
 
 // Place is one conditional UPDATE (a compare-and-set on generation):
 // concurrent callers with the same expectGen serialize on the row lock and
-// only the first still matches. The reason of a failure is read only then.
+// only the first still matches. With Options.PlaceLease it also requires
+// the actor's current runner (if another) to be past that lease or gone.
+// The reason of a failure is read only then.
 func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64) (store.Actor, error) {
 	if err := store.ValidatePlace(id, runnerID); err != nil {
 		return store.Actor{}, err
@@ -191,7 +193,10 @@ func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64
 	a, err := scanActor(s.pool.QueryRow(ctx, `UPDATE actors
 		SET generation = generation + 1, runner_id = $2, started_at = now(), sleep_at = NULL
 		WHERE id = $1 AND generation = $3 AND destroyed_at IS NULL
-		RETURNING `+actorCols, id, runnerID, int64(expectGen)))
+			AND ($4::bigint <= 0 OR runner_id = '' OR runner_id = $2 OR NOT EXISTS (
+				SELECT 1 FROM runners r WHERE r.id = actors.runner_id
+					AND r.heartbeat_at > now() - $4::bigint * interval '1 microsecond'))
+		RETURNING `+actorCols, id, runnerID, int64(expectGen), s.placeLease.Microseconds()))
 	if err == nil {
 		return a, nil
 	}
@@ -204,6 +209,8 @@ func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64
 		return store.Actor{}, fmt.Errorf("place: %w", err)
 	case f.destroyed:
 		return store.Actor{}, fmt.Errorf("place: actor %s: %w", id, store.ErrDestroyed)
+	case f.gen == expectGen:
+		return store.Actor{}, fmt.Errorf("place: actor %s: its runner still holds its lease: %w", id, store.ErrFenced)
 	default:
 		return store.Actor{}, fmt.Errorf("place: actor %s: expected generation %d, current %d: %w", id, expectGen, f.gen, store.ErrFenced)
 	}

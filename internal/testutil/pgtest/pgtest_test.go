@@ -109,3 +109,36 @@ func TestOptionsRejected(t *testing.T) {
 		t.Errorf("listen_addresses = %q", got)
 	}
 }
+
+// TestRestartImmediate crashes the server with SIGQUIT and checks it comes
+// back on the same port with its data.
+func TestRestartImmediate(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, s.URL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("create table kept (v int); insert into kept values (7)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestartImmediate(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, s.URL)
+	if err != nil {
+		t.Fatalf("server not back after an immediate restart: %v", err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "select v from kept").Scan(&v); err != nil || v != 7 {
+		t.Fatalf("committed row after crash recovery: %d, %v", v, err)
+	}
+}

@@ -7,7 +7,6 @@ package proc
 import (
 	"bytes"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,43 +67,17 @@ func (s *syncBuffer) String() string {
 // process is stopped when the test ends; its log is printed if it failed.
 func Start(t testing.TB, name, bin string, env []string, health string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, logs: &syncBuffer{}, exited: make(chan struct{})}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	p, err := Launch(name, bin, env, health, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.cmd = cmd
-	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.Stop(10 * time.Second)
 		if t.Failed() {
 			t.Logf("--- log of %s:\n%s", name, p.Logs())
 		}
 	})
-	if health == "" {
-		return p
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(health)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return p
-			}
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited during start:\n%s", name, p.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not become healthy:\n%s", name, p.Logs())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	return p
 }
 
 // Logs returns what the process printed so far.
