@@ -14,6 +14,9 @@
 #   host over its network's bridge, the host reaches the API server through
 #   docker-proxy on 127.0.0.1, and the node pulls nothing. The host-process
 #   cluster (hack/local-cluster.sh) therefore runs the same afterwards.
+# - Where this process lacks a capability (CAP_SYS_RESOURCE here), its
+#   default runtime is hack/lib/runc-bounded, which keeps --privileged
+#   containers and execs (kind's node) within the capabilities we have.
 # - It runs its own containerd (dockerd's managed one, under
 #   /var/run/docker/containerd), never the local cluster's.
 # - It is stopped by the PID we recorded; /var/lib/docker (the images, the
@@ -55,10 +58,18 @@ dockerd_ensure() {
     dockerd_log "note: a containerd serves /run/containerd/containerd.sock; dockerd will use it"
   fi
   mkdir -p "$DOCKERD_DIR"
+  local runtime=() last bnd
+  last="$(cat /proc/sys/kernel/cap_last_cap)"
+  bnd=$(( 16#$(awk '/^CapBnd:/ { print $2 }' /proc/self/status) ))
+  if [ "$bnd" != $(( (1 << (last + 1)) - 1 )) ]; then
+    install -m 0755 "$(dirname "${BASH_SOURCE[0]}")/runc-bounded" "$DOCKERD_DIR/runc-bounded"
+    runtime=(--add-runtime "rivetkube-runc=$DOCKERD_DIR/runc-bounded" --default-runtime rivetkube-runc)
+    dockerd_log "capabilities missing from the bounding set; default runtime: runc-bounded"
+  fi
   dockerd_log "starting dockerd (log: $DOCKERD_DIR/dockerd.log)"
   setsid dockerd \
     --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-    --oom-score-adjust=0 \
+    --oom-score-adjust=0 "${runtime[@]}" \
     --pidfile "$DOCKERD_DIR/dockerd.pid" \
     >>"$DOCKERD_DIR/dockerd.log" 2>&1 </dev/null &
   local pid=$! i
