@@ -257,8 +257,13 @@ docker commit \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
   --change 'CMD []' \
   --change 'ENV container=docker' \
-  --change 'STOPSIGNAL SIGRTMIN+3' \
   --change "LABEL dev.rivetkube.kind-node.key=$key dev.rivetkube.kind-node.kubernetes=$K8S_VERSION" \
-  "$CID" "$IMAGE" >/dev/null
+  "$CID" "$IMAGE-commit" >/dev/null
+# systemd stops on SIGRTMIN+3 (SIGTERM makes it re-execute); docker commit
+# cannot set the stop signal, a metadata-only build can.
+mkdir -p "$WORK/stop"
+printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$IMAGE-commit" > "$WORK/stop/Dockerfile"
+docker build -q -t "$IMAGE" "$WORK/stop" >/dev/null
+docker rmi "$IMAGE-commit" >/dev/null
 log "built $IMAGE in $(( $(date +%s) - t_start ))s"
 echo "$IMAGE"
