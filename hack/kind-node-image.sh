@@ -136,7 +136,7 @@ done
 
 key="$(
   {
-    sha256sum "$0" hack/lib/dockerd.sh hack/imgbuild/*.go
+    sha256sum "$ROOT/hack/kind-node-image.sh" hack/lib/runc-bounded hack/imgbuild/*.go
     (cd "$FILES" && find . -type f | LC_ALL=C sort | xargs sha256sum && find . -type f -perm -u+x | LC_ALL=C sort)
     basename "$NODE_ROOTFS"; basename "$PROXY_ROOTFS"
     printf '%s\n' "${REQUIRED[@]}"
@@ -238,7 +238,7 @@ NODE
 # Preload the images: the node's containerd stores them under /var, which
 # kind's anonymous /var volume starts from. No unpacking here (overlayfs on
 # the build container's overlayfs); the node unpacks at first use.
-in_node bash -c 'containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 & echo $! > /tmp/containerd.pid'
+in_node bash -c 'containerd --config /etc/containerd/config.toml </dev/null >/tmp/containerd.log 2>&1 & echo $! > /tmp/containerd.pid'
 for i in $(seq 60); do
   in_node ctr version >/dev/null 2>&1 && break
   [ "$i" -lt 60 ] || { in_node cat /tmp/containerd.log >&2 || true; die "containerd in the build container did not start"; }
