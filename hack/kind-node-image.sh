@@ -251,7 +251,10 @@ have="$(in_node ctr -n k8s.io images list -q)"
 for img in "${REQUIRED[@]}"; do
   grep -qxF "$img" <<<"$have" || die "image $img missing after import (have: $have)"
 done
-in_node bash -c 'kill $(cat /tmp/containerd.pid); while kill -0 $(cat /tmp/containerd.pid) 2>/dev/null; do sleep 0.2; done; rm -rf /tmp/* /run/containerd'
+# sleep (PID 1 here) reaps nothing: containerd is gone once it is a zombie.
+in_node bash -c 'p=$(cat /tmp/containerd.pid); kill "$p"
+  for i in $(seq 150); do grep -q "^State:[[:space:]]*[^Z]" /proc/$p/status 2>/dev/null || break; sleep 0.2; done
+  rm -rf /tmp/* /run/containerd'
 
 docker commit \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
