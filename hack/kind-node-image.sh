@@ -123,8 +123,14 @@ if [ ! -x "$PAUSE_DIR/pause" ]; then
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$PAUSE_DIR/pause.tmp" ./hack/local-cluster/pause
   mv "$PAUSE_DIR/pause.tmp" "$PAUSE_DIR/pause"
 fi
+# The two root file systems download and unpack side by side.
+proxy_out="$(mktemp)"
+rootfs proxy "${PROXY_PACKAGES[@]}" > "$proxy_out" &
+proxy_pid=$!
 NODE_ROOTFS="$(rootfs node "${NODE_PACKAGES[@]}")"
-PROXY_ROOTFS="$(rootfs proxy "${PROXY_PACKAGES[@]}")"
+wait "$proxy_pid" || die "the kube-proxy root file system failed"
+PROXY_ROOTFS="$(cat "$proxy_out")"
+rm -f "$proxy_out"
 
 mapfile -t REQUIRED < <("$K8S_DIR/kubeadm" config images list --kubernetes-version "$K8S_VERSION" 2>/dev/null)
 [ "${#REQUIRED[@]}" -ge 6 ] || die "kubeadm config images list gave: ${REQUIRED[*]:-nothing}"
@@ -176,12 +182,12 @@ for img in "${REQUIRED[@]}"; do
   out="$WORK/images/$name.tar"
   case "$name" in
     kube-apiserver|kube-controller-manager|kube-scheduler|etcd)
-      "$IMGBUILD" -binary "$K8S_DIR/$name" -path "/usr/local/bin/$name" -user 0:0 -tag "$img" -o "$out" ;;
+      "$IMGBUILD" -binary "$K8S_DIR/$name" -path "/usr/local/bin/$name" -user 0:0 -tag "$img" -o "$out" >&2 ;;
     coredns)
       # Root: the binary has no file capability to bind port 53 as non-root.
-      "$IMGBUILD" -binary "$COREDNS" -path /coredns -user 0:0 -tag "$img" -o "$out" ;;
+      "$IMGBUILD" -binary "$COREDNS" -path /coredns -user 0:0 -tag "$img" -o "$out" >&2 ;;
     pause)
-      "$IMGBUILD" -binary "$PAUSE_DIR/pause" -path /pause -user 65535:65535 -tag "$img" -o "$out" ;;
+      "$IMGBUILD" -binary "$PAUSE_DIR/pause" -path /pause -user 65535:65535 -tag "$img" -o "$out" >&2 ;;
     kube-proxy)
       base="rivetkube.local/kind-proxy-base:$(basename "$PROXY_ROOTFS" .tar)"
       docker image inspect "$base" >/dev/null 2>&1 || docker import "$PROXY_ROOTFS" "$base" >/dev/null
