@@ -115,7 +115,8 @@ case "$node_image" in
 esac
 postgres="${RIVETKUBE_E2E_POSTGRES:-$postgres}"
 if [ "$postgres" = host ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$(id -u)" = 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq postgresql-15 >/dev/null
 fi
 
 phase images

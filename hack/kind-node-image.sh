@@ -63,7 +63,12 @@ for arg in "$@"; do
 done
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap)"
-command -v debootstrap >/dev/null 2>&1 || die "debootstrap missing (apt-get install debootstrap)"
+if ! command -v debootstrap >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "debootstrap missing and no apt-get"
+  log "installing debootstrap (apt-get)"
+  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq debootstrap >&2
+fi
 docker info >/dev/null 2>&1 || die "no Docker engine (hack/e2e-kind.sh starts one)"
 
 # The Debian mirror apt uses (deb822 or one-line sources), else Debian's CDN.
