@@ -279,5 +279,9 @@ mkdir -p "$WORK/stop"
 printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$IMAGE-commit" > "$WORK/stop/Dockerfile"
 docker build -q -t "$IMAGE" "$WORK/stop" >/dev/null
 docker rmi "$IMAGE-commit" >/dev/null
+# Older node images (other content keys) only take disk space.
+for old in $(docker images "$NODE_REPO" --format '{{.Repository}}:{{.Tag}}'); do
+  [ "$old" = "$IMAGE" ] || docker rmi "$old" >/dev/null 2>&1 || true
+done
 log "built $IMAGE in $(( $(date +%s) - t_start ))s"
 echo "$IMAGE"
