@@ -35,8 +35,12 @@ test-operator: ## Controller tests against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$$(bash hack/k8s-binaries.sh)" RIVETKUBE_REQUIRE_K8S=1 go test -count=1 ./api/... ./internal/admin/... ./controllers/... ./internal/operator/...
 
 .PHONY: test-e2e
-test-e2e: ## Cluster e2e suite (test/e2e/cluster) on a throwaway kind cluster; needs Docker (hack/e2e-kind.sh, docs/e2e.md). E2E_FLAGS="-run ..." narrows it.
+test-e2e: ## Cluster e2e suite (test/e2e/cluster) on a throwaway kind cluster; Docker, or root (starts dockerd, builds the node image offline) (hack/e2e-kind.sh, docs/e2e.md). E2E_FLAGS="-run ..." narrows it.
 	bash hack/e2e-kind.sh $(E2E_FLAGS)
+
+.PHONY: kind-node-image
+kind-node-image: ## Build (or find) the offline kind node image; prints its name (hack/kind-node-image.sh; root, Docker).
+	@bash hack/kind-node-image.sh
 
 .PHONY: test-e2e-local
 test-e2e-local: ## Cluster e2e suite on the local host-process cluster (hack/local-cluster.sh); root, no Docker (hack/e2e-local.sh).

@@ -7,6 +7,9 @@
 #   hack/k8s-binaries.sh          etcd, kube-apiserver, kubectl (envtest)
 #   hack/k8s-binaries.sh --all    also kube-controller-manager, kube-scheduler,
 #                                 kubelet, kube-proxy (local cluster)
+#   hack/k8s-binaries.sh --all --kubeadm
+#                                 also kubeadm (the kind node image,
+#                                 hack/kind-node-image.sh)
 #
 # Prints the directory holding the binaries on stdout (build logs go to
 # stderr). Idempotent: binaries already in the cache are not rebuilt.
@@ -22,10 +25,12 @@ ETCD_VERSION="${ETCD_VERSION:-v3.7.0}"
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 
 all=0
+kubeadm=0
 for arg in "$@"; do
   case "$arg" in
     --all) all=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --kubeadm) kubeadm=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "k8s-binaries: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -41,11 +46,15 @@ declare -A pkgs=(
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubelet]=k8s.io/kubernetes/cmd/kubelet
   [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
+  [kubeadm]=k8s.io/kubernetes/cmd/kubeadm
   [etcd]=./etcd
 )
 wanted=(etcd kube-apiserver kubectl)
 if [ "$all" = 1 ]; then
   wanted+=(kube-controller-manager kube-scheduler kubelet kube-proxy)
+fi
+if [ "$kubeadm" = 1 ]; then
+  wanted+=(kubeadm)
 fi
 
 # One builder at a time per cache directory.
@@ -121,7 +130,7 @@ GO
   echo "package tools"
   echo
   echo "import ("
-  for b in kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  for b in kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm; do
     echo "	_ \"${pkgs[$b]}\""
   done
   echo ")"

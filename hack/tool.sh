@@ -6,6 +6,7 @@
 #   hack/tool.sh helm        helm.sh/helm/v3/cmd/helm        (HELM_VERSION)
 #   hack/tool.sh kustomize   sigs.k8s.io/kustomize/kustomize (KUSTOMIZE_VERSION)
 #   hack/tool.sh kind        sigs.k8s.io/kind                (KIND_VERSION; hack/e2e-kind.sh)
+#   hack/tool.sh crictl      sigs.k8s.io/cri-tools/cmd/crictl (CRICTL_VERSION; hack/kind-node-image.sh)
 #
 # Cache: ${RIVETKUBE_CACHE:-$HOME/.cache/rivetkube}/<tool>/<version>/<tool>.
 # Idempotent and safe to run concurrently (one builder per cache directory).
@@ -15,6 +16,7 @@ HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 # kustomize v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with 1.26.
 KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.2}"
 KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+CRICTL_VERSION="${CRICTL_VERSION:-v1.37.0}"
 
 name="${1:-}"
 case "$name" in
@@ -39,8 +41,13 @@ case "$name" in
     pkg="sigs.k8s.io/kind"
     ldflags="-s -w"
     ;;
-  -h|--help|"") sed -n '2,12p' "$0"; [ -n "$name" ]; exit ;;
-  *) echo "tool: unknown tool $name (helm, kustomize, kind)" >&2; exit 2 ;;
+  crictl)
+    version="$CRICTL_VERSION"
+    pkg="sigs.k8s.io/cri-tools/cmd/crictl"
+    ldflags="-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${version}"
+    ;;
+  -h|--help|"") sed -n '2,13p' "$0"; [ -n "$name" ]; exit ;;
+  *) echo "tool: unknown tool $name (helm, kustomize, kind, crictl)" >&2; exit 2 ;;
 esac
 
 cache="${RIVETKUBE_CACHE:-$HOME/.cache/rivetkube}/${name}/${version}"
