@@ -48,6 +48,12 @@ phase "unit, conformance and integration tests"
 go test -count=1 -timeout 20m ./...
 phase_end "tests"
 
+phase "chaos: faults under load on real processes, histories checked (docs/reliability.md)"
+go run ./test/chaos -duration 75s -seed 1 -min-ops 1000 -min-faults 10
+go run ./test/chaos -selftest -duration 30s -seed 1
+go run ./test/chaos -local -kills 20 -seed 1 -min-ops 1000 -min-faults 20
+phase_end "chaos"
+
 phase "race detector on the concurrent core"
 go test -count=1 -race -timeout 20m ./rivet/... ./internal/store/... ./internal/pagedb/... ./gateway/... ./runner/... ./client/... ./internal/cli/...
 phase_end "race"
@@ -78,3 +84,7 @@ phase_end "check-release"
 phase "end to end on the local host-process cluster (hack/e2e-local.sh: registry-free images, cluster up, helm install, scenarios, uninstall, cluster down)"
 RIVETKUBE_REQUIRE_E2E=1 bash hack/e2e-local.sh
 phase_end "e2e-local"
+
+phase "end to end on kind (hack/e2e-kind.sh: dockerd for the run, offline node image cached by content, same scenarios, cluster deleted, dockerd stopped)"
+RIVETKUBE_REQUIRE_E2E=1 KIND_NODE_IMAGE=build bash hack/e2e-kind.sh
+phase_end "e2e-kind"
