@@ -49,6 +49,7 @@ func TestCluster(t *testing.T) {
 		{"engine", func(t *testing.T) { s.deployEngine(t, host) }},
 		{"clients", s.clients},
 		{"rollout", s.rollout},
+		{"cli", s.cliScenario},
 		{"runner-pod-deleted", s.runnerPodDeleted},
 		{"autoscale", s.autoscale},
 	}
