@@ -69,6 +69,9 @@ type runner struct {
 	env  Env
 	o    opts
 	prog string
+	// rootParsed is set once the flags before the command are parsed: the
+	// command's flag set then starts from their values, not the defaults.
+	rootParsed bool
 }
 
 func commands() []cmd {
@@ -95,6 +98,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 		}
 		return r.fail(usageErr("%v", err))
 	}
+	r.rootParsed = true
 	rest := root.Args()
 	if len(rest) == 0 || rest[0] == "help" {
 		if len(rest) > 1 {
@@ -139,21 +143,37 @@ func Run(ctx context.Context, env Env, args []string) int {
 
 // globalFlags registers the flags every command accepts, with defaults
 // from the environment.
+//
+// The flags are registered twice: on the root flag set (flags before the
+// command) and again on the command's. A flag's registration sets its
+// variable to the default, so the second registration takes the values
+// the first parse left as its defaults; a flag given before the command
+// is therefore kept.
 func (r *runner) globalFlags(fs *flag.FlagSet) {
 	g := r.env.Getenv
 	o := &r.o
-	fs.StringVar(&o.endpoint, "endpoint", orStr(g("RIVETKUBE_ENDPOINT"), "http://127.0.0.1:6420"), "engine URL (env RIVETKUBE_ENDPOINT)")
-	fs.StringVar(&o.token, "token", g("RIVETKUBE_TOKEN"), "bearer token for the engine (env RIVETKUBE_TOKEN)")
-	fs.StringVar(&o.inspectorToken, "inspector-token", g("RIVETKUBE_INSPECTOR_TOKEN"), "inspector token (env RIVETKUBE_INSPECTOR_TOKEN; default: --token)")
-	fs.DurationVar(&o.requestTimeout, "request-timeout", 30*time.Second, "bound on one engine or Kubernetes call")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&o.kubeContext, "context", "", "kubeconfig context")
-	fs.StringVar(&o.namespace, "namespace", "", "Kubernetes namespace (default: the context's)")
-	fs.StringVar(&o.namespace, "n", "", "short for --namespace")
-	fs.BoolVar(&o.allNamespaces, "all-namespaces", false, "every namespace (status)")
-	fs.BoolVar(&o.allNamespaces, "A", false, "short for --all-namespaces")
-	fs.StringVar(&o.output, "output", "table", "output format: table or json")
-	fs.StringVar(&o.output, "o", "table", "short for --output")
+	d := *o // the values so far (the root parse's, on the second registration)
+	if !r.rootParsed {
+		d = opts{
+			endpoint:       orStr(g("RIVETKUBE_ENDPOINT"), "http://127.0.0.1:6420"),
+			token:          g("RIVETKUBE_TOKEN"),
+			inspectorToken: g("RIVETKUBE_INSPECTOR_TOKEN"),
+			requestTimeout: 30 * time.Second,
+			output:         "table",
+		}
+	}
+	fs.StringVar(&o.endpoint, "endpoint", d.endpoint, "engine URL (env RIVETKUBE_ENDPOINT)")
+	fs.StringVar(&o.token, "token", d.token, "bearer token for the engine (env RIVETKUBE_TOKEN)")
+	fs.StringVar(&o.inspectorToken, "inspector-token", d.inspectorToken, "inspector token (env RIVETKUBE_INSPECTOR_TOKEN; default: --token)")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", d.requestTimeout, "bound on one engine or Kubernetes call")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", d.kubeconfig, "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.kubeContext, "context", d.kubeContext, "kubeconfig context")
+	fs.StringVar(&o.namespace, "namespace", d.namespace, "Kubernetes namespace (default: the context's)")
+	fs.StringVar(&o.namespace, "n", d.namespace, "short for --namespace")
+	fs.BoolVar(&o.allNamespaces, "all-namespaces", d.allNamespaces, "every namespace (status)")
+	fs.BoolVar(&o.allNamespaces, "A", d.allNamespaces, "short for --all-namespaces")
+	fs.StringVar(&o.output, "output", d.output, "output format: table or json")
+	fs.StringVar(&o.output, "o", d.output, "short for --output")
 }
 
 // parseInterspersed parses flags anywhere among the positional arguments;

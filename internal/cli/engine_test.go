@@ -226,6 +226,9 @@ func TestEngineErrors(t *testing.T) {
 		{"unknown action", env, []string{"call", "counter", "k", "nope"}, ExitNotFound, "action_not_found"},
 		{"user error", env, []string{"call", "user", "u", "updateUsername", `"x"`}, ExitFailed, "user/username_too_short"},
 		{"unreachable", nil, []string{"actors", "list", "--name", "x", "--endpoint", "http://127.0.0.1:1"}, ExitUnreachable, "127.0.0.1:1"},
+		// A global flag before the command is kept (the command's flag set
+		// registers it again).
+		{"flag before the command", nil, []string{"--endpoint", "http://127.0.0.1:1", "actors", "list", "--name", "x"}, ExitUnreachable, "127.0.0.1:1"},
 		{"json error", env, []string{"actors", "get", "0123456789abcdef0123456789abcdef", "-o", "json"}, ExitNotFound, `"exitCode":3`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
