@@ -186,6 +186,12 @@ func runRolloutStatus(ctx context.Context, r *runner, args []string) error {
 		case apierrors.IsNotFound(err):
 			return notFoundErr("RunnerPool %s/%s does not exist", ns, name)
 		default:
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= r.o.interval {
+				// The read failed because --timeout is about to pass
+				// (client-go's rate limiter refuses a wait that would
+				// cross the deadline): that is the timeout.
+				return r.rolloutTimeout(tty, name, last)
+			}
 			return err
 		}
 		last = ro
