@@ -95,38 +95,30 @@ func actorsGetCmd() cmd {
 }
 
 func runActorsGet(ctx context.Context, r *runner, args []string) error {
-	e, err := r.engine()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.o.requestTimeout)
-	defer cancel()
-	id, err := e.resolve(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	a, err := e.getActor(ctx, id)
-	if err != nil {
-		return err
-	}
-	if r.o.output == "json" {
-		return r.printJSON(a)
-	}
-	t := newTable(r.env.Stdout, "FIELD", "VALUE")
-	t.row("id", a.ID)
-	t.row("name", a.Name)
-	t.row("key", keyString(a.Key))
-	t.row("status", a.Status)
-	t.row("pool", dash(a.Pool))
-	for _, f := range []struct {
-		n string
-		v *time.Time
-	}{{"created", a.CreatedAt}, {"started", a.StartedAt}, {"slept", a.SleptAt}, {"destroyed", a.DestroyedAt}} {
-		if f.v != nil {
-			t.row(f.n, f.v.Format(time.RFC3339))
+	return r.withActor(ctx, args[0], func(ctx context.Context, e *engine, id string) error {
+		a, err := e.getActor(ctx, id)
+		if err != nil {
+			return err
 		}
-	}
-	return t.flush()
+		if r.o.output == "json" {
+			return r.printJSON(a)
+		}
+		t := newTable(r.env.Stdout, "FIELD", "VALUE")
+		t.row("id", a.ID)
+		t.row("name", a.Name)
+		t.row("key", keyString(a.Key))
+		t.row("status", a.Status)
+		t.row("pool", dash(a.Pool))
+		for _, f := range []struct {
+			n string
+			v *time.Time
+		}{{"created", a.CreatedAt}, {"started", a.StartedAt}, {"slept", a.SleptAt}, {"destroyed", a.DestroyedAt}} {
+			if f.v != nil {
+				t.row(f.n, f.v.Format(time.RFC3339))
+			}
+		}
+		return t.flush()
+	})
 }
 
 func actorsStateCmd() cmd {
@@ -148,28 +140,21 @@ func runActorsState(ctx context.Context, r *runner, args []string) error {
 		}
 		newState = json.RawMessage(r.o.set)
 	}
-	e, err := r.engine()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.o.requestTimeout)
-	defer cancel()
-	id, err := e.resolve(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	var resp struct {
-		State json.RawMessage `json:"state"`
-	}
-	if newState != nil {
-		err = e.inspector(ctx, id, http.MethodPatch, "state", nil, map[string]any{"state": newState}, &resp)
-	} else {
-		err = e.inspector(ctx, id, http.MethodGet, "state", nil, nil, &resp)
-	}
-	if err != nil {
-		return fmt.Errorf("actor %s state: %w", id, err)
-	}
-	return r.printRaw(resp.State)
+	return r.withActor(ctx, args[0], func(ctx context.Context, e *engine, id string) error {
+		var resp struct {
+			State json.RawMessage `json:"state"`
+		}
+		var err error
+		if newState != nil {
+			err = e.inspector(ctx, id, http.MethodPatch, "state", nil, map[string]any{"state": newState}, &resp)
+		} else {
+			err = e.inspector(ctx, id, http.MethodGet, "state", nil, nil, &resp)
+		}
+		if err != nil {
+			return fmt.Errorf("actor %s state: %w", id, err)
+		}
+		return r.printRaw(resp.State)
+	})
 }
 
 // printRaw prints a JSON value indented (both output formats: a state is
@@ -197,24 +182,16 @@ func actorsDestroyCmd() cmd {
 }
 
 func runActorsDestroy(ctx context.Context, r *runner, args []string) error {
-	e, err := r.engine()
-	if err != nil {
+	return r.withActor(ctx, args[0], func(ctx context.Context, e *engine, id string) error {
+		if err := e.c.Destroy(ctx, id); err != nil {
+			return fmt.Errorf("destroy %s: %w", id, err)
+		}
+		if r.o.output == "json" {
+			return r.printJSON(map[string]any{"destroyed": id})
+		}
+		_, err := fmt.Fprintf(r.env.Stdout, "actor %s destroyed\n", id)
 		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.o.requestTimeout)
-	defer cancel()
-	id, err := e.resolve(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	if err := e.c.Destroy(ctx, id); err != nil {
-		return fmt.Errorf("destroy %s: %w", id, err)
-	}
-	if r.o.output == "json" {
-		return r.printJSON(map[string]any{"destroyed": id})
-	}
-	_, err = fmt.Fprintf(r.env.Stdout, "actor %s destroyed\n", id)
-	return err
+	})
 }
 
 // keyArg parses a key given on the command line: a JSON array of strings

@@ -201,3 +201,20 @@ func (e *engine) resolve(ctx context.Context, ref string) (string, error) {
 	}
 	return id, nil
 }
+
+// withActor bounds ctx by --request-timeout, connects to the engine,
+// resolves ref (an actor ID or NAME/KEY) to the actor's ID and runs fn:
+// the common start of every command on one actor.
+func (r *runner) withActor(ctx context.Context, ref string, fn func(ctx context.Context, e *engine, id string) error) error {
+	e, err := r.engine()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.o.requestTimeout)
+	defer cancel()
+	id, err := e.resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, e, id)
+}

@@ -84,38 +84,30 @@ func runInspect(ctx context.Context, r *runner, args []string) error {
 	if r.o.traces < 1 || r.o.traces > 1000 {
 		return usageErr("--traces must be between 1 and 1000")
 	}
-	e, err := r.engine()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.o.requestTimeout)
-	defer cancel()
-	id, err := e.resolve(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	var in inspection
-	if err := e.inspector(ctx, id, http.MethodGet, "summary", nil, nil, &in.Summary); err != nil {
-		return fmt.Errorf("inspect %s: %w", id, err)
-	}
-	if err := e.inspector(ctx, id, http.MethodGet, "queue", url.Values{"limit": {"20"}}, nil, &in.Queue); err != nil {
-		return fmt.Errorf("inspect %s queue: %w", id, err)
-	}
-	if err := e.inspector(ctx, id, http.MethodGet, "workflow-history", nil, nil, &in.WorkflowHistory); err != nil {
-		return fmt.Errorf("inspect %s workflow history: %w", id, err)
-	}
-	var otlp otlpTraces
-	if err := e.inspector(ctx, id, http.MethodGet, "traces", url.Values{"limit": {strconv.Itoa(r.o.traces)}}, nil, &otlp); err != nil {
-		return fmt.Errorf("inspect %s traces: %w", id, err)
-	}
-	in.Traces = otlp.spans()
-	if in.Summary.Key == nil {
-		in.Summary.Key = []string{}
-	}
-	if r.o.output == "json" {
-		return r.printJSON(in)
-	}
-	return r.printInspection(&in)
+	return r.withActor(ctx, args[0], func(ctx context.Context, e *engine, id string) error {
+		var in inspection
+		if err := e.inspector(ctx, id, http.MethodGet, "summary", nil, nil, &in.Summary); err != nil {
+			return fmt.Errorf("inspect %s: %w", id, err)
+		}
+		if err := e.inspector(ctx, id, http.MethodGet, "queue", url.Values{"limit": {"20"}}, nil, &in.Queue); err != nil {
+			return fmt.Errorf("inspect %s queue: %w", id, err)
+		}
+		if err := e.inspector(ctx, id, http.MethodGet, "workflow-history", nil, nil, &in.WorkflowHistory); err != nil {
+			return fmt.Errorf("inspect %s workflow history: %w", id, err)
+		}
+		var otlp otlpTraces
+		if err := e.inspector(ctx, id, http.MethodGet, "traces", url.Values{"limit": {strconv.Itoa(r.o.traces)}}, nil, &otlp); err != nil {
+			return fmt.Errorf("inspect %s traces: %w", id, err)
+		}
+		in.Traces = otlp.spans()
+		if in.Summary.Key == nil {
+			in.Summary.Key = []string{}
+		}
+		if r.o.output == "json" {
+			return r.printJSON(in)
+		}
+		return r.printInspection(&in)
+	})
 }
 
 func (r *runner) printInspection(in *inspection) error {
