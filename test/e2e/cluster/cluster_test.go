@@ -47,6 +47,8 @@ func TestCluster(t *testing.T) {
 	}{
 		{"install", s.install},
 		{"engine", func(t *testing.T) { s.deployEngine(t, host) }},
+		{"bad-image", s.badImage},
+		{"bad-postgres", s.badPostgres},
 		{"clients", s.clients},
 		{"rollout", s.rollout},
 		{"cli", s.cliScenario},
