@@ -74,6 +74,12 @@ func TestPodFailure(t *testing.T) {
 		{name: "crash loop with a message", reason: "CrashLoopBackOff",
 			pods:       []corev1.Pod{podWith("r-a", nil, []corev1.ContainerStatus{crashed("runner", 2, 1, "Error", "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n")})},
 			msgContain: []string{"last exit code 1: main.main()"}},
+		{name: "image never pulled", reason: "ErrImageNeverPull",
+			pods:       []corev1.Pod{podWith("r-a", nil, []corev1.ContainerStatus{waiting("runner", "ErrImageNeverPull", `Container image "example/app:1" is not present with pull policy of Never`, 0)})},
+			msgContain: []string{"pod r-a container runner: ErrImageNeverPull: Container image"}},
+		{name: "invalid image name", reason: "InvalidImageName",
+			pods:       []corev1.Pod{podWith("r-a", nil, []corev1.ContainerStatus{waiting("runner", "InvalidImageName", "invalid reference format", 0)})},
+			msgContain: []string{"invalid reference format"}},
 		{name: "missing secret key", reason: "CreateContainerConfigError",
 			pods:       []corev1.Pod{podWith("gw-a", nil, []corev1.ContainerStatus{waiting("gateway", "CreateContainerConfigError", `couldn't find key url in Secret ns/pg`, 0)})},
 			msgContain: []string{"couldn't find key url"}},
@@ -157,6 +163,49 @@ func TestPodFailureFeedback(t *testing.T) {
 		return nil
 	}, "CrashLoopBackOff", "connection refused")
 	e.awaitEvent("app-1", "CrashLoopBackOff")
+}
+
+// TestRunnerImagePullFeedback: a runner image that cannot be pulled shows
+// on the ActorVersion with the kubelet's reason as it changes (ErrImagePull,
+// then ImagePullBackOff), each change with an event, and the condition
+// clears once the pod runs.
+func TestRunnerImagePullFeedback(t *testing.T) {
+	e := newEnv(t)
+	e.create(e.engine("eng"))
+	e.makeAvailable("eng-gateway")
+	e.create(pool("app", "eng"), version("app-1", "app", 1))
+	e.waitFor("deployment app-v1", 20*time.Second, func() (bool, string) { return e.deployment("app-v1") != nil, "absent" })
+	conds := func() []metav1.Condition {
+		if av := e.av("app-1"); av != nil {
+			return av.Status.Conditions
+		}
+		return nil
+	}
+	const pullErr = `failed to pull and unpack image "docker.io/example/app:1": failed to resolve reference: not found`
+	pod := e.statusPod("app-v1-abc", runnerLabels("eng", "app", 1), corev1.PodStatus{
+		Phase:             corev1.PodPending,
+		ContainerStatuses: []corev1.ContainerStatus{waiting(RunnerContainer, "ErrImagePull", pullErr, 0)},
+	})
+	e.awaitDegraded("version", conds, "ErrImagePull", "pod app-v1-abc container runner: ErrImagePull: "+pullErr)
+	e.awaitEvent("app-1", "ErrImagePull")
+
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{waiting(RunnerContainer, "ImagePullBackOff", `Back-off pulling image "example/app:1"`, 0)}
+	if err := k8sClient.Status().Update(e.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitDegraded("version", conds, "ImagePullBackOff", `Back-off pulling image "example/app:1"`)
+	e.awaitEvent("app-1", "ImagePullBackOff")
+
+	// The image appears (pushed late): the pod runs, the diagnosis goes.
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{running(RunnerContainer)}
+	if err := k8sClient.Status().Update(e.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("version no longer degraded", 30*time.Second, func() (bool, string) {
+		c := meta.FindStatusCondition(conds(), rivetv1.ConditionDegraded)
+		return c != nil && c.Status == metav1.ConditionFalse, condString(conds())
+	})
 }
 
 // statusPod creates a pod and sets its status as a kubelet would.

@@ -234,14 +234,15 @@ func (s *suite) warningReasons(ctx context.Context, regarding string) ([]string,
 	return out, nil
 }
 
-// deleteAndWait deletes objs (in order) and waits up to two minutes for
-// them to be gone; a failure fails t, since the scenarios after this one
-// expect only the suite's own objects.
+// deleteAndWait deletes objs (in order, foreground: an owner goes only
+// after its Deployments and pods) and waits up to two minutes for them to
+// be gone; a failure fails t, since the scenarios after this one expect
+// only the suite's own objects.
 func (s *suite) deleteAndWait(t *testing.T, what string, objs ...client.Object) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, o := range objs {
-		if err := s.k.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+		if err := s.k.Delete(ctx, o, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil && !apierrors.IsNotFound(err) {
 			s.failf(t, "delete %T %s: %v", o, o.GetName(), err)
 		}
 	}
