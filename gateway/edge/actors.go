@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -245,9 +247,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"actors": out})
 		return
 	}
+	// Without a name (an extension: the official client always sends one)
+	// the actors of every name are listed, in pages like a name's.
 	name := q.Get("name")
-	if err := validName(name); err != nil {
-		writeError(w, protocol.EncodingJSON, errs.InvalidRequest("name or actor_ids is required"), nil)
+	if q.Has("name") {
+		if err := validName(name); err != nil {
+			writeError(w, protocol.EncodingJSON, err, nil)
+			return
+		}
+	} else if q.Has("key") {
+		writeError(w, protocol.EncodingJSON, errs.InvalidRequest("key needs a name"), nil)
+		return
+	}
+	limit, err := listLimit(q)
+	if err != nil {
+		writeError(w, protocol.EncodingJSON, err, nil)
 		return
 	}
 	if q.Has("key") {
@@ -267,9 +281,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actors, next, err := s.cfg.Directory.ListActors(ctx, store.ListOptions{
-		Namespace: namespace(r), Name: name, Cursor: q.Get("cursor"),
+		Namespace: namespace(r), Name: name, Cursor: q.Get("cursor"), Limit: limit,
 		IncludeDestroyed: q.Get("include_destroyed") == "true",
 	})
+	if errors.Is(err, store.ErrInvalid) {
+		// The only argument the store can find invalid here (a name
+		// and a key filter were checked above): the client's cursor.
+		writeError(w, protocol.EncodingJSON, errs.InvalidRequest("invalid cursor: not one this listing returned"), nil)
+		return
+	}
 	if err != nil {
 		writeError(w, protocol.EncodingJSON, errs.FromStore(err), nil)
 		return
@@ -282,6 +302,22 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		resp["pagination"] = map[string]any{"cursor": next}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// maxListLimit is the largest page GET /actors returns (the store's cap).
+const maxListLimit = 1000
+
+// listLimit reads the optional limit of GET /actors (0: the store's
+// default page of 100).
+func listLimit(q url.Values) (int, error) {
+	if !q.Has("limit") {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, errs.InvalidRequest("limit must be a number from 1 to %d", maxListLimit)
+	}
+	return n, nil
 }
 
 func (s *Server) handleDestroy(w http.ResponseWriter, r *http.Request) {

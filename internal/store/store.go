@@ -82,9 +82,12 @@ type Actor struct {
 func (a Actor) Destroyed() bool { return !a.DestroyedAt.IsZero() }
 
 // ListOptions filters ListActors. Results are ordered by CreatedAt then ID.
+// Without a Name the actors of every name are listed, grouped by name (the
+// order of the names is the backend's), each name's in that order; a Key
+// filter then is invalid.
 type ListOptions struct {
 	Namespace        string
-	Name             string // required
+	Name             string // "" lists every name
 	Key              []string
 	HasKey           bool // filter on Key (an empty Key is a valid key)
 	IncludeDestroyed bool
@@ -212,7 +215,8 @@ type Directory interface {
 	GetActor(ctx context.Context, id string) (Actor, error)
 	// GetActorByKey returns the live actor for (ns,name,key); ErrNotFound.
 	GetActorByKey(ctx context.Context, ns, name string, key []string) (Actor, error)
-	// ListActors lists actors of a name; next is "" on the last page.
+	// ListActors lists actors of a name (or of every name, see
+	// ListOptions); next is "" on the last page.
 	ListActors(ctx context.Context, opts ListOptions) (actors []Actor, next string, err error)
 	// DestroyActor marks the actor destroyed, frees its key, removes its
 	// state, KV, queued messages, schedules, workflow steps and SQL pages, and bumps

@@ -353,7 +353,7 @@ func decodeCursor(c string) ([]byte, error) {
 // ListActors lists actors of one name in (CreatedAt, ID) order.
 func (s *Store) ListActors(ctx context.Context, opts store.ListOptions) ([]store.Actor, string, error) {
 	if opts.Name == "" {
-		return nil, "", fmt.Errorf("list actors: name is required: %w", store.ErrInvalid)
+		return s.listAllNames(ctx, opts)
 	}
 	var after []byte
 	if opts.Cursor != "" {

@@ -280,7 +280,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 // paginated on the actors_list index.
 func (s *Store) ListActors(ctx context.Context, opts store.ListOptions) ([]store.Actor, string, error) {
 	if opts.Name == "" {
-		return nil, "", fmt.Errorf("list actors: name is required: %w", store.ErrInvalid)
+		return s.listAllNames(ctx, opts)
 	}
 	var q strings.Builder
 	q.WriteString(`SELECT ` + actorCols + ` FROM actors WHERE namespace = $1 AND name = $2`)
