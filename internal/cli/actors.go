@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,13 +17,17 @@ import (
 // maxListLimit bounds how many actors `actors list` reads.
 const maxListLimit = 100000
 
+// enginePageLimit is the largest page asked of the engine's GET /actors
+// (its cap); a variable so that the tests can make pages small.
+var enginePageLimit = 1000
+
 func actorsListCmd() cmd {
 	return cmd{
-		path: "actors list", args: "--name NAME", summary: "list the actors of a name",
+		path: "actors list", args: "[--name NAME]", summary: "list actors (of one name, or of every name)",
 		min: 0, max: 0,
 		flags: func(fs *flag.FlagSet, o *opts) {
-			fs.StringVar(&o.name, "name", "", "actor name (required: the engine lists actors by name)")
-			fs.StringVar(&o.key, "key", "", "only the actor with this key (a string, or a JSON array for a compound key)")
+			fs.StringVar(&o.name, "name", "", "actor name (default: every name, grouped by name)")
+			fs.StringVar(&o.key, "key", "", "only the actor with this key (a string, or a JSON array for a compound key; needs --name)")
 			fs.BoolVar(&o.includeDestroyed, "include-destroyed", false, "also list destroyed actors")
 			fs.IntVar(&o.limit, "limit", 1000, fmt.Sprintf("at most this many actors (1 to %d)", maxListLimit))
 		},
@@ -31,8 +36,8 @@ func actorsListCmd() cmd {
 }
 
 func runActorsList(ctx context.Context, r *runner, _ []string) error {
-	if r.o.name == "" {
-		return usageErr("--name is required: the engine lists actors by name (for example --name counter)")
+	if r.o.key != "" && r.o.name == "" {
+		return usageErr("--key needs --name (a key is unique only within a name)")
 	}
 	if r.o.limit < 1 || r.o.limit > maxListLimit {
 		return usageErr("--limit must be between 1 and %d", maxListLimit)
@@ -41,7 +46,10 @@ func runActorsList(ctx context.Context, r *runner, _ []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{"name": {r.o.name}}
+	q := url.Values{}
+	if r.o.name != "" {
+		q.Set("name", r.o.name)
+	}
 	if r.o.key != "" {
 		key, err := keyArg(r.o.key)
 		if err != nil {
@@ -54,6 +62,7 @@ func runActorsList(ctx context.Context, r *runner, _ []string) error {
 	}
 	actors := []Actor{}
 	for len(actors) < r.o.limit {
+		q.Set("limit", strconv.Itoa(min(r.o.limit-len(actors), enginePageLimit)))
 		var page struct {
 			Actors     []actorJSON `json:"actors"`
 			Pagination *struct {

@@ -102,6 +102,36 @@ func TestEngineCommands(t *testing.T) {
 		t.Fatalf("actors list --key k1 = %+v", got)
 	}
 
+	// Without --name: the actors of every name.
+	mustCLI(t, ep, "call", "user", "u1", "getUsername")
+	all := decode[[]Actor](t, mustCLI(t, ep, "actors", "list", "-o", "json"))
+	var got []string
+	for _, a := range all {
+		got = append(got, a.Name+"/"+keyString(a.Key))
+	}
+	slices.Sort(got)
+	if want := []string{`counter/["a","b"]`, "counter/k1", "user/u1"}; !slices.Equal(got, want) {
+		t.Fatalf("actors list (every name) = %v, want %v", got, want)
+	}
+	if table := mustCLI(t, ep, "actors", "list"); !strings.Contains(table, "NAME") || !strings.Contains(table, "user") || !strings.Contains(table, "counter") {
+		t.Fatalf("actors list (every name) table:\n%s", table)
+	}
+	if got := decode[[]Actor](t, mustCLI(t, ep, "actors", "list", "--limit", "2", "-o", "json")); len(got) != 2 {
+		t.Fatalf("actors list --limit 2 = %d actors, want 2", len(got))
+	}
+	// Following the engine's cursor over pages of one actor gives the same list.
+	enginePageLimit = 1
+	paged := decode[[]Actor](t, mustCLI(t, ep, "actors", "list", "-o", "json"))
+	enginePageLimit = 1000
+	if len(paged) != len(all) {
+		t.Fatalf("actors list in pages of 1 = %d actors, want %d", len(paged), len(all))
+	}
+	for i := range paged {
+		if paged[i].ID != all[i].ID {
+			t.Fatalf("actors list in pages of 1 = %+v, want %+v", paged, all)
+		}
+	}
+
 	// actors get by ID and by NAME/KEY.
 	if a := decode[Actor](t, mustCLI(t, ep, "actors", "get", id, "-o", "json")); a.ID != id || a.Name != "counter" {
 		t.Fatalf("actors get %s = %+v", id, a)
@@ -215,7 +245,8 @@ func TestEngineErrors(t *testing.T) {
 	}{
 		{"no command", env, nil, ExitUsage, ""},
 		{"unknown command", env, []string{"actors", "frobnicate"}, ExitUsage, "unknown command"},
-		{"list without name", env, []string{"actors", "list"}, ExitUsage, "--name is required"},
+		{"key without name", env, []string{"actors", "list", "--key", "k"}, ExitUsage, "--key needs --name"},
+		{"bad limit", env, []string{"actors", "list", "--limit", "0"}, ExitUsage, "--limit must be"},
 		{"too many args", env, []string{"actors", "get", "a", "b"}, ExitUsage, "usage:"},
 		{"bad flag", env, []string{"actors", "get", "x", "--nope"}, ExitUsage, "flag provided but not defined"},
 		{"bad output", env, []string{"actors", "get", "x", "-o", "yaml"}, ExitUsage, "-o must be"},
