@@ -67,6 +67,10 @@ bench: ## Run the end-to-end benchmark: prints a table of figures (about 1–2 m
 bench-pg: ## Distributed-engine benchmark against raw PostgreSQL on a throwaway server (a few minutes). BENCH_FLAGS="-actors-in-directory 100000" is quicker.
 	go run ./bench/pg $(BENCH_FLAGS)
 
+.PHONY: bench-observe
+bench-observe: ## What metrics and tracing cost per action: four modes in alternating rounds (about 2 min). BENCH_FLAGS="-exporter memory" skips the OTLP encoding.
+	go run ./bench/observe $(BENCH_FLAGS)
+
 .PHONY: chaos
 chaos: ## Chaos harness: faults under load on real processes, histories checked (docs/reliability.md). CHAOS_FLAGS="-duration 30m" runs longer, "-selftest" or "-local" the other modes.
 	go run ./test/chaos $(CHAOS_FLAGS)
