@@ -24,7 +24,7 @@ const (
 // RolloutSpec is a pool's rollout strategy: how a new ActorVersion takes
 // over from the current one.
 //
-// +kubebuilder:validation:XValidation:rule="self.strategy == 'AllAtOnce' || (has(self.steps) && size(self.steps) > 0)",message="Progressive and Manual rollouts need at least one step"
+// +kubebuilder:validation:XValidation:rule="!has(self.strategy) || self.strategy == 'AllAtOnce' || (has(self.steps) && size(self.steps) > 0)",message="Progressive and Manual rollouts need at least one step"
 type RolloutSpec struct {
 	// Strategy: AllAtOnce (the default), Progressive or Manual.
 	// +kubebuilder:default=AllAtOnce
@@ -90,7 +90,7 @@ type RolloutGate struct {
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=5
 	// +optional
-	MaxErrorPercent int32 `json:"maxErrorPercent"`
+	MaxErrorPercent *int32 `json:"maxErrorPercent,omitempty"`
 
 	// MinCalls is how many actions the new version must have served before
 	// its error rate is judged.

@@ -79,7 +79,7 @@ func (r *Result) planRollout(d Desired, o Observed, live, startable func(int64) 
 	switch {
 	case continuing:
 		from = o.Rollout.From
-		if from != 0 && !live(from) {
+		if o.Rollout.Phase == Ramping && from != 0 && !live(from) {
 			from = 0 // nothing left to ramp from: promote
 		}
 	case from == 0 || from >= to || !startable(from):

@@ -122,6 +122,30 @@ func TestPlanRollout(t *testing.T) {
 			rollout: Promoted, step: 2, changed: true,
 		},
 		{
+			name: "a promoted rollout stays as it was once the old version is drained",
+			d:    withRollout(prog),
+			o: Observed{Now: t0.Add(time.Hour), LatestVersion: 2, Deployments: map[int64]Deployment{1: {}, 2: avail(1)},
+				Rollout:  &RolloutState{From: 1, To: 2, Phase: Promoted, Step: 2, LastTransition: t0},
+				Previous: []VersionState{{Name: "v1", Version: 1, Phase: Drained, DrainedAt: at(0)}, state(2, Current, 1)},
+				Gateway:  gw([]int64{2}, []int64{1}, versions(0, 10, 100, 1))},
+			phases: map[int64]Phase{1: Drained, 2: Current}, current: 2,
+			rollout: Promoted, step: 2,
+		},
+		{
+			name: "deleting the stable version during a ramp promotes",
+			d: func() Desired {
+				d := withRollout(prog)
+				d.Versions[0] = deleting(ver(1))
+				return d
+			}(),
+			o: Observed{Now: t0.Add(10 * time.Second), LatestVersion: 2, Deployments: deps, Rollout: rampingAt(0, 0),
+				Previous: []VersionState{state(1, Current, 1), state(2, PhaseRamping, 1)},
+				Gateway:  &Gateway{Ready: []int64{2, 1}, Draining: []int64{}, DrainRate: 50, Ramp: &Ramp{Version: 2, NewPercent: 10}, Versions: versions(9, 1, 10, 0)}},
+			phases: map[int64]Phase{1: Draining, 2: Current}, current: 2,
+			routing: &Routing{Ready: []int64{2}, Draining: []int64{1}, DrainRate: 50},
+			rollout: Promoted, step: 2, changed: true,
+		},
+		{
 			name: "an unreachable gateway holds the ramp",
 			d:    withRollout(prog),
 			o: Observed{Now: t0.Add(time.Hour), LatestVersion: 2, Deployments: deps, Rollout: rampingAt(0, 0),
@@ -176,7 +200,8 @@ func TestPlanRollout(t *testing.T) {
 			if r.Rollout == nil {
 				t.Fatalf("no rollout, want %s", tc.rollout)
 			}
-			if r.Rollout.State.Phase != tc.rollout || r.Rollout.State.Step != tc.step || r.Rollout.Changed != tc.changed {
+			if r.Rollout.State.Phase != tc.rollout || r.Rollout.State.Step != tc.step || r.Rollout.Changed != tc.changed ||
+				tc.o.Rollout != nil && !tc.changed && !reflect.DeepEqual(r.Rollout.State, *tc.o.Rollout) {
 				t.Errorf("rollout = %+v, want phase %s step %d changed %v", r.Rollout.State, tc.rollout, tc.step, tc.changed)
 			}
 			if !strings.Contains(r.Waiting, tc.waiting) && !strings.Contains(r.Rollout.Waiting, tc.waiting) {
