@@ -185,6 +185,9 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 		transition(Promoted, int32(len(spec.Steps)), "", "")
 	case fresh:
 		transition(Ramping, 0, "", "")
+	case st.Phase == Ramping && (spec.Strategy == AllAtOnce || len(spec.Steps) == 0):
+		// The strategy was changed to AllAtOnce during the ramp.
+		transition(Promoted, int32(len(spec.Steps)), "", "")
 	}
 	res.State = st
 	switch st.Phase {
@@ -205,7 +208,8 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 		res.Waiting = fmt.Sprintf("rolled back from version %d: %s: %s", st.To, reason, msg)
 		return res
 	}
-	step := spec.Steps[min(int(st.Step), len(spec.Steps)-1)]
+	st.Step = min(max(st.Step, 0), int32(len(spec.Steps)-1)) // the steps may have been shortened
+	step := spec.Steps[st.Step]
 	movesDone := movedEnough(step.MovePercent, o.ActorsFrom, o.ActorsTo)
 	advance := false
 	switch spec.Strategy {

@@ -105,6 +105,22 @@ func TestRollout(t *testing.T) {
 				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 3, StepStartedAt: r0.Add(time.Hour), LastTransition: r0.Add(time.Hour)}},
 		},
 		{
+			name: "a ramp whose strategy became all at once promotes",
+			spec: RolloutSpec{Strategy: AllAtOnce},
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(1, r0),
+				ActorsFrom: 75, ActorsTo: 25, Health: healthy},
+			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, StepStartedAt: r0.Add(time.Second), LastTransition: r0.Add(time.Second)}},
+		},
+		{
+			name: "a ramp whose steps were shortened promotes after the last one",
+			spec: RolloutSpec{Strategy: Progressive, Steps: steps()[:1], Gate: progressive().Gate},
+			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(2, r0),
+				ActorsFrom: 50, ActorsTo: 50, Health: healthy},
+			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 1, StepStartedAt: r0.Add(time.Hour), LastTransition: r0.Add(time.Hour)}},
+		},
+		{
 			name: "a promoted rollout stays promoted whatever the health",
 			spec: progressive(),
 			obs: RolloutObserved{Now: r0.Add(2 * time.Hour), From: 1, To: 2,
@@ -291,4 +307,28 @@ func TestValidateRollout(t *testing.T) {
 			t.Errorf("%s: ValidateRollout = %v, want %q", tc.name, err, tc.err)
 		}
 	}
+}
+
+// FuzzRollout: whatever the spec (valid or not, changed mid-rollout), the
+// recorded state and the health, Rollout does not panic, asks for shares
+// within 0-100, and a rolled-back rollout asks for nothing.
+func FuzzRollout(f *testing.F) {
+	f.Add(uint8(1), uint8(3), int32(2), uint8(1), int32(1), int64(100), int64(3), 10, 5)
+	f.Add(uint8(0), uint8(0), int32(9), uint8(0), int32(7), int64(0), int64(0), 0, 0)
+	f.Fuzz(func(t *testing.T, strategy, nsteps uint8, manual int32, phase uint8, step int32, calls, failed int64, from, to int) {
+		spec := RolloutSpec{Strategy: []Strategy{AllAtOnce, Progressive, Manual, ""}[strategy%4], ManualVersion: 2, ManualStep: manual,
+			Gate: Gate{MaxErrorPercent: 5, MinCalls: 10, MaxActivationFailures: -1}}
+		for i := range int(nsteps % 6) {
+			spec.Steps = append(spec.Steps, RampStep{NewPercent: int32(i * 20), MovePercent: int32(i * 10), Pause: time.Duration(i) * time.Second})
+		}
+		prev := &RolloutState{From: 1, To: 2, Phase: []RolloutPhase{Ramping, Promoted, RolledBack}[phase%3], Step: step, StepStartedAt: r0}
+		r := Rollout(spec, RolloutObserved{Now: r0.Add(time.Minute), From: 1, To: 2, Previous: prev,
+			Health: Health{Calls: calls, FailedCalls: failed}, ActorsFrom: from, ActorsTo: to})
+		if r.NewPercent < 0 || r.NewPercent > 100 || r.MovePercent < 0 || r.MovePercent > 100 {
+			t.Fatalf("shares %d/%d", r.NewPercent, r.MovePercent)
+		}
+		if r.State.Phase == RolledBack && (r.NewPercent != 0 || r.MovePercent != 0) {
+			t.Fatalf("rolled back but asks %d/%d", r.NewPercent, r.MovePercent)
+		}
+	})
 }
