@@ -436,3 +436,36 @@ func TestRolloutSpecValidation(t *testing.T) {
 		t.Errorf("default strategy = %q", s)
 	}
 }
+
+func TestRolloutCrashLoopRollsBack(t *testing.T) {
+	e := newEnv(t)
+	p := pool("app", "eng")
+	p.Spec.Rollout = rivetv1.RolloutSpec{Strategy: rivetv1.RolloutProgressive, Steps: []rivetv1.RolloutStep{
+		{NewActorShare: 10, Pause: &metav1.Duration{Duration: time.Hour}},
+	}}
+	e.startV1(p)
+	e.actors("app", "cl-", 4)
+	e.create(version("app-2", "app", 2))
+	e.waitFor("deployment app-v2", 20*time.Second, func() (bool, string) { return e.deployment("app-v2") != nil, "absent" })
+	e.startRunner("app", 2)
+	e.makeAvailable("app-v2")
+	e.awaitRamp("app", 1, 10, 0)
+
+	// One of version 2's pods starts crash-looping (the kubelet's report).
+	e.statusPod("app-v2-crash", runnerLabels("eng", "app", 2), corev1.PodStatus{
+		Phase: corev1.PodRunning,
+		ContainerStatuses: []corev1.ContainerStatus{{Name: RunnerContainer, RestartCount: 4,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s restarting failed container"}}}},
+	})
+	e.waitFor("rolled back on the crash loop", 30*time.Second, func() (bool, string) {
+		ro := e.rollout("app")
+		return ro.Phase == rivetv1.RolloutRolledBack && ro.Reason == "CrashLoops" && ro.CrashLoops == 1, fmt.Sprintf("%+v", ro)
+	})
+	e.waitFor("routing back on version 1", 30*time.Second, func() (bool, string) {
+		st := e.poolStatus("app")
+		return slices.Equal(st.Ready, []uint64{1}) && slices.Equal(st.Draining, []uint64{2}) && st.Ramp == nil, rampOf(st)
+	})
+	if c := meta.FindStatusCondition(e.pool("app").Status.Conditions, rivetv1.ConditionRolledBack); c == nil || c.Reason != "CrashLoops" {
+		t.Errorf("RolledBack condition: %s", condString(e.pool("app").Status.Conditions))
+	}
+}
