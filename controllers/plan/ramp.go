@@ -1,6 +1,9 @@
 package plan
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // This file joins the rollout strategies (Rollout, rollout.go) to the
 // pool's plan (Plan, plan.go). Plan picks the version taking over (the
@@ -19,6 +22,8 @@ import "slices"
 //     To drains (its actors move back at the drain rate), is scaled to
 //     zero once drained and deleted after DeleteDrainedAfter like any
 //     drained version. A newer version starts a new rollout from From.
+//   - A ramping version that is deleted ends its rollout as rolled back
+//     (reason VersionRemoved).
 //   - Without the gateway's view (unreachable) a rollout does not move:
 //     its health and actor counts are unknown.
 
@@ -82,6 +87,14 @@ func (r *Result) planRollout(d Desired, o Observed, live, startable func(int64) 
 		if o.Rollout.Phase == Ramping && from != 0 && !live(from) {
 			from = 0 // nothing left to ramp from: promote
 		}
+	case o.Rollout != nil && o.Rollout.Phase == Ramping && to <= o.Rollout.From:
+		// The ramping version is no candidate any more (deleted): the
+		// stable version is current again, as after a rollback.
+		st := *o.Rollout
+		st.Phase, st.Reason, st.Message = RolledBack, "VersionRemoved", fmt.Sprintf("version %d was deleted during its ramp", st.To)
+		st.StepStartedAt, st.LastTransition = o.Now, o.Now
+		r.Rollout = &RolloutResult{State: st, Changed: true}
+		return 0, false
 	case from == 0 || from >= to || !startable(from):
 		return 0, false // no rollout: the first version, or nothing to take over from
 	}

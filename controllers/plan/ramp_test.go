@@ -146,6 +146,20 @@ func TestPlanRollout(t *testing.T) {
 			rollout: Promoted, step: 2, changed: true,
 		},
 		{
+			name: "deleting the ramping version ends the rollout as rolled back",
+			d: func() Desired {
+				d := withRollout(prog)
+				d.Versions[1] = deleting(ver(2))
+				return d
+			}(),
+			o: Observed{Now: t0.Add(10 * time.Second), LatestVersion: 2, Deployments: deps, Rollout: rampingAt(0, 0),
+				Previous: []VersionState{state(1, Current, 1), state(2, PhaseRamping, 1)},
+				Gateway:  &Gateway{Ready: []int64{2, 1}, Draining: []int64{}, DrainRate: 50, Ramp: &Ramp{Version: 2, NewPercent: 10}, Versions: versions(9, 1, 10, 0)}},
+			phases: map[int64]Phase{1: Ready, 2: Draining}, current: 1,
+			routing: &Routing{Ready: []int64{1}, Draining: []int64{2}, DrainRate: 50},
+			rollout: RolledBack, changed: true, waiting: "",
+		},
+		{
 			name: "an unreachable gateway holds the ramp",
 			d:    withRollout(prog),
 			o: Observed{Now: t0.Add(time.Hour), LatestVersion: 2, Deployments: deps, Rollout: rampingAt(0, 0),
