@@ -2,6 +2,7 @@ package plan
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,135 @@ func TestPlanRollout(t *testing.T) {
 				t.Errorf("a ramping rollout must be progressing")
 			}
 		})
+	}
+}
+
+// TestPlanRolloutWalk runs Plan pass by pass as the operator does (the
+// plan fed back as the previous state, the routing applied by a simulated
+// gateway that moves actors as the routing asks), through a progressive
+// rollout of a healthy version and then of a failing one, and checks the
+// invariants of every pass: one Current version, a ramp only between the
+// Current and the Ramping version, the rolled-back version never current.
+func TestPlanRolloutWalk(t *testing.T) {
+	t.Parallel()
+	spec := RolloutSpec{Strategy: Progressive, Steps: []RampStep{
+		{NewPercent: 10, MovePercent: 0, Pause: time.Minute},
+		{NewPercent: 50, MovePercent: 40, Pause: time.Minute},
+	}, Gate: Gate{MaxErrorPercent: 5, MinCalls: 20, MaxActivationFailures: -1}}
+	d := desired(ver(1))
+	d.Rollout = spec
+	deps := map[int64]Deployment{1: avail(1), 2: avail(1), 3: avail(1)}
+	gwy := &Gateway{Ready: []int64{}, Draining: []int64{}, DrainRate: 50, Versions: map[int64]GatewayVersion{}}
+	actors := map[int64]int{1: 100}
+	health := map[int64]GatewayVersion{}
+	var prev []VersionState
+	var ro *RolloutState
+	var latest int64
+	now := t0
+	pass := func() Result {
+		t.Helper()
+		gwy.Versions = map[int64]GatewayVersion{}
+		gwy.Actors = 0
+		for v, n := range actors {
+			h := health[v]
+			gwy.Versions[v] = GatewayVersion{Runners: 1, LiveRunners: 1, Actors: n, Calls: h.Calls, FailedCalls: h.FailedCalls}
+			gwy.Actors += n
+		}
+		g := *gwy
+		r := Plan(d, Observed{Now: now, LatestVersion: latest, Previous: prev, Deployments: deps, Gateway: &g, Rollout: ro})
+		if r.Routing != nil {
+			gwy.Ready, gwy.Draining, gwy.Ramp = r.Routing.Ready, r.Routing.Draining, r.Routing.Ramp
+		}
+		// The gateway moves actors: a ramp's share, or every actor off
+		// draining versions to the newest ready one.
+		if rp := gwy.Ramp; rp != nil {
+			other := gwy.Ready[1]
+			want := (actors[rp.Version]+actors[other])*int(rp.MovePercent) + 99
+			want /= 100
+			moved := want - actors[rp.Version]
+			actors[rp.Version] += moved
+			actors[other] -= moved
+		}
+		if len(gwy.Ready) > 0 {
+			to := slices.Max(gwy.Ready)
+			if gwy.Ramp != nil {
+				to = gwy.Ready[1]
+			}
+			for _, v := range gwy.Draining {
+				actors[to] += actors[v]
+				actors[v] = 0
+			}
+		}
+		// Invariants.
+		current := 0
+		for _, vp := range r.Versions {
+			if vp.Phase == Current {
+				current++
+				if vp.Version != r.Current {
+					t.Fatalf("version %d is Current but the plan's current is %d", vp.Version, r.Current)
+				}
+			}
+			if ro != nil && ro.Phase == RolledBack && vp.Version == ro.To && (vp.Phase == Current || vp.Phase == PhaseRamping) {
+				t.Fatalf("rolled-back version %d is %s", vp.Version, vp.Phase)
+			}
+		}
+		if current > 1 {
+			t.Fatalf("%d Current versions: %+v", current, r.Versions)
+		}
+		if rp := gwy.Ramp; rp != nil && (len(gwy.Ready) != 2 || find(r, rp.Version).Phase != PhaseRamping || find(r, gwy.Ready[1]).Phase != Current) {
+			t.Fatalf("ramp %+v with ready %v and phases %+v", rp, gwy.Ready, r.Versions)
+		}
+		prev = prev[:0]
+		for _, vp := range r.Versions {
+			prev = append(prev, VersionState{Name: vp.Name, Version: vp.Version, Phase: vp.Phase, Rejected: vp.Rejected, Replicas: vp.Replicas, DrainStartedAt: vp.DrainStartedAt, DrainedAt: vp.DrainedAt})
+		}
+		latest = r.LatestVersion
+		if r.Rollout != nil {
+			s := r.Rollout.State
+			ro = &s
+		}
+		now = now.Add(10 * time.Second)
+		return r
+	}
+	walk := func(what string, done func(Result) bool) {
+		t.Helper()
+		for range 200 {
+			if done(pass()) {
+				return
+			}
+		}
+		t.Fatalf("%s: not reached in 200 passes; rollout %+v, actors %v, gateway %+v", what, ro, actors, gwy)
+	}
+	walk("version 1 current", func(r Result) bool { return r.Current == 1 && r.Routing == nil })
+
+	// A healthy version 2: ramps, holds each pause, is promoted.
+	d.Versions = append(d.Versions, ver(2))
+	health[2] = GatewayVersion{Calls: 1000, FailedCalls: 1}
+	var shares [][2]int32
+	walk("version 2 promoted, version 1 drained", func(r Result) bool {
+		if r.Rollout != nil && r.Rollout.Changed {
+			shares = append(shares, [2]int32{r.Rollout.NewPercent, r.Rollout.MovePercent})
+		}
+		return find(r, 1).Phase == Drained && r.Current == 2 && actors[1] == 0
+	})
+	if want := [][2]int32{{10, 0}, {50, 40}, {100, 100}}; !slices.Equal(shares, want) {
+		t.Fatalf("transitions %v, want %v", shares, want)
+	}
+
+	// A failing version 3: rolls back, its actors go back to version 2.
+	d.Versions = append(d.Versions, ver(3))
+	walk("version 3 ramping with actors", func(r Result) bool { return actors[3] > 0 || r.Rollout.State.Phase == Ramping && r.Rollout.State.Step == 1 })
+	health[3] = GatewayVersion{Calls: 100, FailedCalls: 50}
+	walk("version 3 rolled back and drained", func(r Result) bool {
+		return ro.Phase == RolledBack && find(r, 3).Phase == Drained && r.Current == 2 && actors[3] == 0
+	})
+	if ro.Reason != "ErrorRate" || ro.From != 2 || ro.To != 3 {
+		t.Fatalf("rollback state %+v", ro)
+	}
+	// It stays so.
+	for range 5 {
+		if r := pass(); r.Current != 2 || r.Routing != nil || (r.Rollout != nil && r.Rollout.Changed) {
+			t.Fatalf("after the rollback the plan moved: current %d routing %+v rollout %+v", r.Current, r.Routing, r.Rollout)
+		}
 	}
 }
