@@ -148,6 +148,9 @@ func projectPlan(av *rivetv1.ActorVersion, e *rivetv1.PoolVersionStatus, failed 
 	case rivetv1.PhaseCurrent:
 		setCondition(av, rivetv1.ConditionReady, true, "Current", "new actors are placed on this version")
 		setCondition(av, rivetv1.ConditionProgressing, false, "Current", "the version is current")
+	case rivetv1.PhaseRamping:
+		setCondition(av, rivetv1.ConditionReady, true, "Ramping", "a share of new actors is placed on this version")
+		setCondition(av, rivetv1.ConditionProgressing, true, "Ramping", phaseMsg)
 	case rivetv1.PhaseReady:
 		setCondition(av, rivetv1.ConditionReady, true, "Available", "available; the gateway is switching new actors to it")
 		setCondition(av, rivetv1.ConditionProgressing, true, "Routing", "the gateway is switching new actors to this version")

@@ -125,11 +125,11 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 	// draining), then the autoscaler's victim, then deletions.
 	var execErr error
 	if p.Routing != nil && ac != nil && o.Gateway != nil {
-		rt := admin.Routing{Ready: toUint(p.Routing.Ready), Draining: toUint(p.Routing.Draining), DrainRate: p.Routing.DrainRate}
+		rt := admin.Routing{Ready: toUint(p.Routing.Ready), Draining: toUint(p.Routing.Draining), DrainRate: p.Routing.DrainRate, Ramp: adminRamp(p.Routing.Ramp)}
 		if _, err := ac.SetRouting(ctx, pool.Name, rt); err != nil {
 			execErr = errors.Join(execErr, fmt.Errorf("set routing: %w", err))
 		} else {
-			log.Info("gateway routing set", "ready", p.Routing.Ready, "draining", p.Routing.Draining)
+			log.Info("gateway routing set", "ready", p.Routing.Ready, "draining", p.Routing.Draining, "ramp", p.Routing.Ramp)
 			r.Recorder.Eventf(pool, nil, "Normal", "RoutingChanged", "Route", "new actors go to %v; draining %v", p.Routing.Ready, p.Routing.Draining)
 		}
 	}
@@ -149,6 +149,7 @@ func (r *RunnerPoolReconciler) reconcile(ctx context.Context, pool *rivetv1.Runn
 	}
 
 	r.recordPlan(pool, o, p)
+	r.recordRollout(pool, d, o, p)
 	recordMetrics(pool)
 	switch {
 	case starting != "":
@@ -221,6 +222,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 		DeleteDrainedAfter:    dur(dr.DeleteDrainedAfter, 10*time.Minute),
 		ActivePoll:            r.Opts.ActivePoll,
 		IdlePoll:              r.Opts.IdlePoll,
+		Rollout:               rolloutSpec(s.Rollout),
 	}
 	var avs rivetv1.ActorVersionList
 	if err := r.List(ctx, &avs, client.InNamespace(pool.Namespace), client.MatchingFields{indexVersionPool: pool.Name}); err != nil {
@@ -231,7 +233,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 			Name: av.Name, Version: av.Spec.Version, Created: av.CreationTimestamp.Time, Deleting: !av.DeletionTimestamp.IsZero(),
 		})
 	}
-	o := plan.Observed{Now: time.Now(), LatestVersion: pool.Status.LatestVersion, Deployments: map[int64]plan.Deployment{}}
+	o := plan.Observed{Now: time.Now(), LatestVersion: pool.Status.LatestVersion, Deployments: map[int64]plan.Deployment{}, Rollout: rolloutState(pool.Status.Rollout)}
 	for _, v := range pool.Status.Versions {
 		o.Previous = append(o.Previous, plan.VersionState{
 			Name: v.Name, Version: v.Version, Phase: plan.Phase(v.Phase), Rejected: v.Rejected, Replicas: v.Replicas,
@@ -267,7 +269,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 		}
 		o.Pods = append(o.Pods, plan.Pod{
 			Name: pod.Name, Version: v, Address: podRunnerAddress(&pod), Ready: podReady(&pod), Deleting: !pod.DeletionTimestamp.IsZero(),
-			MarkedForRemoval: pod.Annotations[AnnotationPodDeletionCost] == victimDeletionCost,
+			MarkedForRemoval: pod.Annotations[AnnotationPodDeletionCost] == victimDeletionCost, CrashLooping: crashLooping(&pod),
 		})
 	}
 	return d, o, nil
@@ -376,7 +378,7 @@ func rejected(p plan.Result) string {
 // gatewayView converts the admin API's pool status for the planner.
 func gatewayView(st admin.PoolStatus) *plan.Gateway {
 	g := &plan.Gateway{
-		Ready: toInt(st.Ready), Draining: toInt(st.Draining), DrainRate: st.DrainRate, Actors: st.Actors,
+		Ready: toInt(st.Ready), Draining: toInt(st.Draining), DrainRate: st.DrainRate, Ramp: planRamp(st.Ramp), Actors: st.Actors,
 		Versions: map[int64]plan.GatewayVersion{},
 	}
 	for k, v := range st.Versions {
@@ -384,7 +386,7 @@ func gatewayView(st admin.PoolStatus) *plan.Gateway {
 		if err != nil {
 			continue
 		}
-		g.Versions[n] = plan.GatewayVersion{Runners: v.Runners, LiveRunners: v.LiveRunners, Actors: v.Actors}
+		g.Versions[n] = plan.GatewayVersion{Runners: v.Runners, LiveRunners: v.LiveRunners, Actors: v.Actors, Calls: v.Calls, FailedCalls: v.FailedCalls}
 	}
 	for _, rn := range st.Runners {
 		g.Runners = append(g.Runners, plan.Runner{

@@ -338,10 +338,10 @@ type runner struct {
 	addr string
 }
 
-func (e *env) startRunner(pool string, v int64) *runner {
+func (e *env) startRunner(pool string, v int64, extraEnv ...string) *runner {
 	e.t.Helper()
 	addr := proc.FreeAddr(e.t)
-	p := proc.Start(e.t, fmt.Sprintf("runner-%s-v%d-%s", pool, v, addr), runnerBin, []string{
+	p := proc.Start(e.t, fmt.Sprintf("runner-%s-v%d-%s", pool, v, addr), runnerBin, append([]string{
 		"RIVET_ENDPOINT=" + e.gateway,
 		"RIVET_POOL=" + pool,
 		"RIVETKUBE_POSTGRES_URL=" + e.pgURL,
@@ -352,7 +352,7 @@ func (e *env) startRunner(pool string, v int64) *runner {
 		"RIVETKUBE_LEASE=2s",
 		"RIVETKUBE_SHUTDOWN_TIMEOUT=10s",
 		"RIVETKUBE_SLEEP_TIMEOUT=10m",
-	}, "http://"+addr+"/healthz")
+	}, extraEnv...), "http://"+addr+"/healthz")
 	return &runner{Proc: p, addr: addr}
 }
 

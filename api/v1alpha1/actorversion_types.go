@@ -6,7 +6,7 @@ import (
 )
 
 // ActorVersionPhase is where a version is in its rollout.
-// +kubebuilder:validation:Enum=Pending;Ready;Current;Draining;Drained
+// +kubebuilder:validation:Enum=Pending;Ready;Ramping;Current;Draining;Drained
 type ActorVersionPhase string
 
 const (
@@ -16,6 +16,9 @@ const (
 	// PhaseReady: available and the newest; the gateway is being told to
 	// route new actors to it.
 	PhaseReady ActorVersionPhase = "Ready"
+	// PhaseRamping: a Progressive or Manual rollout places a share of new
+	// actors on it and moves a share of existing ones to it.
+	PhaseRamping ActorVersionPhase = "Ramping"
 	// PhaseCurrent: the newest available version; new actors go here.
 	PhaseCurrent ActorVersionPhase = "Current"
 	// PhaseDraining: its actors are moving to the current version.

@@ -64,6 +64,11 @@ type RunnerPoolSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Drain DrainSpec `json:"drain,omitempty"`
+
+	// Rollout is how a new ActorVersion takes over (AllAtOnce by default).
+	// +kubebuilder:default={}
+	// +optional
+	Rollout RolloutSpec `json:"rollout,omitempty"`
 }
 
 // AutoscalingSpec configures operator-mode autoscaling.
@@ -183,6 +188,10 @@ type RunnerPoolStatus struct {
 	// ScaleDown is the runner being drained before its pod is removed.
 	// +optional
 	ScaleDown *ScaleDownStatus `json:"scaleDown,omitempty"`
+
+	// Rollout is the latest rollout's progress.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // PoolVersionStatus is the plan and progress of one version of a pool.
@@ -248,6 +257,9 @@ type ScaleDownStatus struct {
 // +kubebuilder:printcolumn:name="Current",type=integer,JSONPath=`.status.currentVersion`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.replicas`
 // +kubebuilder:printcolumn:name="Actors",type=integer,JSONPath=`.status.actors`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
+// +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.rollout.step`
+// +kubebuilder:printcolumn:name="Ramp",type=integer,JSONPath=`.status.rollout.newActorShare`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40",message="metadata.name must be at most 40 characters (runner Deployments are named <pool>-v<version>)"

@@ -12,14 +12,20 @@
 //     is rejected for good and gets no runners.
 //   - The current version is the newest accepted, non-deleting version whose
 //     Deployment is available; it only changes to a newer one, except when
-//     the current version is being deleted.
+//     the current version is being deleted or a rollout is rolled back.
 //   - Routing is ready=[current], draining=every older (or deleting)
 //     accepted version still present. Nothing is routed before a version is
 //     available.
+//   - With a Progressive or Manual strategy (Desired.Rollout, Rollout in
+//     rollout.go, joined to Plan in ramp.go) the version taking over ramps
+//     beside the stable one, which stays current: routing ready=[new,
+//     stable] with the ramp's shares; a failed health gate makes the stable
+//     version current again and the new one drain, and a rolled-back
+//     version is never current again.
 //   - A version is Drained only after the gateway confirmed it draining and
 //     reported no actors on it (or when nothing can receive its actors);
 //     Drained is final: 0 replicas, deleted after DeleteDrainedAfter.
 //   - The autoscaler removes one runner at a time and only after the gateway
 //     drained it (or the drain timed out); it never scales a version that is
-//     not current.
+//     not current, nor during a ramp.
 package plan

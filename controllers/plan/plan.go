@@ -51,6 +51,8 @@ type Desired struct {
 	ActivePoll, IdlePoll time.Duration
 	// Versions are the pool's ActorVersion objects.
 	Versions []Version
+	// Rollout is how a new version takes over (ramp.go).
+	Rollout RolloutSpec
 }
 
 // Version is one ActorVersion object.
@@ -80,6 +82,8 @@ type Observed struct {
 	ScaleDown *ScaleDown
 	// Recommendations is the autoscaler's history (operator mode).
 	Recommendations []Recommendation
+	// Rollout is the recorded state of the latest rollout; nil when none.
+	Rollout *RolloutState
 }
 
 // VersionState is the recorded plan of one version.
@@ -118,6 +122,8 @@ type Pod struct {
 	// MarkedForRemoval: the pod already carries the lowest deletion cost
 	// (a released victim the ReplicaSet is about to remove).
 	MarkedForRemoval bool
+	// CrashLooping: a container of the pod is in CrashLoopBackOff.
+	CrashLooping bool
 }
 
 // Gateway is the gateway's view of a pool.
@@ -125,6 +131,7 @@ type Gateway struct {
 	Ready     []int64
 	Draining  []int64
 	DrainRate float64
+	Ramp      *Ramp
 	Actors    int
 	Runners   []Runner
 	// Versions aggregates runners per version.
@@ -141,9 +148,11 @@ type Runner struct {
 	Actors   int
 }
 
-// GatewayVersion aggregates the runners of one version.
+// GatewayVersion aggregates the runners of one version, and the actions
+// the answering gateway routed to it and saw fail.
 type GatewayVersion struct {
 	Runners, LiveRunners, Actors int
+	Calls, FailedCalls           int64
 }
 
 // ScaleDown is a runner being drained before its pod is removed.
@@ -165,6 +174,8 @@ type Routing struct {
 	Ready     []int64
 	Draining  []int64
 	DrainRate float64
+	// Ramp splits new and existing actors during a rollout (ramp.go).
+	Ramp *Ramp
 }
 
 // VersionPlan is the plan of one version.
@@ -216,6 +227,9 @@ type Result struct {
 	Progressing bool
 	// Waiting explains what the rollout waits for (empty when settled).
 	Waiting string
+	// Rollout is the latest rollout's step (nil: none yet): its state to
+	// record, and whether it changed.
+	Rollout *RolloutResult
 }
 
 // Plan computes the next step of a pool's rollout.
@@ -288,9 +302,10 @@ func Plan(d Desired, o Observed) Result {
 		dep, ok := o.Deployments[v]
 		return ok && dep.Updated && dep.Available >= 1 && dep.Available >= dep.Replicas
 	}
+	rb := rolledBack(o)
 	candidate := func(v Version) bool {
 		p, ok := prev[v.Version]
-		return accepted[v.Version] && objects[v.Version].Name == v.Name && !v.Deleting && !(ok && p.Phase == Drained)
+		return accepted[v.Version] && objects[v.Version].Name == v.Name && !v.Deleting && !(ok && p.Phase == Drained) && v.Version != rb
 	}
 	for _, v := range slices.Backward(versions) {
 		if candidate(v) && v.Version >= prevCurrent && available(v.Version) {
@@ -310,6 +325,15 @@ func Plan(d Desired, o Observed) Result {
 				break
 			}
 		}
+	}
+
+	// The rollout strategy (ramp.go): a ramp keeps From current beside To;
+	// a rollback makes From current again and To drain.
+	live := func(v int64) bool { _, ok := objects[v]; return ok && candidate(objects[v]) }
+	from, ramp := r.planRollout(d, o, live, func(v int64) bool { return live(v) && available(v) })
+	rampTo := r.Current
+	if r.Rollout != nil && r.Rollout.State.Phase == RolledBack && r.Rollout.State.To == r.Current && from != 0 {
+		rb, r.Current = r.Current, from
 	}
 
 	// Phases.
@@ -348,7 +372,7 @@ func Plan(d Desired, o Observed) Result {
 				waiting = append(waiting, fmt.Sprintf("gateway to route new actors to version %d", v.Version))
 			}
 			vp.Replicas = desiredReplicas
-		case v.Version > r.Current && !v.Deleting:
+		case v.Version > r.Current && !v.Deleting && v.Version != rb:
 			vp.Phase = Pending
 			vp.Replicas = max(desiredReplicas, 1)
 			if p.Replicas > vp.Replicas && r.Current == 0 {
@@ -398,10 +422,17 @@ func Plan(d Desired, o Observed) Result {
 		}
 	}
 
+	if ramp {
+		r.rampPhases(byVersion, from, rampTo, desiredReplicas)
+	}
+
 	// Routing.
 	want := Routing{Ready: []int64{}, Draining: []int64{}, DrainRate: d.DrainRate}
 	if r.Current != 0 {
 		want.Ready = []int64{r.Current}
+	}
+	if ramp {
+		r.rampRouting(&want, from, rampTo)
 	}
 	for _, vp := range plans {
 		if vp.Rejected || vp.Version == r.Current || vp.Version > r.Current && vp.Phase == Pending {
@@ -411,7 +442,7 @@ func Plan(d Desired, o Observed) Result {
 			want.Draining = append(want.Draining, vp.Version)
 		}
 	}
-	if o.Gateway != nil && !sameRouting(want, Routing{Ready: o.Gateway.Ready, Draining: o.Gateway.Draining, DrainRate: o.Gateway.DrainRate}) {
+	if o.Gateway != nil && !sameRouting(want, Routing{Ready: o.Gateway.Ready, Draining: o.Gateway.Draining, DrainRate: o.Gateway.DrainRate, Ramp: o.Gateway.Ramp}) {
 		r.Routing = &want
 	}
 
@@ -425,8 +456,18 @@ func Plan(d Desired, o Observed) Result {
 		r.Progressing = true
 		waiting = append(waiting, fmt.Sprintf("version %d to have %d available runners (%d now)", r.Current, r.DesiredReplicas, cur.Available))
 	}
+	if ramp {
+		// The stable version is the pool's current one until promotion.
+		r.Current, r.Progressing = from, true
+		if r.Rollout != nil && r.Rollout.Waiting != "" {
+			waiting = append([]string{r.Rollout.Waiting}, waiting...)
+		}
+	}
 	if len(waiting) > 0 {
 		r.Waiting = waiting[0]
+	}
+	if r.Rollout != nil {
+		r.RequeueAfter = minPositive(r.RequeueAfter, r.Rollout.RequeueAfter)
 	}
 	if r.Progressing {
 		r.RequeueAfter = minPositive(r.RequeueAfter, d.ActivePoll)
@@ -624,7 +665,7 @@ func (r *Result) scaleDown(d Desired, o Observed, cur *VersionPlan) {
 }
 
 func sameRouting(a, b Routing) bool {
-	return sameSet(a.Ready, b.Ready) && sameSet(a.Draining, b.Draining) && a.DrainRate == b.DrainRate
+	return sameSet(a.Ready, b.Ready) && sameSet(a.Draining, b.Draining) && a.DrainRate == b.DrainRate && sameRamp(a.Ramp, b.Ramp)
 }
 
 func sameSet(a, b []int64) bool {

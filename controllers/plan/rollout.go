@@ -17,9 +17,12 @@ import (
 //   - Progressive walks its steps in order; a step is left only after the
 //     moves it asked for are done and its pause has passed since it began.
 //   - Manual walks the same steps, each one only when the user's
-//     spec step allows it; no pause applies.
+//     promotion (ManualVersion == To, ManualStep) allows it; no pause
+//     applies.
 //   - Before every step change and during every step the health gate of
-//     To is checked against the counts since the step began; a failed gate
+//     To is checked against To's counts since the rollout began (To is a
+//     new version: every request it served came from this rollout); a
+//     failed gate
 //     rolls back for good (0% / 0%: new actors go to From again and the
 //     moved actors move back) with a reason, until a newer version starts
 //     another rollout.
@@ -51,8 +54,9 @@ type Gate struct {
 	// MaxErrorPercent of failed actions (0-100) once MinCalls were made.
 	MaxErrorPercent float64
 	MinCalls        int64
-	// MaxActivationFailures and MaxCrashLoops are counts since the step
-	// began; negative disables the check.
+	// MaxActivationFailures bounds To's activation failures since the
+	// rollout began, MaxCrashLoops its runners crash-looping now;
+	// negative disables the check.
 	MaxActivationFailures int64
 	MaxCrashLoops         int64
 }
@@ -61,20 +65,21 @@ type Gate struct {
 type RolloutSpec struct {
 	Strategy Strategy
 	Steps    []RampStep
-	// ManualStep is the step the user allows (Manual, counted from 1):
-	// the ramp begins at step 1 and holds at step max(ManualStep, 1);
-	// more than len(Steps) promotes.
-	ManualStep int32
-	Gate       Gate
+	// ManualStep is the step the user allows (Manual, counted from 1) for
+	// the rollout to ManualVersion (other versions hold at step 1): the
+	// ramp begins at step 1 and holds at step max(ManualStep, 1); more
+	// than len(Steps) promotes.
+	ManualVersion int64
+	ManualStep    int32
+	Gate          Gate
 }
 
-// Health is the engine's cumulative counts for one version.
+// Health is what is known of one version's health: the engine's counts
+// of the actions it served and those that failed (cumulative, from the
+// gateway that answered: a sample of the pool's traffic, so the rate is
+// what counts), activation failures, and its runners that crash-loop now.
 type Health struct {
 	Calls, FailedCalls, ActivationFailures, CrashLoops int64
-}
-
-func (h Health) since(b Health) Health {
-	return Health{h.Calls - b.Calls, h.FailedCalls - b.FailedCalls, h.ActivationFailures - b.ActivationFailures, h.CrashLoops - b.CrashLoops}
 }
 
 // RolloutPhase is where a rollout is.
@@ -95,11 +100,10 @@ type RolloutState struct {
 	Step int32
 	// StepStartedAt is when the current step began.
 	StepStartedAt time.Time
-	// Baseline is To's health when the step began.
-	Baseline Health
-	// Reason explains a rollback.
-	Reason         string
-	LastTransition time.Time
+	// Reason is why the rollout rolled back (a CamelCase word: ErrorRate,
+	// ActivationFailures, CrashLoops) and Message says it in full.
+	Reason, Message string
+	LastTransition  time.Time
 }
 
 // RolloutObserved is what a rollout pass starts from.
@@ -171,16 +175,19 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 		st = *o.Previous
 	}
 	res := RolloutResult{}
-	transition := func(phase RolloutPhase, step int32, reason string) {
-		st.Phase, st.Step, st.Reason = phase, step, reason
-		st.StepStartedAt, st.LastTransition, st.Baseline = o.Now, o.Now, o.Health
+	transition := func(phase RolloutPhase, step int32, reason, msg string) {
+		st.Phase, st.Step, st.Reason, st.Message = phase, step, reason, msg
+		st.StepStartedAt, st.LastTransition = o.Now, o.Now
 		res.Changed = true
 	}
 	switch {
 	case fresh && (spec.Strategy == AllAtOnce || o.From == 0 || len(spec.Steps) == 0):
-		transition(Promoted, int32(len(spec.Steps)), "")
+		transition(Promoted, int32(len(spec.Steps)), "", "")
 	case fresh:
-		transition(Ramping, 0, "")
+		transition(Ramping, 0, "", "")
+	case st.Phase == Ramping && (spec.Strategy == AllAtOnce || len(spec.Steps) == 0):
+		// The strategy was changed to AllAtOnce during the ramp.
+		transition(Promoted, int32(len(spec.Steps)), "", "")
 	}
 	res.State = st
 	switch st.Phase {
@@ -190,18 +197,19 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 		return res
 	case RolledBack:
 		res.State = st
-		res.Waiting = fmt.Sprintf("rolled back from version %d: %s; create a newer version to roll out again", st.To, st.Reason)
+		res.Waiting = fmt.Sprintf("rolled back from version %d: %s: %s; create a newer version to roll out again", st.To, st.Reason, st.Message)
 		return res
 	}
 
 	// Ramping: the gate first, then the step.
-	if reason := gateFailure(spec.Gate, o.Health.since(st.Baseline)); reason != "" {
-		transition(RolledBack, st.Step, reason)
+	if reason, msg := gateFailure(spec.Gate, o.Health); reason != "" {
+		transition(RolledBack, st.Step, reason, msg)
 		res.State = st
-		res.Waiting = fmt.Sprintf("rolled back from version %d: %s", st.To, reason)
+		res.Waiting = fmt.Sprintf("rolled back from version %d: %s: %s", st.To, reason, msg)
 		return res
 	}
-	step := spec.Steps[min(int(st.Step), len(spec.Steps)-1)]
+	st.Step = min(max(st.Step, 0), int32(len(spec.Steps)-1)) // the steps may have been shortened
+	step := spec.Steps[st.Step]
 	movesDone := movedEnough(step.MovePercent, o.ActorsFrom, o.ActorsTo)
 	advance := false
 	switch spec.Strategy {
@@ -220,7 +228,7 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 		switch {
 		case !movesDone:
 			res.Waiting = fmt.Sprintf("step %d: moving actors to version %d (%d%% asked)", st.Step+1, st.To, step.MovePercent)
-		case spec.ManualStep > st.Step+1:
+		case spec.ManualVersion == st.To && spec.ManualStep > st.Step+1:
 			advance = true
 		default:
 			res.Waiting = fmt.Sprintf("step %d of %d: waiting for the manual step to be raised to %d", st.Step+1, len(spec.Steps), st.Step+2)
@@ -228,13 +236,13 @@ func Rollout(spec RolloutSpec, o RolloutObserved) RolloutResult {
 	}
 	if advance {
 		if int(st.Step)+1 >= len(spec.Steps) {
-			transition(Promoted, int32(len(spec.Steps)), "")
+			transition(Promoted, int32(len(spec.Steps)), "", "")
 			res.State = st
 			res.NewPercent, res.MovePercent = 100, 100
 			res.Waiting = ""
 			return res
 		}
-		transition(Ramping, st.Step+1, "")
+		transition(Ramping, st.Step+1, "", "")
 		step = spec.Steps[st.Step]
 		res.Waiting = fmt.Sprintf("step %d: moving actors to version %d (%d%% asked)", st.Step+1, st.To, step.MovePercent)
 		if spec.Strategy == Progressive && step.Pause > 0 {
@@ -253,21 +261,21 @@ func movedEnough(movePercent int32, from, to int) bool {
 	return total == 0 || int64(to)*100 >= int64(movePercent)*int64(total)
 }
 
-// gateFailure returns why h (counts since the step began) fails g, or "".
-func gateFailure(g Gate, h Health) string {
+// gateFailure returns why h fails g (a reason word and a message), or "".
+func gateFailure(g Gate, h Health) (reason, msg string) {
 	if g.MinCalls <= 0 {
 		g.MinCalls = 1
 	}
 	if h.Calls >= g.MinCalls {
 		if pct := float64(h.FailedCalls) * 100 / float64(h.Calls); pct > g.MaxErrorPercent {
-			return fmt.Sprintf("ErrorRate: %.1f%% of %d actions failed (at most %g%% allowed)", pct, h.Calls, g.MaxErrorPercent)
+			return "ErrorRate", fmt.Sprintf("%.1f%% of %d actions failed (at most %g%% allowed)", pct, h.Calls, g.MaxErrorPercent)
 		}
 	}
 	if g.MaxActivationFailures >= 0 && h.ActivationFailures > g.MaxActivationFailures {
-		return fmt.Sprintf("ActivationFailures: %d activations failed (at most %d allowed)", h.ActivationFailures, g.MaxActivationFailures)
+		return "ActivationFailures", fmt.Sprintf("%d activations failed (at most %d allowed)", h.ActivationFailures, g.MaxActivationFailures)
 	}
 	if g.MaxCrashLoops >= 0 && h.CrashLoops > g.MaxCrashLoops {
-		return fmt.Sprintf("CrashLoops: %d runners crash-looping (at most %d allowed)", h.CrashLoops, g.MaxCrashLoops)
+		return "CrashLoops", fmt.Sprintf("%d runners crash-looping (at most %d allowed)", h.CrashLoops, g.MaxCrashLoops)
 	}
-	return ""
+	return "", ""
 }

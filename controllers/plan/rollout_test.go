@@ -24,12 +24,12 @@ func progressive() RolloutSpec {
 
 func manual(step int32) RolloutSpec {
 	s := progressive()
-	s.Strategy, s.ManualStep = Manual, step
+	s.Strategy, s.ManualVersion, s.ManualStep = Manual, 2, step
 	return s
 }
 
-func ramping(step int32, started time.Time, base Health) *RolloutState {
-	return &RolloutState{From: 1, To: 2, Phase: Ramping, Step: step, StepStartedAt: started, Baseline: base, LastTransition: started}
+func ramping(step int32, started time.Time) *RolloutState {
+	return &RolloutState{From: 1, To: 2, Phase: Ramping, Step: step, StepStartedAt: started, LastTransition: started}
 }
 
 func TestRollout(t *testing.T) {
@@ -68,42 +68,57 @@ func TestRollout(t *testing.T) {
 			spec: progressive(),
 			obs:  RolloutObserved{Now: r0, From: 1, To: 2, ActorsFrom: 100, Health: healthy},
 			want: RolloutResult{NewPercent: 10, MovePercent: 0, Changed: true, RequeueAfter: time.Minute,
-				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 0, StepStartedAt: r0, Baseline: healthy, LastTransition: r0}},
+				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 0, StepStartedAt: r0, LastTransition: r0}},
 			waiting: "step 1: holding until",
 		},
 		{
 			name: "progressive advances after the pause",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(time.Minute), From: 1, To: 2, Previous: ramping(0, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Minute), From: 1, To: 2, Previous: ramping(0, r0),
 				ActorsFrom: 90, ActorsTo: 10, Health: Health{Calls: 1100, FailedCalls: 11}},
 			want: RolloutResult{NewPercent: 50, MovePercent: 25, Changed: true, RequeueAfter: 2 * time.Minute,
-				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 1, StepStartedAt: r0.Add(time.Minute),
-					Baseline: Health{Calls: 1100, FailedCalls: 11}, LastTransition: r0.Add(time.Minute)}},
+				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 1, StepStartedAt: r0.Add(time.Minute), LastTransition: r0.Add(time.Minute)}},
 			waiting: "step 2: moving actors to version 2 (25% asked)",
 		},
 		{
 			name: "progressive waits for the moves before the pause counts",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(1, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(1, r0),
 				ActorsFrom: 80, ActorsTo: 20, Health: healthy},
-			want:    RolloutResult{NewPercent: 50, MovePercent: 25, State: *ramping(1, r0, healthy)},
+			want:    RolloutResult{NewPercent: 50, MovePercent: 25, State: *ramping(1, r0)},
 			waiting: "step 2: moving actors",
 		},
 		{
 			name: "progressive holds a step until its pause passed",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(90 * time.Second), From: 1, To: 2, Previous: ramping(1, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(90 * time.Second), From: 1, To: 2, Previous: ramping(1, r0),
 				ActorsFrom: 75, ActorsTo: 25, Health: healthy},
-			want:    RolloutResult{NewPercent: 50, MovePercent: 25, RequeueAfter: 30 * time.Second, State: *ramping(1, r0, healthy)},
+			want:    RolloutResult{NewPercent: 50, MovePercent: 25, RequeueAfter: 30 * time.Second, State: *ramping(1, r0)},
 			waiting: "step 2: holding",
 		},
 		{
 			name: "progressive promotes after the last step",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(2, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(2, r0),
 				ActorsFrom: 50, ActorsTo: 50, Health: healthy},
 			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 3, StepStartedAt: r0.Add(time.Hour), Baseline: healthy, LastTransition: r0.Add(time.Hour)}},
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 3, StepStartedAt: r0.Add(time.Hour), LastTransition: r0.Add(time.Hour)}},
+		},
+		{
+			name: "a ramp whose strategy became all at once promotes",
+			spec: RolloutSpec{Strategy: AllAtOnce},
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(1, r0),
+				ActorsFrom: 75, ActorsTo: 25, Health: healthy},
+			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, StepStartedAt: r0.Add(time.Second), LastTransition: r0.Add(time.Second)}},
+		},
+		{
+			name: "a ramp whose steps were shortened promotes after the last one",
+			spec: RolloutSpec{Strategy: Progressive, Steps: steps()[:1], Gate: progressive().Gate},
+			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(2, r0),
+				ActorsFrom: 50, ActorsTo: 50, Health: healthy},
+			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 1, StepStartedAt: r0.Add(time.Hour), LastTransition: r0.Add(time.Hour)}},
 		},
 		{
 			name: "a promoted rollout stays promoted whatever the health",
@@ -116,56 +131,55 @@ func TestRollout(t *testing.T) {
 		{
 			name: "error rate over the gate rolls back",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(30 * time.Second), From: 1, To: 2, Previous: ramping(1, r0, healthy),
-				ActorsFrom: 75, ActorsTo: 25, Health: Health{Calls: 1200, FailedCalls: 30}},
+			obs: RolloutObserved{Now: r0.Add(30 * time.Second), From: 1, To: 2, Previous: ramping(1, r0),
+				ActorsFrom: 75, ActorsTo: 25, Health: Health{Calls: 200, FailedCalls: 20}},
 			want: RolloutResult{NewPercent: 0, MovePercent: 0, Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, StepStartedAt: r0.Add(30 * time.Second),
-					Baseline: Health{Calls: 1200, FailedCalls: 30}, LastTransition: r0.Add(30 * time.Second),
-					Reason: "ErrorRate: 10.0% of 200 actions failed (at most 5% allowed)"}},
+				State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, StepStartedAt: r0.Add(30 * time.Second), LastTransition: r0.Add(30 * time.Second),
+					Reason: "ErrorRate", Message: "10.0% of 200 actions failed (at most 5% allowed)"}},
 			waiting: "rolled back from version 2: ErrorRate",
 		},
 		{
 			name: "too few calls are not judged",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(30 * time.Second), From: 1, To: 2, Previous: ramping(0, r0, healthy),
-				ActorsFrom: 100, Health: Health{Calls: 1050, FailedCalls: 60}},
-			want:    RolloutResult{NewPercent: 10, MovePercent: 0, RequeueAfter: 30 * time.Second, State: *ramping(0, r0, healthy)},
+			obs: RolloutObserved{Now: r0.Add(30 * time.Second), From: 1, To: 2, Previous: ramping(0, r0),
+				ActorsFrom: 100, Health: Health{Calls: 99, FailedCalls: 60}},
+			want:    RolloutResult{NewPercent: 10, MovePercent: 0, RequeueAfter: 30 * time.Second, State: *ramping(0, r0)},
 			waiting: "holding",
 		},
 		{
 			name: "activation failures over the gate roll back",
 			spec: progressive(),
-			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(0, r0, Health{}),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(0, r0),
 				Health: Health{ActivationFailures: 4}},
 			want: RolloutResult{Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: RolledBack, StepStartedAt: r0.Add(time.Second), Baseline: Health{ActivationFailures: 4},
-					LastTransition: r0.Add(time.Second), Reason: "ActivationFailures: 4 activations failed (at most 3 allowed)"}},
+				State: RolloutState{From: 1, To: 2, Phase: RolledBack, StepStartedAt: r0.Add(time.Second),
+					LastTransition: r0.Add(time.Second), Reason: "ActivationFailures", Message: "4 activations failed (at most 3 allowed)"}},
 			waiting: "rolled back",
 		},
 		{
 			name: "a crash loop rolls back a manual rollout too",
 			spec: manual(2),
-			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(1, r0, Health{}),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(1, r0),
 				Health: Health{CrashLoops: 1}},
 			want: RolloutResult{Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, StepStartedAt: r0.Add(time.Second), Baseline: Health{CrashLoops: 1},
-					LastTransition: r0.Add(time.Second), Reason: "CrashLoops: 1 runners crash-looping (at most 0 allowed)"}},
+				State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, StepStartedAt: r0.Add(time.Second),
+					LastTransition: r0.Add(time.Second), Reason: "CrashLoops", Message: "1 runners crash-looping (at most 0 allowed)"}},
 			waiting: "rolled back",
 		},
 		{
 			name: "a rolled-back rollout stays rolled back",
 			spec: progressive(),
 			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2,
-				Previous: &RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate: x", LastTransition: r0},
+				Previous: &RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate", Message: "x", LastTransition: r0},
 				Health:   Health{Calls: 1e6}},
-			want:    RolloutResult{State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate: x", LastTransition: r0}},
+			want:    RolloutResult{State: RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate", Message: "x", LastTransition: r0}},
 			waiting: "create a newer version",
 		},
 		{
 			name: "a newer version starts a new rollout after a rollback",
 			spec: progressive(),
 			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 3,
-				Previous: &RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate: x", LastTransition: r0}},
+				Previous: &RolloutState{From: 1, To: 2, Phase: RolledBack, Step: 1, Reason: "ErrorRate", Message: "x", LastTransition: r0}},
 			want: RolloutResult{NewPercent: 10, Changed: true, RequeueAfter: time.Minute,
 				State: RolloutState{From: 1, To: 3, Phase: Ramping, StepStartedAt: r0.Add(time.Hour), LastTransition: r0.Add(time.Hour)}},
 			waiting: "holding",
@@ -173,34 +187,42 @@ func TestRollout(t *testing.T) {
 		{
 			name: "manual holds at the allowed step without pauses",
 			spec: manual(1),
-			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(0, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Hour), From: 1, To: 2, Previous: ramping(0, r0),
 				ActorsFrom: 100, Health: healthy},
-			want:    RolloutResult{NewPercent: 10, MovePercent: 0, State: *ramping(0, r0, healthy)},
+			want:    RolloutResult{NewPercent: 10, MovePercent: 0, State: *ramping(0, r0)},
 			waiting: "waiting for the manual step to be raised to 2",
 		},
 		{
 			name: "manual advances when the user raises the step, pause or not",
 			spec: manual(2),
-			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(0, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(0, r0),
 				ActorsFrom: 100, Health: healthy},
 			want: RolloutResult{NewPercent: 50, MovePercent: 25, Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 1, StepStartedAt: r0.Add(time.Second), Baseline: healthy, LastTransition: r0.Add(time.Second)}},
+				State: RolloutState{From: 1, To: 2, Phase: Ramping, Step: 1, StepStartedAt: r0.Add(time.Second), LastTransition: r0.Add(time.Second)}},
 			waiting: "step 2: moving actors",
+		},
+		{
+			name: "manual ignores a promotion meant for another version",
+			spec: func() RolloutSpec { s := manual(4); s.ManualVersion = 7; return s }(),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(0, r0),
+				ActorsFrom: 100, Health: healthy},
+			want:    RolloutResult{NewPercent: 10, MovePercent: 0, State: *ramping(0, r0)},
+			waiting: "waiting for the manual step to be raised to 2",
 		},
 		{
 			name: "manual promotes past the last step",
 			spec: manual(4),
-			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(2, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(2, r0),
 				ActorsFrom: 40, ActorsTo: 60, Health: healthy},
 			want: RolloutResult{NewPercent: 100, MovePercent: 100, Changed: true,
-				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 3, StepStartedAt: r0.Add(time.Second), Baseline: healthy, LastTransition: r0.Add(time.Second)}},
+				State: RolloutState{From: 1, To: 2, Phase: Promoted, Step: 3, StepStartedAt: r0.Add(time.Second), LastTransition: r0.Add(time.Second)}},
 		},
 		{
 			name: "manual at the last step waits for the promotion",
 			spec: manual(3),
-			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(2, r0, healthy),
+			obs: RolloutObserved{Now: r0.Add(time.Second), From: 1, To: 2, Previous: ramping(2, r0),
 				ActorsFrom: 40, ActorsTo: 60, Health: healthy},
-			want:    RolloutResult{NewPercent: 100, MovePercent: 50, State: *ramping(2, r0, healthy)},
+			want:    RolloutResult{NewPercent: 100, MovePercent: 50, State: *ramping(2, r0)},
 			waiting: "step 3 of 3: waiting for the manual step to be raised to 4",
 		},
 	}
@@ -285,4 +307,28 @@ func TestValidateRollout(t *testing.T) {
 			t.Errorf("%s: ValidateRollout = %v, want %q", tc.name, err, tc.err)
 		}
 	}
+}
+
+// FuzzRollout: whatever the spec (valid or not, changed mid-rollout), the
+// recorded state and the health, Rollout does not panic, asks for shares
+// within 0-100, and a rolled-back rollout asks for nothing.
+func FuzzRollout(f *testing.F) {
+	f.Add(uint8(1), uint8(3), int32(2), uint8(1), int32(1), int64(100), int64(3), 10, 5)
+	f.Add(uint8(0), uint8(0), int32(9), uint8(0), int32(7), int64(0), int64(0), 0, 0)
+	f.Fuzz(func(t *testing.T, strategy, nsteps uint8, manual int32, phase uint8, step int32, calls, failed int64, from, to int) {
+		spec := RolloutSpec{Strategy: []Strategy{AllAtOnce, Progressive, Manual, ""}[strategy%4], ManualVersion: 2, ManualStep: manual,
+			Gate: Gate{MaxErrorPercent: 5, MinCalls: 10, MaxActivationFailures: -1}}
+		for i := range int(nsteps % 6) {
+			spec.Steps = append(spec.Steps, RampStep{NewPercent: int32(i * 20), MovePercent: int32(i * 10), Pause: time.Duration(i) * time.Second})
+		}
+		prev := &RolloutState{From: 1, To: 2, Phase: []RolloutPhase{Ramping, Promoted, RolledBack}[phase%3], Step: step, StepStartedAt: r0}
+		r := Rollout(spec, RolloutObserved{Now: r0.Add(time.Minute), From: 1, To: 2, Previous: prev,
+			Health: Health{Calls: calls, FailedCalls: failed}, ActorsFrom: from, ActorsTo: to})
+		if r.NewPercent < 0 || r.NewPercent > 100 || r.MovePercent < 0 || r.MovePercent > 100 {
+			t.Fatalf("shares %d/%d", r.NewPercent, r.MovePercent)
+		}
+		if r.State.Phase == RolledBack && (r.NewPercent != 0 || r.MovePercent != 0) {
+			t.Fatalf("rolled back but asks %d/%d", r.NewPercent, r.MovePercent)
+		}
+	})
 }

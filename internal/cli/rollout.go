@@ -22,9 +22,10 @@ import (
 const (
 	StageWaiting  = "waiting"  // no version planned yet, or the operator is behind
 	StageStarting = "starting" // the newest version's runners are coming up
+	StageRamping  = "ramping"  // a Progressive or Manual rollout splits actors between the newest and the stable version
 	StageDraining = "draining" // actors move from older versions to the newest
 	StageDone     = "done"     // the newest version is current, every older one drained
-	StageFailed   = "failed"   // the newest version was rejected
+	StageFailed   = "failed"   // the newest version was rejected, or rolled back by its gate
 )
 
 // Rollout is a pool's rollout progress as `rollout status` reports it
@@ -92,9 +93,18 @@ func rolloutProgress(pool *rivetv1.RunnerPool, target *rivetv1.ActorVersion) Rol
 		return ro
 	}
 	ro.TargetAvailable, ro.TargetReplicas, ro.ActorsMoved = entry.AvailableReplicas, entry.Replicas, entry.Actors
+	rs := pool.Status.Rollout
 	switch {
 	case entry.Rejected:
 		ro.Stage, ro.Message = StageFailed, fmt.Sprintf("v%d was rejected: %s", ro.Target, entry.Message)
+	case rs != nil && rs.ToVersion == ro.Target && rs.Phase == rivetv1.RolloutRolledBack:
+		ro.Stage, ro.Problem = StageFailed, rs.Reason+": "+rs.Message
+		ro.Message = fmt.Sprintf("v%d was rolled back to v%d: %s: %s", ro.Target, rs.FromVersion, rs.Reason, rs.Message)
+	case rs != nil && rs.ToVersion == ro.Target && rs.Phase == rivetv1.RolloutRamping:
+		ro.Stage = StageRamping
+		ro.Progress = fraction(rs.Step-1, max(rs.Steps, 1))
+		ro.Message = fmt.Sprintf("v%d ramping (%s): step %d of %d, %d%% of new actors, %d%% of actors asked; %d actors on v%d, %d on v%d",
+			ro.Target, rs.Strategy, rs.Step, rs.Steps, rs.NewActorShare, rs.MoveShare, rs.ToActors, ro.Target, rs.FromActors, rs.FromVersion)
 	case ro.Current != ro.Target:
 		ro.Stage = StageStarting
 		ro.Progress = fraction(entry.AvailableReplicas, max(entry.Replicas, 1))

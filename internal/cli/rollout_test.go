@@ -70,6 +70,28 @@ func TestRolloutProgress(t *testing.T) {
 			want: Rollout{Stage: StageDone, Target: 3, Current: 3, TargetAvailable: 2, TargetReplicas: 2, ActorsMoved: 10, Draining: []int64{}, Progress: 1},
 		},
 		{
+			name: "ramping",
+			pool: func() *rivetv1.RunnerPool {
+				p := pool(1, 1, 1, 2, pv(1, rivetv1.PhaseCurrent, 2, 2, 30), pv(2, rivetv1.PhaseRamping, 2, 2, 10))
+				p.Status.Rollout = &rivetv1.RolloutStatus{Strategy: rivetv1.RolloutProgressive, FromVersion: 1, ToVersion: 2, Phase: rivetv1.RolloutRamping,
+					Step: 2, Steps: 4, NewActorShare: 50, MoveShare: 25, FromActors: 30, ToActors: 10}
+				return p
+			}(),
+			want: Rollout{Stage: StageRamping, Target: 2, Current: 1, TargetAvailable: 2, TargetReplicas: 2,
+				ActorsMoved: 10, ActorsLeft: 30, Draining: []int64{1}, Progress: 0.25},
+		},
+		{
+			name: "rolled back",
+			pool: func() *rivetv1.RunnerPool {
+				p := pool(1, 1, 1, 2, pv(1, rivetv1.PhaseCurrent, 2, 2, 38), pv(2, rivetv1.PhaseDraining, 2, 2, 2))
+				p.Status.Rollout = &rivetv1.RolloutStatus{Strategy: rivetv1.RolloutProgressive, FromVersion: 1, ToVersion: 2, Phase: rivetv1.RolloutRolledBack,
+					Step: 1, Steps: 4, Reason: "ErrorRate", Message: "30.0% of 100 actions failed (at most 5% allowed)"}
+				return p
+			}(),
+			want: Rollout{Stage: StageFailed, Target: 2, Current: 1, TargetAvailable: 2, TargetReplicas: 2,
+				ActorsMoved: 2, ActorsLeft: 38, Draining: []int64{1}, Problem: "ErrorRate: 30.0% of 100 actions failed (at most 5% allowed)"},
+		},
+		{
 			name: "rejected newest",
 			pool: pool(1, 1, 3, 2, rejected, pv(3, rivetv1.PhaseCurrent, 1, 1, 1)),
 			want: Rollout{Stage: StageFailed, Target: 2, Current: 3, ActorsLeft: 1, Draining: []int64{3}},

@@ -54,6 +54,8 @@ func TestCluster(t *testing.T) {
 		{"cli", s.cliScenario},
 		{"runner-pod-deleted", s.runnerPodDeleted},
 		{"autoscale", s.autoscale},
+		{"progressive", s.progressive},
+		{"rollback-bad-version", s.rollbackBadVersion},
 	}
 	ok := true
 	for _, st := range steps {
