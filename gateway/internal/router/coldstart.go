@@ -26,8 +26,9 @@ import (
 // the demand and skips the actor until a runner is there (wakeDue).
 //
 // The actor names a pool's runners define are remembered in the store
-// (store.SetPoolNames) while the pool has live runners, so a request by
-// name for a pool with none is still recognised (HasActor).
+// (store.SetPoolNames) whenever a registry read shows them changed, so a
+// request by name for a pool with no runner is still recognised
+// (HasActor).
 
 // noRunnerError says no live runner may take pool's actors now. It matches
 // errRetry: the request may wait for one.

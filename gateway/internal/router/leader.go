@@ -53,9 +53,6 @@ func (rt *Router) RunBackground(ctx context.Context) {
 				continue
 			}
 			dr.tick(ctx)
-			if v := rt.freshView(); v != nil {
-				rt.syncPoolNames(ctx, v)
-			}
 			if now.Sub(lastDue) >= time.Second {
 				lastDue = now
 				rt.wakeDue(ctx)

@@ -253,6 +253,9 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 		}
 		rt.mu.Unlock()
+		// Remember the pools' actor names for when they have no runner
+		// (a store write only when they changed).
+		rt.syncPoolNames(ctx, v)
 		return v, nil
 	}
 }
