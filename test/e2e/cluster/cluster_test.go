@@ -52,6 +52,7 @@ func TestCluster(t *testing.T) {
 		{"cli", s.cliScenario},
 		{"runner-pod-deleted", s.runnerPodDeleted},
 		{"autoscale", s.autoscale},
+		{"scale-to-zero", s.scaleToZero},
 	}
 	ok := true
 	for _, st := range steps {

@@ -4,7 +4,7 @@
 // drives them through the gateway Service with the Go client and the
 // official rivetkit JavaScript client: actions and events, a rollout to a
 // second version under load, a runner pod deleted under writes,
-// autoscaling, and an uninstall that must leave nothing behind.
+// autoscaling, scale to zero and back on a request, and an uninstall that must leave nothing behind.
 //
 // It takes any kubeconfig (RIVETKUBE_E2E_KUBECONFIG) and skips without one.
 // hack/e2e-kind.sh (make test-e2e) and hack/e2e-local.sh (make
