@@ -55,12 +55,20 @@ type coldStart struct {
 func (rt *Router) hold() bool {
 	if rt.cold.held.Add(1) > int64(rt.cfg.MaxHeld) {
 		rt.cold.held.Add(-1)
+		rt.cfg.Metrics.HeldDone("refused")
 		return false
 	}
+	rt.cfg.Metrics.Held(1)
 	return true
 }
 
-func (rt *Router) unhold() { rt.cold.held.Add(-1) }
+// unhold ends a held request's wait with outcome (runner_joined,
+// timed_out, cancelled).
+func (rt *Router) unhold(outcome string) {
+	rt.cold.held.Add(-1)
+	rt.cfg.Metrics.Held(-1)
+	rt.cfg.Metrics.HeldDone(outcome)
+}
 
 // Held reports how many requests wait for a pool to get a runner.
 func (rt *Router) Held() int { return int(rt.cold.held.Load()) }
@@ -84,6 +92,7 @@ func (rt *Router) noteDemand(ctx context.Context, pool string) {
 		rt.cold.mu.Unlock()
 		return
 	}
+	rt.cfg.Metrics.PoolDemand(pool)
 	rt.log.Debug("pool has no live runner; demand recorded", "pool", pool)
 }
 

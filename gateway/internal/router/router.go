@@ -468,10 +468,10 @@ func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn f
 	ctx, cancel := context.WithTimeout(ctx, rt.cfg.ColdStartTimeout)
 	defer cancel()
 	giveUp := start.Add(rt.cfg.WaitTimeout)
-	held, heldPool := false, ""
+	held, heldPool, outcome := false, "", "runner_joined"
 	defer func() {
 		if held {
-			rt.unhold()
+			rt.unhold(outcome)
 		}
 	}()
 	backoff := 10 * time.Millisecond
@@ -508,9 +508,14 @@ func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn f
 		select {
 		case <-time.After(wait):
 			if !time.Now().Before(giveUp) {
+				outcome = "timed_out"
 				return rt.gaveUp(actorID, last)
 			}
 		case <-ctx.Done():
+			outcome = "timed_out"
+			if ctx.Err() == context.Canceled {
+				outcome = "cancelled"
+			}
 			if errors.Is(last, errRetry) || retryable(last) {
 				return rt.gaveUp(actorID, last)
 			}
