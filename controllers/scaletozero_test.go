@@ -157,3 +157,32 @@ func TestScaleToZeroAndBackOnDemand(t *testing.T) {
 		return readyReason(pl) == "True/CurrentAvailable" && !pl.Status.ScaleToZero.ScaledToZero, readyReason(pl)
 	})
 }
+
+// spec.limits.coldStartTimeout reaches the gateway as
+// RIVETKUBE_COLD_START_TIMEOUT when it is not the default (so engines
+// that keep the default did not roll their gateways when it appeared).
+func TestGatewayConfigMapColdStartTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   *metav1.Duration
+		want    string
+		present bool
+	}{
+		{name: "unset"},
+		{name: "default", value: &metav1.Duration{Duration: time.Minute}},
+		{name: "shorter", value: &metav1.Duration{Duration: 20 * time.Second}, want: "20s", present: true},
+		{name: "longer", value: &metav1.Duration{Duration: 3 * time.Minute}, want: "3m0s", present: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := &rivetv1.RivetEngine{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "ns"}}
+			e.Spec.Limits.ColdStartTimeout = tt.value
+			got, ok := gatewayConfigMap(e).Data["RIVETKUBE_COLD_START_TIMEOUT"]
+			if ok != tt.present || got != tt.want {
+				t.Errorf("RIVETKUBE_COLD_START_TIMEOUT = %q (present %v), want %q (present %v)", got, ok, tt.want, tt.present)
+			}
+		})
+	}
+}

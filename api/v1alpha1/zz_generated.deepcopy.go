@@ -205,6 +205,11 @@ func (in *EngineLimits) DeepCopyInto(out *EngineLimits) {
 		*out = new(metav1.Duration)
 		**out = **in
 	}
+	if in.ColdStartTimeout != nil {
+		in, out := &in.ColdStartTimeout, &out.ColdStartTimeout
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.MaxMessageSize != nil {
 		in, out := &in.MaxMessageSize, &out.MaxMessageSize
 		*out = new(int64)
