@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +40,11 @@ func gatewayConfigMap(engine *rivetv1.RivetEngine) *corev1.ConfigMap {
 		"RIVETKUBE_WAIT_TIMEOUT": durationOr(l.WaitTimeout, "30s"),
 	}
 	data["RIVETKUBE_METRICS_LISTEN"] = metricsListen()
+	// Only a non-default value is written, so engines that keep the
+	// default did not see their gateways roll when the field appeared.
+	if c := l.ColdStartTimeout; c != nil && c.Duration != 60*time.Second {
+		data["RIVETKUBE_COLD_START_TIMEOUT"] = c.Duration.String()
+	}
 	if l.MaxMessageSize != nil {
 		data["RIVETKUBE_MAX_MESSAGE_SIZE"] = strconv.FormatInt(*l.MaxMessageSize, 10)
 	}

@@ -217,6 +217,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 		TargetActorsPerRunner: orDefault(as.TargetActorsPerRunner, 100),
 		ScaleUpWindow:         dur(as.ScaleUpStabilizationWindow, 0),
 		ScaleDownWindow:       dur(as.ScaleDownStabilizationWindow, 5*time.Minute),
+		ScaleToZeroAfter:      scaleToZeroAfter(pool),
 		DrainRate:             float64(orDefault(dr.ActorsPerSecond, 50)),
 		DrainTimeout:          time.Duration(drainTimeoutSeconds(pool)) * time.Second,
 		DeleteDrainedAfter:    dur(dr.DeleteDrainedAfter, 10*time.Minute),
@@ -233,7 +234,7 @@ func (r *RunnerPoolReconciler) observe(ctx context.Context, pool *rivetv1.Runner
 			Name: av.Name, Version: av.Spec.Version, Created: av.CreationTimestamp.Time, Deleting: !av.DeletionTimestamp.IsZero(),
 		})
 	}
-	o := plan.Observed{Now: time.Now(), LatestVersion: pool.Status.LatestVersion, Deployments: map[int64]plan.Deployment{}, Rollout: rolloutState(pool.Status.Rollout)}
+	o := plan.Observed{Now: time.Now(), LatestVersion: pool.Status.LatestVersion, Deployments: map[int64]plan.Deployment{}, Rollout: rolloutState(pool.Status.Rollout), LastActive: lastActive(pool)}
 	for _, v := range pool.Status.Versions {
 		o.Previous = append(o.Previous, plan.VersionState{
 			Name: v.Name, Version: v.Version, Phase: plan.Phase(v.Phase), Rejected: v.Rejected, Replicas: v.Replicas,
@@ -345,6 +346,7 @@ func (r *RunnerPoolReconciler) recordPlan(pool *rivetv1.RunnerPool, o plan.Obser
 	default:
 		setCondition(pool, rivetv1.ConditionReady, false, "NoVersion", "no ActorVersion is available yet")
 	}
+	r.recordZero(pool, o, p)
 	if p.Progressing {
 		setCondition(pool, rivetv1.ConditionProgressing, true, "RollingOut", orDefault(p.Waiting, "applying the plan"))
 	} else {
@@ -379,7 +381,7 @@ func rejected(p plan.Result) string {
 func gatewayView(st admin.PoolStatus) *plan.Gateway {
 	g := &plan.Gateway{
 		Ready: toInt(st.Ready), Draining: toInt(st.Draining), DrainRate: st.DrainRate, Ramp: planRamp(st.Ramp), Actors: st.Actors,
-		Versions: map[int64]plan.GatewayVersion{},
+		Versions: map[int64]plan.GatewayVersion{}, SinceDemand: sinceDemand(st),
 	}
 	for k, v := range st.Versions {
 		n, err := strconv.ParseInt(k, 10, 64)

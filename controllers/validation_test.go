@@ -47,6 +47,16 @@ func TestSchemaRejectsInvalidSpecs(t *testing.T) {
 			p.Spec.Drain.Timeout = &metav1.Duration{Duration: 0}
 			return p
 		}, "timeout must be between 1s and 1h"},
+		{"pool scaleToZeroAfter too short", func() client.Object {
+			p := pool("p-zero-short", "e")
+			p.Spec.Autoscaling.ScaleToZeroAfter = &metav1.Duration{Duration: 500 * 1e6}
+			return p
+		}, "scaleToZeroAfter must be between 1s and 24h"},
+		{"pool scaleToZeroAfter too long", func() client.Object {
+			p := pool("p-zero-long", "e")
+			p.Spec.Autoscaling.ScaleToZeroAfter = &metav1.Duration{Duration: 25 * 3600 * 1e9}
+			return p
+		}, "scaleToZeroAfter must be between 1s and 24h"},
 		{"version zero", func() client.Object { return version("v0", "p", 0) }, "should be greater than or equal to 1"},
 		{"version image too long", func() client.Object {
 			v := version("vimg", "p", 1)

@@ -38,6 +38,10 @@ type Config struct {
 	Lease time.Duration
 	// WaitTimeout bounds how long a request waits for its actor (default 30 s).
 	WaitTimeout time.Duration
+	// ColdStartTimeout bounds how long a request for a pool without a live
+	// runner (scaled to zero) waits for one (default 60 s; see
+	// docs/scale-to-zero.md).
+	ColdStartTimeout time.Duration
 	// DrainWorkers bounds the actors the drain moves at once (default 256).
 	DrainWorkers    int
 	MaxMessageSize  int64
@@ -106,13 +110,14 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		Dial: func(ctx context.Context, r store.Runner) (router.Caller, error) {
 			return link.Dial(ctx, "ws://"+r.Address+"/link", link.DialOptions{Token: cfg.RunnerToken})
 		},
-		IsLinkLost:   func(err error) bool { return errors.Is(err, link.ErrLinkLost) },
-		Lease:        cfg.Lease,
-		WaitTimeout:  cfg.WaitTimeout,
-		DrainWorkers: cfg.DrainWorkers,
-		ID:           id,
-		Log:          log,
-		Metrics:      obs.router,
+		IsLinkLost:       func(err error) bool { return errors.Is(err, link.ErrLinkLost) },
+		Lease:            cfg.Lease,
+		WaitTimeout:      cfg.WaitTimeout,
+		ColdStartTimeout: cfg.ColdStartTimeout,
+		DrainWorkers:     cfg.DrainWorkers,
+		ID:               id,
+		Log:              log,
+		Metrics:          obs.router,
 	})
 	gw := edge.New(edge.Config{
 		Directory: rt.Directory(), Host: rt, Log: log, Version: cfg.Version,

@@ -143,6 +143,15 @@ type EngineLimits struct {
 	// +optional
 	WaitTimeout *metav1.Duration `json:"waitTimeout,omitempty"`
 
+	// ColdStartTimeout bounds how long a request for a pool without a live
+	// runner (a pool scaled to zero) waits for one before it fails with
+	// actor/not_ready. Keep it below the timeout of any proxy in front of
+	// the gateway.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="coldStartTimeout must be between 1s and 10m"
+	// +kubebuilder:default="60s"
+	// +optional
+	ColdStartTimeout *metav1.Duration `json:"coldStartTimeout,omitempty"`
+
 	// MaxMessageSize bounds one client message (bytes).
 	// +kubebuilder:validation:Minimum=1024
 	// +kubebuilder:validation:Maximum=1073741824

@@ -98,6 +98,16 @@ type AutoscalingSpec struct {
 	// +kubebuilder:default="5m"
 	// +optional
 	ScaleDownStabilizationWindow *metav1.Duration `json:"scaleDownStabilizationWindow,omitempty"`
+
+	// ScaleToZeroAfter: with minReplicas 0 (operator mode), the pool keeps
+	// one runner until it has had no awake actor and no request or due
+	// work waiting for a runner for this long, then it has none; the next
+	// request (or due alarm or queued message) brings one back, waiting in
+	// the gateway meanwhile. Ignored when minReplicas is above 0.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="scaleToZeroAfter must be between 1s and 24h"
+	// +kubebuilder:default="5m"
+	// +optional
+	ScaleToZeroAfter *metav1.Duration `json:"scaleToZeroAfter,omitempty"`
 }
 
 // DrainSpec configures draining.
@@ -192,6 +202,25 @@ type RunnerPoolStatus struct {
 	// Rollout is the latest rollout's progress.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// ScaleToZero is the idle tracking of a pool with minReplicas 0.
+	// +optional
+	ScaleToZero *ScaleToZeroStatus `json:"scaleToZero,omitempty"`
+}
+
+// ScaleToZeroStatus is what the operator knows of a pool's idleness.
+type ScaleToZeroStatus struct {
+	// LastActiveTime is the last time the pool had an awake actor or a
+	// request (or due work) waiting for a runner.
+	LastActiveTime metav1.Time `json:"lastActiveTime"`
+	// LastDemandTime is the last time a request or due work found no live
+	// runner in the pool, as the engine recorded it.
+	// +optional
+	LastDemandTime *metav1.Time `json:"lastDemandTime,omitempty"`
+	// ScaledToZero is true from the moment the current version has no
+	// runner because the pool is idle until a runner of it is available
+	// again.
+	// +optional
+	ScaledToZero bool `json:"scaledToZero,omitempty"`
 }
 
 // PoolVersionStatus is the plan and progress of one version of a pool.

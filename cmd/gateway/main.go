@@ -48,7 +48,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	coldDef, err := durEnv("RIVETKUBE_COLD_START_TIMEOUT", 60*time.Second)
+	if err != nil {
+		return err
+	}
 	lease := fs.Duration("lease", leaseDef, "runner heartbeat lease (RIVETKUBE_LEASE)")
+	coldStart := fs.Duration("cold-start-timeout", coldDef,
+		"how long a request for a pool without a live runner (scaled to zero) waits for one to join (RIVETKUBE_COLD_START_TIMEOUT)")
 	wait := fs.Duration("wait-timeout", waitDef, "how long a request waits for its actor (RIVETKUBE_WAIT_TIMEOUT)")
 	maxConns := fs.Int("postgres-max-conns", 32, "PostgreSQL connection pool size")
 	maxMsgDef, err := intEnv("RIVETKUBE_MAX_MESSAGE_SIZE", 4<<20)
@@ -79,8 +85,8 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	if *lease < 500*time.Millisecond || *wait <= 0 || *maxConns < 2 || *maxMsg < 1024 || *drainWorkers < 1 || *drainWorkers > 4096 {
-		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --postgres-max-conns at least 2, --max-message-size at least 1024, --drain-workers 1 to 4096")
+	if *lease < 500*time.Millisecond || *wait <= 0 || *coldStart <= 0 || *coldStart > 10*time.Minute || *maxConns < 2 || *maxMsg < 1024 || *drainWorkers < 1 || *drainWorkers > 4096 {
+		return fmt.Errorf("--lease must be at least 500ms, --wait-timeout positive, --cold-start-timeout positive and at most 10m, --postgres-max-conns at least 2, --max-message-size at least 1024, --drain-workers 1 to 4096")
 	}
 	cors, err := edge.ParseCORSOrigins(*corsOrigins)
 	if err != nil {
@@ -129,7 +135,7 @@ func run(args []string) error {
 		AdminToken:     os.Getenv("RIVETKUBE_ADMIN_TOKEN"),
 		InspectorToken: os.Getenv("RIVETKUBE_INSPECTOR_TOKEN"),
 		RunnerToken:    os.Getenv("RIVETKUBE_RUNNER_TOKEN"),
-		Lease:          *lease, WaitTimeout: *wait, Version: version, Log: log,
+		Lease:          *lease, WaitTimeout: *wait, ColdStartTimeout: *coldStart, Version: version, Log: log,
 		MaxMessageSize: *maxMsg, DrainWorkers: int(*drainWorkers),
 		CORS:         cors,
 		ClientTokens: tokens,

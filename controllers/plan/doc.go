@@ -28,4 +28,9 @@
 //   - The autoscaler removes one runner at a time and only after the gateway
 //     drained it (or the drain timed out); it never scales a version that is
 //     not current, nor during a ramp.
+//   - Scale to zero (zero.go): with MinReplicas 0 the current version keeps
+//     one runner until the pool has been idle (no awake actor, no demand)
+//     for ScaleToZeroAfter, then goes to zero; demand newer than the last
+//     activity brings one runner back in the same plan. Routing is never
+//     changed by it.
 package plan

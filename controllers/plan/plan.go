@@ -41,6 +41,9 @@ type Desired struct {
 	TargetActorsPerRunner int32
 	ScaleUpWindow         time.Duration
 	ScaleDownWindow       time.Duration
+	// ScaleToZeroAfter is the idle period after which a pool with
+	// MinReplicas 0 has no runner (operator mode; 0 disables; zero.go).
+	ScaleToZeroAfter time.Duration
 	// DrainRate is in actors per second.
 	DrainRate float64
 	// DrainTimeout bounds one scale-down victim's drain.
@@ -84,6 +87,9 @@ type Observed struct {
 	Recommendations []Recommendation
 	// Rollout is the recorded state of the latest rollout; nil when none.
 	Rollout *RolloutState
+	// LastActive is the pool's last active moment as the previous plan
+	// recorded it (nil: none yet; zero.go).
+	LastActive *time.Time
 }
 
 // VersionState is the recorded plan of one version.
@@ -136,6 +142,9 @@ type Gateway struct {
 	Runners   []Runner
 	// Versions aggregates runners per version.
 	Versions map[int64]GatewayVersion
+	// SinceDemand is how long ago a request or due work last found no
+	// live runner in the pool (nil: never).
+	SinceDemand *time.Duration
 }
 
 // Runner is a runner registered with the gateway.
@@ -230,6 +239,9 @@ type Result struct {
 	// Rollout is the latest rollout's step (nil: none yet): its state to
 	// record, and whether it changed.
 	Rollout *RolloutResult
+	// Zero is the scale-to-zero state (nil when the pool cannot scale to
+	// zero).
+	Zero *ZeroState
 }
 
 // Plan computes the next step of a pool's rollout.
@@ -293,8 +305,13 @@ func Plan(d Desired, o Observed) Result {
 	if o.Gateway != nil && len(o.Gateway.Ready) > 0 && accepted[slices.Max(o.Gateway.Ready)] {
 		prevCurrent = max(prevCurrent, slices.Max(o.Gateway.Ready))
 	}
-	desiredReplicas, recs := autoscale(d, o, prevCurrent)
+	zero, floor := idleness(d, o)
+	dz := d
+	dz.MinReplicas = floor
+	desiredReplicas, recs := autoscale(dz, o, prevCurrent)
 	r.DesiredReplicas, r.Recommendations = desiredReplicas, recs
+	r.settleZero(d, o, zero, previousReplicas(o, prevCurrent))
+	desiredReplicas = r.DesiredReplicas
 
 	// The current version is the newest available candidate; it only moves
 	// forward unless the previous one is being deleted.
@@ -475,6 +492,16 @@ func Plan(d Desired, o Observed) Result {
 		r.RequeueAfter = minPositive(r.RequeueAfter, d.IdlePoll)
 	}
 	return r
+}
+
+// previousReplicas is what the last plan gave version v (-1: nothing).
+func previousReplicas(o Observed, v int64) int32 {
+	for _, p := range o.Previous {
+		if p.Version == v && !p.Rejected {
+			return p.Replicas
+		}
+	}
+	return -1
 }
 
 // autoscale returns the current version's desired replicas and the

@@ -30,6 +30,10 @@ type PoolStatus struct {
 	Actors    int                      `json:"actors"`
 	Runners   []Runner                 `json:"runners"`
 	Versions  map[string]VersionStatus `json:"versions"`
+	// SinceDemandMs is how long ago, by the store's clock, a request or due
+	// work last found no live runner in the pool (demand the operator turns
+	// into a scale-up from zero); absent when that never happened.
+	SinceDemandMs *int64 `json:"sinceDemandMs,omitempty"`
 }
 
 // Runner is one registered runner of a pool.

@@ -29,7 +29,17 @@ var (
 	ErrUnauthorized   = &Error{Group: "auth", Code: "unauthorized"}
 	ErrActorExists    = &Error{Group: "actor", Code: "duplicate_key"}
 	ErrActionNotFound = &Error{Group: "actor", Code: "action_not_found"}
+	ErrNotReady       = &Error{Group: "actor", Code: "not_ready"}
 )
+
+// NotReady is actor/not_ready: the actor's pool had no live runner and
+// none joined while the gateway held the request (a pool scaled to zero
+// that did not come back in time, or too many requests already held). The
+// request did not run. It is not retried automatically: the gateway's
+// hold was the retry, and the client decides whether to wait longer.
+func NotReady(format string, args ...any) *Error {
+	return New(http.StatusServiceUnavailable, "actor", "not_ready", format, args...)
+}
 
 // AdminDisabled is auth/admin_disabled.
 func AdminDisabled() *Error {

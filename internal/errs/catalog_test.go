@@ -26,7 +26,8 @@ func TestRetryClass(t *testing.T) {
 		{"actor", "destroying", RetryByKey},
 		{"actor", "internal_error", NoRetry},
 		{"actor", "overloaded", NoRetry},
-		{"user", "stopping", NoRetry}, // a user's code never retries
+		{"actor", "not_ready", NoRetry}, // the gateway's hold was the retry
+		{"user", "stopping", NoRetry},   // a user's code never retries
 		{"actor", "name_not_found", NoRetry},
 	}
 	for _, c := range cases {

@@ -23,7 +23,7 @@ func TestDashboardNamesExist(t *testing.T) {
 	ch := make(chan *prometheus.Desc, 256)
 	for _, c := range []prometheus.Collector{
 		g.requests, g.duration, g.websockets, g.resolutions,
-		r.conflicts, r.moved, r.remaining, r.leader,
+		r.conflicts, r.moved, r.remaining, r.leader, r.held, r.heldTotal, r.demand,
 		rn.activations, rn.stops, rn.actions, rn.actionDur, rn.schedules, rn.frames, gaugeCollector{rn},
 		s.commits, s.batch, s.latency, s.fenced,
 	} {

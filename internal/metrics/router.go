@@ -13,6 +13,10 @@ type Router struct {
 	moved     *prometheus.CounterVec
 	remaining *prometheus.GaugeVec
 	leader    prometheus.Gauge
+	// Scale to zero: requests held for a pool without a runner.
+	held      prometheus.Gauge
+	heldTotal *prometheus.CounterVec
+	demand    *prometheus.CounterVec
 }
 
 // NewRouter registers the router's collectors on reg.
@@ -35,8 +39,42 @@ func NewRouter(reg prometheus.Registerer) *Router {
 			Help: "1 while this gateway holds the leader lease (drain, due work, dead-runner removal).",
 		}),
 	}
-	reg.MustRegister(r.conflicts, r.moved, r.remaining, r.leader)
+	r.held = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "gateway", Name: "held_requests",
+		Help: "Requests waiting for a runner of a pool that has none (a pool scaled to zero).",
+	})
+	r.heldTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "gateway", Name: "held_requests_total",
+		Help: "Requests held for a pool without a runner, by outcome (runner_joined, timed_out, refused: too many held, cancelled: the client left).",
+	}, []string{"outcome"})
+	r.demand = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "gateway", Name: "pool_demand_total",
+		Help: "Demand records written for pools without a live runner (what scales a pool up from zero), by pool.",
+	}, []string{"pool"})
+	reg.MustRegister(r.conflicts, r.moved, r.remaining, r.leader, r.held, r.heldTotal, r.demand)
 	return r
+}
+
+// Held counts a request starting (+1) or ending (-1) its wait for a
+// runner of a pool that has none.
+func (r *Router) Held(delta int) {
+	if r != nil {
+		r.held.Add(float64(delta))
+	}
+}
+
+// HeldDone counts the outcome of a held request.
+func (r *Router) HeldDone(outcome string) {
+	if r != nil {
+		r.heldTotal.WithLabelValues(outcome).Inc()
+	}
+}
+
+// PoolDemand counts a demand record written for pool.
+func (r *Router) PoolDemand(pool string) {
+	if r != nil {
+		r.demand.WithLabelValues(pool).Inc()
+	}
 }
 
 // PlacementConflict counts a lost placement CAS; source is "request" or "drain".

@@ -352,6 +352,17 @@ type Coordination interface {
 	// PoolConfig with Pool filled and no error. Empty version lists come
 	// back nil.
 	GetPoolConfig(ctx context.Context, pool string) (PoolConfig, error)
+	// NotePoolDemand stamps pool's demand with the store's clock: a request
+	// or due work found no live runner to host one of its actors (see
+	// PoolActivity). ErrInvalid for an empty or oversized pool name.
+	NotePoolDemand(ctx context.Context, pool string) error
+	// SetPoolNames replaces the actor names remembered for pool (the names
+	// its runners define; kept while it has no runner). Names are stored
+	// sorted and unique; ErrInvalid past the PoolActivity limits.
+	SetPoolNames(ctx context.Context, pool string, names []string) error
+	// ListPoolActivity returns every pool with remembered names or demand,
+	// ordered by pool, with SinceDemand filled.
+	ListPoolActivity(ctx context.Context) ([]PoolActivity, error)
 	// TryLease takes or renews the named lease for holder for ttl; it
 	// reports whether holder holds it now. A lease whose holder did not renew
 	// within ttl can be taken by another holder. ReleaseLease gives it up.

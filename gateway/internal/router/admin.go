@@ -51,6 +51,16 @@ func (rt *Router) PoolStatus(ctx context.Context, pool string) (PoolStatus, erro
 		st.Versions[key] = vs
 		st.Actors += r.Actors
 	}
+	acts, err := rt.cfg.Store.ListPoolActivity(ctx)
+	if err != nil {
+		return PoolStatus{}, errs.FromStore(err)
+	}
+	for _, a := range acts {
+		if a.Pool == pool && !a.DemandAt.IsZero() {
+			ms := a.SinceDemand.Milliseconds()
+			st.SinceDemandMs = &ms
+		}
+	}
 	return st, nil
 }
 

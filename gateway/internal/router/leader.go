@@ -91,7 +91,13 @@ func (rt *Router) wakeDue(ctx context.Context) {
 	}
 	for _, id := range ids {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := rt.Wake(wctx, hostapi.Target{ActorID: id}); err != nil {
+		// Not held: an actor whose pool has no live runner records the
+		// pool's demand and stays due; a later pass wakes it once a runner
+		// joined (see coldstart.go).
+		err := rt.routeHold(wctx, id, false, func(c Caller, gen uint64) error {
+			return c.Wake(wctx, hostapi.Target{ActorID: id, Generation: gen})
+		})
+		if err != nil {
 			rt.log.Debug("wake due actor", "actor_id", id, "err", err)
 		}
 		cancel()

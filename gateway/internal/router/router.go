@@ -17,6 +17,9 @@
 //     link answers actor/dropped_reply (clients may retry it).
 //   - New actors go to the newest ready version of their pool with a live,
 //     non-draining runner, to its least-loaded runner.
+//   - A request for a pool with no live runner is held (bounded by
+//     Config.ColdStartTimeout and Config.MaxHeld) while the pool's demand
+//     is recorded for the operator (coldstart.go); due work is not held.
 package router
 
 import (
@@ -87,6 +90,16 @@ type Config struct {
 	PlacementCache int
 	// Metrics, when set, records placement conflicts and drain progress.
 	Metrics *metrics.Router
+	// ColdStartTimeout bounds how long a request waits, from its arrival,
+	// for a runner of a pool that has none (a pool scaled to zero). Default
+	// 60 s; it is raised to WaitTimeout when lower.
+	ColdStartTimeout time.Duration
+	// MaxHeld bounds the requests one gateway holds for pools without a
+	// runner (default 10,000); more get actor/not_ready at once.
+	MaxHeld int
+	// DemandInterval is how often one gateway records demand for one pool
+	// (default 1 s).
+	DemandInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -114,6 +127,16 @@ func (c Config) withDefaults() Config {
 	if c.PlacementCache == 0 {
 		c.PlacementCache = 100_000
 	}
+	if c.ColdStartTimeout <= 0 {
+		c.ColdStartTimeout = 60 * time.Second
+	}
+	c.ColdStartTimeout = max(c.ColdStartTimeout, c.WaitTimeout)
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = 10_000
+	}
+	if c.DemandInterval <= 0 {
+		c.DemandInterval = time.Second
+	}
 	return c
 }
 
@@ -131,6 +154,7 @@ type Router struct {
 
 	placements placementCache
 	health     versionHealth
+	cold       coldStart
 }
 
 type linkEntry struct {
@@ -142,8 +166,10 @@ type linkEntry struct {
 // New returns a router.
 func New(cfg Config) *Router {
 	cfg = cfg.withDefaults()
-	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
+	rt := &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
 		placements: placementCache{max: cfg.PlacementCache, m: map[string]placement{}}}
+	rt.cold.noted, rt.cold.namesOut = map[string]time.Time{}, map[string][]string{}
+	return rt
 }
 
 var _ hostapi.Host = (*Router)(nil)
@@ -227,11 +253,16 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 		}
 		rt.mu.Unlock()
+		// Remember the pools' actor names for when they have no runner
+		// (a store write only when they changed).
+		rt.syncPoolNames(ctx, v)
 		return v, nil
 	}
 }
 
-// HasActor reports whether a live runner hosts actors of this name.
+// HasActor reports whether a registered runner defines actors of this
+// name, or the store remembers the name for a pool that has no runner now
+// (a pool scaled to zero).
 func (rt *Router) HasActor(name string) bool {
 	if v := rt.freshView(); v != nil && v.names[name] {
 		return true
@@ -249,7 +280,11 @@ func (rt *Router) HasActor(name string) bool {
 	if v, err = rt.registry(ctx, true); err != nil {
 		return true
 	}
-	return v.names[name]
+	if v.names[name] {
+		return true
+	}
+	known, err := rt.rememberedName(ctx, name)
+	return known || err != nil
 }
 
 // poolConfig returns pool's routing as of view v: read once per view (at
@@ -409,8 +444,15 @@ func (rt *Router) Close() {
 func retryable(err error) bool { return errs.Retryable(err) }
 
 // route runs fn against the runner hosting actorID, placing it if needed.
-// fn gets the link and the placement generation.
+// fn gets the link and the placement generation. A request for a pool with
+// no live runner is held for one (see coldstart.go).
 func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	return rt.routeHold(ctx, actorID, true, fn)
+}
+
+// routeHold is route; with hold false a pool without a live runner answers
+// actor/not_ready at once (after recording its demand) instead of waiting.
+func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn func(c Caller, gen uint64) error) error {
 	// The common case first, without the wait's timer: a remembered
 	// placement on a runner the current snapshot shows alive.
 	if v := rt.freshView(); v != nil {
@@ -420,25 +462,62 @@ func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, g
 		// Nothing remembered, or it did not run: the loop below asks the
 		// store.
 	}
-	ctx, cancel := context.WithTimeout(ctx, rt.cfg.WaitTimeout)
+	start := time.Now()
+	// WaitTimeout bounds the wait for an actor that moves; a held request
+	// (no runner in its pool) waits up to ColdStartTimeout >= WaitTimeout.
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.ColdStartTimeout)
 	defer cancel()
+	giveUp := start.Add(rt.cfg.WaitTimeout)
+	held, heldPool, outcome := false, "", "runner_joined"
+	defer func() {
+		if held {
+			rt.unhold(outcome)
+		}
+	}()
 	backoff := 10 * time.Millisecond
 	var last error
 	for {
-		err := rt.routeOnce(ctx, actorID, fn)
+		var err error
+		if held && !rt.poolHasRunner(ctx, heldPool) {
+			err = last // nothing changed for this request: no store read
+		} else {
+			err = rt.routeOnce(ctx, actorID, held, fn)
+		}
 		if err == nil || !retryable(err) && !errors.Is(err, errRetry) {
 			return err
 		}
 		last = err
+		wait := backoff + time.Duration(rand.Int64N(int64(backoff)))
+		if pool, ok := isNoRunner(err); ok {
+			rt.noteDemand(ctx, pool)
+			switch {
+			case !hold:
+				return rt.notReadyAfter(pool)
+			case !held && !rt.hold():
+				return rt.notReadyFull(pool)
+			case !held:
+				held, heldPool, giveUp = true, pool, start.Add(rt.cfg.ColdStartTimeout)
+				rt.log.Debug("holding request until a runner joins", "actor_id", actorID, "pool", pool)
+			}
+			// Held: look again when the registry snapshot may have changed.
+			wait = min(rt.cfg.RunnerRefresh/2, 250*time.Millisecond)
+		}
+		if time.Now().Add(wait).After(giveUp) {
+			wait = max(time.Until(giveUp), 0)
+		}
 		select {
-		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+		case <-time.After(wait):
+			if !time.Now().Before(giveUp) {
+				outcome = "timed_out"
+				return rt.gaveUp(actorID, last)
+			}
 		case <-ctx.Done():
+			outcome = "timed_out"
+			if ctx.Err() == context.Canceled {
+				outcome = "cancelled"
+			}
 			if errors.Is(last, errRetry) || retryable(last) {
-				rt.log.Debug("gave up waiting for actor", "actor_id", actorID, "err", last)
-				if errors.Is(last, errNoRunnerRetry) {
-					return errNoRunner
-				}
-				return errs.Stopping()
+				return rt.gaveUp(actorID, last)
 			}
 			return last
 		}
@@ -446,10 +525,16 @@ func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, g
 	}
 }
 
-var (
-	errRetry         = errors.New("retry")
-	errNoRunnerRetry = errors.Join(errRetry, errors.New("no runner"))
-)
+// gaveUp is the answer of a request that waited for its actor in vain.
+func (rt *Router) gaveUp(actorID string, last error) error {
+	rt.log.Debug("gave up waiting for actor", "actor_id", actorID, "err", last)
+	if pool, ok := isNoRunner(last); ok {
+		return rt.notReadyAfter(pool)
+	}
+	return errs.Stopping()
+}
+
+var errRetry = errors.New("retry")
 
 // tryRemembered runs fn on actorID's remembered placement when v shows
 // its runner alive. done says err is the answer; otherwise fn did not run
@@ -481,7 +566,11 @@ func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID st
 // answers that it no longer hosts that generation (stale, stopping), or
 // cannot be reached, or is past its lease, the placement is forgotten and
 // the store's row decides, as for an actor seen for the first time.
-func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+//
+// held says the request waits for a runner of a pool that has none; its
+// attempts then use the registry snapshot as it is (refreshed every
+// RunnerRefresh by the background loop) instead of forcing a read each.
+func (rt *Router) routeOnce(ctx context.Context, actorID string, held bool, fn func(c Caller, gen uint64) error) error {
 	v, err := rt.registry(ctx, false)
 	if err != nil {
 		return errRetry
@@ -522,8 +611,10 @@ func (rt *Router) routeOnce(ctx context.Context, actorID string, fn func(c Calle
 	if !placedHere {
 		r, err := rt.pick(ctx, v, a.Pool)
 		if errors.Is(err, errNoRunner) {
-			_, _ = rt.registry(ctx, true)
-			return errNoRunnerRetry
+			if !held {
+				_, _ = rt.registry(ctx, true)
+			}
+			return &noRunnerError{pool: a.Pool}
 		}
 		if err != nil {
 			return err

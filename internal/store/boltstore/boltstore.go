@@ -40,7 +40,7 @@ var (
 // allBuckets are the top-level buckets of the current schema.
 var allBuckets = [][]byte{bucketMeta, bucketActors, bucketKeyIdx, bucketListIdx, bucketState, bucketKV,
 	bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases,
-	bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows, bucketPages}
+	bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows, bucketPages, bucketPoolActivity}
 
 var metaSchemaKey = []byte("schema")
 

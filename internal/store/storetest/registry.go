@@ -27,6 +27,7 @@ var registryTests = []struct {
 	{"PlaceConcurrent", testPlaceConcurrent},
 	{"ActorsOnRunner", testActorsOnRunner},
 	{"PoolConfig", testPoolConfig},
+	{"PoolActivity", testPoolActivity},
 	{"Lease", testLease},
 	{"LeaseConcurrent", testLeaseConcurrent},
 }

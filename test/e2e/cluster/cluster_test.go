@@ -56,6 +56,7 @@ func TestCluster(t *testing.T) {
 		{"autoscale", s.autoscale},
 		{"progressive", s.progressive},
 		{"rollback-bad-version", s.rollbackBadVersion},
+		{"scale-to-zero", s.scaleToZero},
 	}
 	ok := true
 	for _, st := range steps {

@@ -5,7 +5,8 @@
 // official rivetkit JavaScript client: actions and events, a rollout to a
 // second version under load, a runner pod deleted under writes,
 // autoscaling, a Progressive rollout under load and the automatic rollback
-// of a bad version, and an uninstall that must leave nothing behind.
+// of a bad version, scale to zero and back on a request, and an uninstall
+// that must leave nothing behind.
 //
 // It takes any kubeconfig (RIVETKUBE_E2E_KUBECONFIG) and skips without one.
 // hack/e2e-kind.sh (make test-e2e) and hack/e2e-local.sh (make
