@@ -343,7 +343,9 @@ func TestPlanRolloutWalk(t *testing.T) {
 
 	// A failing version 3: rolls back, its actors go back to version 2.
 	d.Versions = append(d.Versions, ver(3))
-	walk("version 3 ramping with actors", func(r Result) bool { return actors[3] > 0 || r.Rollout.State.Phase == Ramping && r.Rollout.State.Step == 1 })
+	walk("version 3 ramping with actors", func(r Result) bool {
+		return actors[3] > 0 || r.Rollout.State.Phase == Ramping && r.Rollout.State.Step == 1
+	})
 	health[3] = GatewayVersion{Calls: 100, FailedCalls: 50}
 	walk("version 3 rolled back and drained", func(r Result) bool {
 		return ro.Phase == RolledBack && find(r, 3).Phase == Drained && r.Current == 2 && actors[3] == 0
