@@ -143,14 +143,14 @@ var napper = rivet.New("napper", rivet.Options[napState]{SleepTimeout: napTimeou
 
 // env is the running system under measurement and the raw baselines.
 type env struct {
-	url  string
-	gw   *gateway.Gateway
-	cl   *client.Client
+	url string
+	gw  *gateway.Gateway
+	cl  *client.Client
 	// httpc is the client's http.Client, shared by the HTTP baselines.
 	httpc *http.Client
-	raw  *pgx.Conn     // sequential raw baselines
-	pool *pgxpool.Pool // concurrent raw baselines and bench bookkeeping
-	cpu  benchkit.CPUMeter
+	raw   *pgx.Conn     // sequential raw baselines
+	pool  *pgxpool.Pool // concurrent raw baselines and bench bookkeeping
+	cpu   benchkit.CPUMeter
 }
 
 func run(o options) error {
