@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,6 +110,3 @@ func post(ctx context.Context, httpc *http.Client, url string, body []byte) erro
 	}
 	return err
 }
-
-// keyOf is the bench_raw key of index i.
-func keyOf(i int) string { return "k" + strconv.Itoa(i) }
