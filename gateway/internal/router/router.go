@@ -455,12 +455,15 @@ func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, g
 func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn func(c Caller, gen uint64) error) error {
 	// The common case first, without the wait's timer: a remembered
 	// placement on a runner the current snapshot shows alive.
+	var hint *wakeHint
 	if v := rt.freshView(); v != nil {
-		if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+		done, h, err := rt.tryRemembered(ctx, v, actorID, fn)
+		if done {
 			return err
 		}
 		// Nothing remembered, or it did not run: the loop below asks the
 		// store.
+		hint = h
 	}
 	start := time.Now()
 	// WaitTimeout bounds the wait for an actor that moves; a held request
@@ -481,8 +484,9 @@ func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn f
 		if held && !rt.poolHasRunner(ctx, heldPool) {
 			err = last // nothing changed for this request: no store read
 		} else {
-			err = rt.routeOnce(ctx, actorID, held, fn)
+			err = rt.routeOnce(ctx, actorID, held, hint, fn)
 		}
+		hint = nil
 		if err == nil || !retryable(err) && !errors.Is(err, errRetry) {
 			return err
 		}
@@ -540,25 +544,29 @@ var errRetry = errors.New("retry")
 // its runner alive. done says err is the answer; otherwise fn did not run
 // (nothing remembered, the runner is gone or past its lease, or it refused
 // the generation as stale or stopping), the placement is forgotten, and
-// the store must decide.
-func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID string, fn func(c Caller, gen uint64) error) (done bool, err error) {
+// the store must decide. When the runner refused the generation as stale,
+// hint says which: the actor most likely slept at it (see wakeHint).
+func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID string, fn func(c Caller, gen uint64) error) (done bool, hint *wakeHint, err error) {
 	p, ok := rt.placements.get(actorID)
 	if !ok {
-		return false, nil
+		return false, nil, nil
 	}
 	r, ok := v.runners[p.runner]
 	if !ok || !v.alive(r, rt.cfg.Lease) {
 		rt.placements.forget(actorID, p)
-		return false, nil
+		return false, nil, nil
 	}
 	err = rt.call(ctx, actorID, r, p.gen, fn)
 	if !rt.placementFailed(actorID, p, err) {
-		return true, err
+		return true, nil, err
 	}
 	if !retryable(err) && !errors.Is(err, errRetry) {
-		return true, err // gone or dropped: not sent again
+		return true, nil, err // gone or dropped: not sent again
 	}
-	return false, nil
+	if errors.Is(err, errs.ErrStale) {
+		hint = &wakeHint{gen: p.gen, pool: r.Pool}
+	}
+	return false, hint, nil
 }
 
 // routeOnce makes one attempt to run fn where actorID lives. A remembered
@@ -570,13 +578,24 @@ func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID st
 // held says the request waits for a runner of a pool that has none; its
 // attempts then use the registry snapshot as it is (refreshed every
 // RunnerRefresh by the background loop) instead of forcing a read each.
-func (rt *Router) routeOnce(ctx context.Context, actorID string, held bool, fn func(c Caller, gen uint64) error) error {
+// hint, when set, is the generation a remembered runner refused as stale
+// (see wakeHint).
+func (rt *Router) routeOnce(ctx context.Context, actorID string, held bool, hint *wakeHint, fn func(c Caller, gen uint64) error) error {
 	v, err := rt.registry(ctx, false)
 	if err != nil {
 		return errRetry
 	}
-	if done, err := rt.tryRemembered(ctx, v, actorID, fn); done {
+	done, h, err := rt.tryRemembered(ctx, v, actorID, fn)
+	if done {
 		return err
+	}
+	if h != nil {
+		hint = h
+	}
+	if hint != nil {
+		if done, err := rt.wakeAt(ctx, v, actorID, *hint, fn); done {
+			return err
+		}
 	}
 	// Nothing remembered, or it did not run: ask the store where the actor
 	// is now.

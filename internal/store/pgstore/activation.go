@@ -23,10 +23,11 @@ type loadCall struct {
 }
 
 // LoadActivation reads the actor row, the first queue page, the schedules
-// and the state in one pipeline (one round trip), inside one read-only
-// REPEATABLE READ transaction (one snapshot). Concurrent calls are read
-// together, as one group of statements with id = ANY(...), so a burst of
-// activations costs the server a few statements instead of a few per actor.
+// and the state in one round trip and one snapshot. A lone call is one
+// statement (loadActivationSQL). Concurrent calls are read together, as
+// one group of statements with id = ANY(...) in a read-only REPEATABLE
+// READ transaction, so a burst of activations costs the server a few
+// statements instead of a few per actor.
 func (s *Store) LoadActivation(ctx context.Context, id string, queueLimit int) (store.Activation, error) {
 	if err := s.begin(ctx); err != nil {
 		return store.Activation{}, err
@@ -60,7 +61,15 @@ func (s *Store) loadGroup(group []*loadCall) {
 		byID[c.id] = append(byID[c.id], c)
 		limit = max(limit, c.limit)
 	}
-	found, err := s.readActivations(ctx, ids, limit)
+	var (
+		found map[string]store.Activation
+		err   error
+	)
+	if len(ids) == 1 {
+		found, err = s.readActivation(ctx, ids[0], limit)
+	} else {
+		found, err = s.readActivations(ctx, ids, limit)
+	}
 	for _, c := range group {
 		switch a, ok := found[c.id]; {
 		case err != nil:

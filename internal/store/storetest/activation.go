@@ -17,6 +17,7 @@ var activationTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"LoadActivation", testLoadActivation},
+	{"LoadActivationMatchesReads", testLoadActivationMatchesReads},
 	{"CreatePlaced", testCreatePlaced},
 	{"GetOrCreatePlacedConcurrent", testGetOrCreatePlacedConcurrent},
 }

@@ -1,0 +1,70 @@
+package router
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rivetkube/rivetkube/internal/store"
+)
+
+// An actor that slept on its runner is woken from the runner's stale
+// refusal alone: the router places it again with a compare-and-set on the
+// generation it remembered, without reading its row; the new placement is
+// remembered.
+func TestWakeFromStaleRefusalPlacesWithoutRead(t *testing.T) {
+	f := newFixture(t, "r1")
+	rt := f.router()
+	ctx := context.Background()
+	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
+		t.Fatalf("first call: %q, %v", who, err)
+	}
+	// The actor sleeps: its runner deactivates it (no runner, same generation).
+	if err := f.st.Deactivate(ctx, a.ID, a.Generation); err != nil {
+		t.Fatal(err)
+	}
+	before := f.st.gets.Load()
+	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
+		t.Fatalf("wake: %q, %v", who, err)
+	}
+	if n := f.st.gets.Load() - before; n != 0 {
+		t.Fatalf("router read the actor row %d times on wake; want 0", n)
+	}
+	cur, err := f.st.GetActor(ctx, a.ID)
+	if err != nil || cur.RunnerID != "r1" || cur.Generation != a.Generation+1 {
+		t.Fatalf("row after wake: %+v, %v; want r1 at generation %d", cur, err, a.Generation+1)
+	}
+	if p, ok := rt.placements.get(a.ID); !ok || p != (placement{runner: "r1", gen: a.Generation + 1}) {
+		t.Fatalf("remembered placement %+v %v", p, ok)
+	}
+}
+
+// A stale refusal that does not mean a sleep (another gateway moved the
+// actor on) leaves the row alone: the compare-and-set fails and the router
+// follows the row as before.
+func TestWakeHintAfterMoveDoesNotPlaceAgain(t *testing.T) {
+	f := newFixture(t, "r1", "r2")
+	rt := f.router()
+	ctx := context.Background()
+	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(t, rt, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := map[string]string{"r1": "r2", "r2": "r1"}[a.RunnerID]
+	if _, err := f.st.Place(ctx, a.ID, other, a.Generation); err != nil {
+		t.Fatal(err)
+	}
+	if who, err := call(t, rt, a.ID); err != nil || who != other {
+		t.Fatalf("call after the move: %q, %v; want %s", who, err, other)
+	}
+	cur, err := f.st.GetActor(ctx, a.ID)
+	if err != nil || cur.RunnerID != other || cur.Generation != a.Generation+1 {
+		t.Fatalf("row: %+v, %v; want %s at generation %d (not placed again)", cur, err, other, a.Generation+1)
+	}
+}
