@@ -49,6 +49,9 @@ type options struct {
 	pgURL        string
 	maxLoad      float64
 	runnerConns  int
+	cpuProfile   string
+	pgStats      bool
+	poll         time.Duration
 }
 
 func main() {
@@ -64,6 +67,9 @@ func main() {
 	flag.StringVar(&o.pgURL, "postgres", "", "use this PostgreSQL database instead of a throwaway server")
 	flag.Float64Var(&o.maxLoad, "max-load", 2.5, "warn when the 1-minute load average is above this before measuring")
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "PostgreSQL pool size of each runner")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the roll (this process: gateway, runners, writers) to this file")
+	flag.BoolVar(&o.pgStats, "pg-stats", false, "load pg_stat_statements into the throwaway PostgreSQL and print the statements of the roll by total time")
+	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often the roll's progress is read (each read counts the actors per runner in PostgreSQL)")
 	flag.Parse()
 	if o.actors < 1 || o.rate <= 0 || o.writers < 1 || o.runners < 1 || o.createConc < 1 {
 		benchkit.Fatal("bench/rollout", fmt.Errorf("-actors, -rate, -writers, -runners and -create-conc must be positive"))
@@ -112,7 +118,11 @@ func run(o options) error {
 	url := o.pgURL
 	if url == "" {
 		fmt.Fprintln(os.Stderr, "starting PostgreSQL ...")
-		srv, err := pgtest.Launch()
+		var popts pgtest.Options
+		if o.pgStats {
+			popts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"}
+		}
+		srv, err := pgtest.LaunchWith(popts)
 		if err != nil {
 			return err
 		}
@@ -236,6 +246,17 @@ func run(o options) error {
 	onV1 := before.Version(1).Actors
 
 	fmt.Fprintf(os.Stderr, "rolling %d actors to version 2 at %v/s ...\n", onV1, o.rate)
+	var stats *pgStats
+	if o.pgStats {
+		if stats, err = openPGStats(ctx, url); err != nil {
+			return err
+		}
+		defer stats.close()
+	}
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	phase.Store(phaseRoll)
 	rollStart := time.Now()
 	if _, err := adm.SetRouting(ctx, pool, admin.Routing{Ready: []uint64{2}, Draining: []uint64{1}, DrainRate: o.rate}); err != nil {
@@ -257,7 +278,7 @@ func run(o options) error {
 		left := st.Version(1).Actors
 		samples = append(samples, sample{now, left})
 		for _, s := range samples {
-			if dt := now.Sub(s.at); dt >= time.Second && dt < 1100*time.Millisecond {
+			if dt := now.Sub(s.at); dt >= time.Second && dt < time.Second+o.poll+100*time.Millisecond {
 				best = max(best, float64(s.left-left)/dt.Seconds())
 			}
 		}
@@ -271,10 +292,20 @@ func run(o options) error {
 		if now.Sub(rollStart) > time.Duration(float64(onV1)/o.rate*float64(time.Second))*20+5*time.Minute {
 			return fmt.Errorf("roll not done after %v: %d actors left on version 1", now.Sub(rollStart), left)
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Each status read counts the actors per runner (an index scan of
+		// every placed actor in PostgreSQL): polled every 50 ms it took a
+		// large share of the CPU the roll needs.
+		time.Sleep(o.poll)
 	}
 	rollTime := time.Since(rollStart)
 	phase.Store(phaseAfter)
+	stopProfile()
+	var statLines []string
+	if stats != nil {
+		if statLines, err = stats.top(ctx, 15); err != nil {
+			return err
+		}
+	}
 	time.Sleep(o.after)
 	close(stop)
 	writersWG.Wait()
@@ -324,7 +355,57 @@ func run(o options) error {
 	if w.lastErr != nil {
 		fmt.Fprintf(out, "last failure: %v\n", w.lastErr)
 	}
+	if len(statLines) > 0 {
+		fmt.Fprintln(out, "\nPostgreSQL statements during the roll (pg_stat_statements, by total time):")
+		for _, l := range statLines {
+			fmt.Fprintln(out, "  "+l)
+		}
+	}
+	fmt.Fprintln(out, "\ntargets:")
+	for _, t := range targets(o, w, onV1, rollTime, achieved, lost.Load()) {
+		fmt.Fprintln(out, "  "+t)
+	}
 	return nil
+}
+
+// The targets.
+const (
+	targetActors = 100_000
+	targetTime   = time.Minute
+	targetP99    = 2.0  // p99 during the roll ≤ this × steady state
+	targetRate   = 0.10 // achieved within ±10% of asked
+)
+
+// targets judges the run against the targets. The time target is
+// for 100,000 actors; a smaller run is judged by the rate it implies.
+func targets(o options, w *writes, moved int, took time.Duration, achieved float64, lost int64) []string {
+	var out []string
+	need := float64(targetActors) / targetTime.Seconds()
+	if moved >= targetActors {
+		out = append(out, benchkit.Target(took <= targetTime, "100,000 awake actors moved in ≤ 60 s: %d in %v (%.0f/s)",
+			moved, took.Round(100*time.Millisecond), achieved))
+	} else {
+		out = append(out, benchkit.Target(achieved >= need, "100,000 awake actors moved in ≤ 60 s (≥ %.0f/s): %d in %v, %.0f/s; 100,000 would take %v at that rate (projected, N=%d)",
+			need, moved, took.Round(100*time.Millisecond), achieved, time.Duration(float64(targetActors)/achieved*float64(time.Second)).Round(time.Second), moved))
+	}
+	failed := 0
+	for p := range phases {
+		failed += w.failed[p]
+	}
+	out = append(out, benchkit.Target(failed == 0, "0 failed client calls: %d failed of %d (%d during the roll)",
+		failed, failed+w.lat[phaseSteady].N()+w.lat[phaseRoll].N()+w.lat[phaseAfter].N(), w.failed[phaseRoll]))
+	steady, during := w.lat[phaseSteady].P(99), w.lat[phaseRoll].P(99)
+	ratio := 0.0
+	if steady > 0 {
+		ratio = float64(during) / float64(steady)
+	}
+	out = append(out, benchkit.Target(steady > 0 && during > 0 && ratio <= targetP99, "call p99 during the roll ≤ 2× steady state: %s during, %s steady (%.2f×; %d calls during)",
+		benchkit.FmtDur(during), benchkit.FmtDur(steady), ratio, w.lat[phaseRoll].N()))
+	dev := achieved/o.rate - 1
+	out = append(out, benchkit.Target(dev >= -targetRate && dev <= targetRate, "drain rate within ±10%% of asked: %.0f/s for %.0f/s (%+.1f%%)",
+		achieved, o.rate, 100*dev))
+	out = append(out, benchkit.Target(lost == 0, "0 lost acknowledged writes: %d", lost))
+	return out
 }
 
 // waitLive waits until n live runners of version are registered.

@@ -13,6 +13,7 @@ type Router struct {
 	moved     *prometheus.CounterVec
 	remaining *prometheus.GaugeVec
 	leader    prometheus.Gauge
+	pacing    drainPacing
 }
 
 // NewRouter registers the router's collectors on reg.
@@ -36,6 +37,7 @@ func NewRouter(reg prometheus.Registerer) *Router {
 		}),
 	}
 	reg.MustRegister(r.conflicts, r.moved, r.remaining, r.leader)
+	r.pacing = newDrainPacing(reg)
 	return r
 }
 

@@ -131,6 +131,8 @@ type Router struct {
 
 	placements placementCache
 	health     versionHealth
+	moving     movingSet // actors the drain is moving (moving.go)
+	clock      clock     // the drain's pacing clock (pacer.go; fake in tests)
 }
 
 type linkEntry struct {
@@ -142,7 +144,7 @@ type linkEntry struct {
 // New returns a router.
 func New(cfg Config) *Router {
 	cfg = cfg.withDefaults()
-	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
+	return &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{}, clock: realClock{},
 		placements: placementCache{max: cfg.PlacementCache, m: map[string]placement{}}}
 }
 
@@ -411,6 +413,12 @@ func retryable(err error) bool { return errs.Retryable(err) }
 // route runs fn against the runner hosting actorID, placing it if needed.
 // fn gets the link and the placement generation.
 func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	if rt.moving.wait(ctx, actorID, rt.cfg.WaitTimeout) && ctx.Err() != nil {
+		// The drain is moving it (this gateway leads): the request waits
+		// for its new placement instead of meeting it stopping on the old
+		// runner, and the client gave up meanwhile.
+		return errs.Stopping()
+	}
 	// The common case first, without the wait's timer: a remembered
 	// placement on a runner the current snapshot shows alive.
 	if v := rt.freshView(); v != nil {
@@ -430,6 +438,9 @@ func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, g
 			return err
 		}
 		last = err
+		if rt.moving.wait(ctx, actorID, rt.cfg.WaitTimeout) && ctx.Err() == nil {
+			continue // moved meanwhile: route to the new placement now
+		}
 		select {
 		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
 		case <-ctx.Done():

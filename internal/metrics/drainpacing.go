@@ -1,0 +1,76 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// drainPacing is the leader's accounting of the drain's token bucket
+// (gateway/internal/router/pacer.go): moves started, time the pool's
+// dispatcher ran, and the part of it spent held back by something other
+// than the rate (workers, listing, nothing to start). With rate r and
+// burst b over any run: started ≤ r × active + b and
+// started ≥ r × (active − stalled) − b.
+type drainPacing struct {
+	started, active, stalled *prometheus.CounterVec
+	rate, burst              *prometheus.GaugeVec
+}
+
+func newDrainPacing(reg prometheus.Registerer) drainPacing {
+	p := drainPacing{
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_moves_started_total",
+			Help: "Moves the leader's drain started (one token of the pool's bucket each), by pool.",
+		}, []string{"pool"}),
+		active: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_active_seconds_total",
+			Help: "Time a drain dispatcher ran for the pool.",
+		}, []string{"pool"}),
+		stalled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_stalled_seconds_total",
+			Help: "Part of drain_active_seconds_total the dispatcher waited for something other than the rate: a free worker, the next page, moves in flight.",
+		}, []string{"pool"}),
+		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_rate",
+			Help: "The drain rate the leader applies to the pool, actors per second.",
+		}, []string{"pool"}),
+		burst: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_burst",
+			Help: "The depth of the pool's drain bucket, actors.",
+		}, []string{"pool"}),
+	}
+	reg.MustRegister(p.started, p.active, p.stalled, p.rate, p.burst)
+	return p
+}
+
+// DrainPacing adds a drain dispatcher's accounting since its last report:
+// moves started, time active and time stalled, with the rate and burst in
+// force.
+func (r *Router) DrainPacing(pool string, rate float64, burst int, started int64, active, stalled time.Duration) {
+	if r == nil {
+		return
+	}
+	p := r.pacing
+	p.rate.WithLabelValues(pool).Set(rate)
+	p.burst.WithLabelValues(pool).Set(float64(burst))
+	p.started.WithLabelValues(pool).Add(float64(started))
+	p.active.WithLabelValues(pool).Add(active.Seconds())
+	p.stalled.WithLabelValues(pool).Add(stalled.Seconds())
+}
+
+// DrainPacingForTest reads pool's drain accounting (tests): moves started,
+// seconds active and seconds stalled.
+func (r *Router) DrainPacingForTest(pool string) (started, active, stalled float64) {
+	p := r.pacing
+	return testCounter(p.started.WithLabelValues(pool)), testCounter(p.active.WithLabelValues(pool)), testCounter(p.stalled.WithLabelValues(pool))
+}
+
+func testCounter(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
