@@ -66,7 +66,7 @@ type poolDrain struct {
 	ended, endedBefore map[string]bool
 	// rampInflight counts the ramp's moves in flight (jobs with a version).
 	rampInflight int
-	reported     drainStats // the pacing accounting the metrics have
+	reported     drainStats     // the pacing accounting the metrics have
 	wg           sync.WaitGroup // moves started by this dispatcher
 }
 
