@@ -33,6 +33,7 @@ import (
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
 	"github.com/rivetkube/rivetkube/gateway"
 	"github.com/rivetkube/rivetkube/internal/admin"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
 	"github.com/rivetkube/rivetkube/rivet"
 )
@@ -137,6 +138,7 @@ func run(o options) error {
 	gw, err := gateway.Start(ctx, gateway.Config{
 		Listen: "127.0.0.1:0", PostgresURL: url, RunnerToken: token, AdminToken: adminToken,
 		Version: "bench", Log: log, DrainWorkers: o.drainWorkers,
+		Metrics: metrics.ListenerConfig{Addr: "127.0.0.1:0"},
 	})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
@@ -300,6 +302,10 @@ func run(o options) error {
 	rollTime := time.Since(rollStart)
 	phase.Store(phaseAfter)
 	stopProfile()
+	pacing, err := drainPacing(ctx, gw.MetricsAddr())
+	if err != nil {
+		return err
+	}
 	var statLines []string
 	if stats != nil {
 		if statLines, err = stats.top(ctx, 15); err != nil {
@@ -347,6 +353,9 @@ func run(o options) error {
 	for p := range phases {
 		s := w.lat[p]
 		fmt.Fprintf(out, "%-34s %7d calls %5d failed   p50 %-9s p99 %-9s\n", "increment "+phaseNames[p], s.N(), w.failed[p], benchkit.FmtDur(s.P(50)), benchkit.FmtDur(s.P(99)))
+	}
+	for _, l := range pacing {
+		fmt.Fprintln(out, l)
 	}
 	if steady := w.lat[phaseSteady].P(99); steady > 0 {
 		fmt.Fprintf(out, "%-34s %.2f× steady state\n", "p99 during the roll", float64(w.lat[phaseRoll].P(99))/float64(steady))

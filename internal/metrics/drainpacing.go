@@ -16,6 +16,7 @@ import (
 type drainPacing struct {
 	started, active, stalled *prometheus.CounterVec
 	rate, burst              *prometheus.GaugeVec
+	step                     *prometheus.HistogramVec
 }
 
 func newDrainPacing(reg prometheus.Registerer) drainPacing {
@@ -40,8 +41,13 @@ func newDrainPacing(reg prometheus.Registerer) drainPacing {
 			Namespace: Namespace, Subsystem: "gateway", Name: "drain_burst",
 			Help: "The depth of the pool's drain bucket, actors.",
 		}, []string{"pool"}),
+		step: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "gateway", Name: "drain_move_step_seconds",
+			Help:    "Duration of each step of a drain move: stop (on the old runner: onSleep, final commit), place (the batched placement write), wake (activation on the new runner).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"step"}),
 	}
-	reg.MustRegister(p.started, p.active, p.stalled, p.rate, p.burst)
+	reg.MustRegister(p.started, p.active, p.stalled, p.rate, p.burst, p.step)
 	return p
 }
 
@@ -58,6 +64,14 @@ func (r *Router) DrainPacing(pool string, rate float64, burst int, started int64
 	p.started.WithLabelValues(pool).Add(float64(started))
 	p.active.WithLabelValues(pool).Add(active.Seconds())
 	p.stalled.WithLabelValues(pool).Add(stalled.Seconds())
+}
+
+// DrainMoveStep records the duration of one step of a drain move: "stop",
+// "place" or "wake".
+func (r *Router) DrainMoveStep(step string, d time.Duration) {
+	if r != nil {
+		r.pacing.step.WithLabelValues(step).Observe(d.Seconds())
+	}
 }
 
 // DrainPacingForTest reads pool's drain accounting (tests): moves started,

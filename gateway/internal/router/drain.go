@@ -18,9 +18,11 @@ import (
 //
 //   - Each pool with something to drain has one dispatcher goroutine. It
 //     lists the actors placed on the pool's sources and starts one move per
-//     actor, each after taking a token from the pool's token bucket (rate
-//     = the pool's drain rate, burst = drainBurst of it), so moves never
-//     start faster than the asked rate plus the burst.
+//     actor, each after a free worker and then a token from the pool's
+//     token bucket (pacer.go: rate = the pool's drain rate, burst =
+//     drainBurst of it), so moves never start faster than the asked rate
+//     plus the burst, and start at the rate whenever the dispatcher is not
+//     held back; the pacer accounts for both (drain metrics).
 //   - Moves run concurrently, at most Config.DrainWorkers across pools. A
 //     move stops the actor on its runner (onSleep runs, the state commits,
 //     the runner clears the placement), then re-places it through the
@@ -32,7 +34,9 @@ import (
 //     being woken. Sleeping actors have no placement and are not touched:
 //     their next request places them on the newest ready version.
 //   - An actor is in at most one move at a time (the in-flight set of its
-//     pool). Requests for it meanwhile wait, as for any stopping actor.
+//     pool). Requests for it on this gateway wait for the move's new
+//     placement (moving.go) instead of meeting it stopping on the old
+//     runner; on other gateways they wait as for any stopping actor.
 //   - Every goroutine stops when leadership is lost or RunBackground ends.
 
 // drainBurst is the bucket's depth in seconds of the drain rate (at least
@@ -378,13 +382,17 @@ func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
 	}()
 	rt.placements.forget(a.ID, placement{runner: src.ID, gen: a.Generation})
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	t0 := time.Now()
 	err = c.Stop(sctx, hostapi.Target{ActorID: a.ID, Generation: a.Generation})
 	cancel()
+	t1 := time.Now()
+	rt.cfg.Metrics.DrainMoveStep("stop", t1.Sub(t0))
 	if err != nil {
 		rt.log.Warn("drain: stop actor", "actor_id", a.ID, "runner", src.ID, "err", err)
 		return false
 	}
 	res, err := d.batcher.move(ctx, store.Move{ID: a.ID, From: src.ID, Gen: a.Generation, To: target.ID})
+	rt.cfg.Metrics.DrainMoveStep("place", time.Since(t1))
 	if err == nil {
 		err = res.Err
 	}
@@ -409,10 +417,12 @@ func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
 		// next request.
 		if tc, err := rt.link(ctx, target); err == nil {
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			t2 := time.Now()
 			if err := tc.Wake(wctx, hostapi.Target{ActorID: a.ID, Generation: res.Actor.Generation}); err != nil {
 				rt.log.Debug("drain: wake on the new version", "actor_id", a.ID, "err", err)
 			}
 			cancel()
+			rt.cfg.Metrics.DrainMoveStep("wake", time.Since(t2))
 		}
 	}
 	rt.log.Debug("drain: moved actor", "actor_id", a.ID, "from", src.ID, "to", target.ID, "version", target.Version, "woken", res.WasAsleep)

@@ -127,7 +127,9 @@ type Router struct {
 	view    *registryView
 	viewAt  time.Time
 	loading chan struct{}  // non-nil while a refresh runs
-	placed  map[string]int // placements made since the last refresh, by runner
+	placed  map[string]int // placements made since the last count, by runner
+	// countedAt is when the last read that counted actors began.
+	countedAt time.Time
 
 	placements placementCache
 	health     versionHealth
@@ -154,6 +156,9 @@ var _ hostapi.Host = (*Router)(nil)
 type registryView struct {
 	at      time.Time // when the read finished
 	started time.Time // when the read began
+	// counted says the runners' Actors were counted by this read; else
+	// they are the previous view's (see Router.registry).
+	counted bool
 	runners map[string]store.Runner
 	byPool  map[string][]store.Runner
 	names   map[string]bool
@@ -166,10 +171,15 @@ func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
 	return r.SinceHeartbeat+time.Since(v.at) < lease
 }
 
+// countEvery is how many RunnerRefresh periods a routine registry read
+// keeps the actor counts of the last read that counted them.
+const countEvery = 5
+
 // registry returns a snapshot of the runner registry: one at most
-// RunnerRefresh old, or with force one whose read began after this call
-// (so a runner registered before the call is in it). One read runs at a
-// time; callers wait for it.
+// RunnerRefresh old (its actor counts at most countEvery of them), or with
+// force one whose read began after this call (so a runner registered before
+// the call is in it) and counted the actors. One read runs at a time;
+// callers wait for it.
 func (rt *Router) registry(ctx context.Context, force bool) (*registryView, error) {
 	var after time.Time
 	if force {
@@ -178,7 +188,7 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 	for {
 		rt.mu.Lock()
 		if v := rt.view; v != nil {
-			if (force && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
+			if (force && v.counted && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
 				rt.mu.Unlock()
 				return v, nil
 			}
@@ -195,9 +205,20 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 		done := make(chan struct{})
 		rt.loading = done
 		started := time.Now()
+		// Counting the actors per runner costs the store a scan of every
+		// placed actor: a forced read counts, a routine refresh only every
+		// countEvery refreshes and otherwise keeps the last counts (plus
+		// the placements made since, see placed).
+		count := force || rt.view == nil || started.Sub(rt.countedAt) >= countEvery*rt.cfg.RunnerRefresh
 		rt.mu.Unlock()
 
-		runners, err := rt.cfg.Store.ListRunners(ctx, "")
+		var runners []store.Runner
+		var err error
+		if count {
+			runners, err = rt.cfg.Store.ListRunners(ctx, "")
+		} else {
+			runners, err = rt.cfg.Store.ListRunnerRows(ctx, "")
+		}
 		rt.mu.Lock()
 		rt.loading = nil
 		close(done)
@@ -209,9 +230,12 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 			return nil, err
 		}
-		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
+		v := &registryView{at: time.Now(), started: started, counted: count, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
 			names: map[string]bool{}, pools: map[string]store.PoolConfig{}}
 		for _, r := range runners {
+			if !count && rt.view != nil {
+				r.Actors = rt.view.runners[r.ID].Actors
+			}
 			v.runners[r.ID] = r
 			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
 			for _, n := range r.Names {
@@ -219,7 +243,10 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 		}
 		rt.view, rt.viewAt = v, v.at
-		clear(rt.placed)
+		if count {
+			rt.countedAt = started
+			clear(rt.placed)
+		}
 		for id, e := range rt.links {
 			// A runner gone from the registry, or past its lease, may be
 			// frozen or partitioned: drop the link so calls waiting on it end
