@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "PostgreSQL pool size of each runner")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the roll (this process: gateway, runners, writers) to this file")
 	flag.BoolVar(&o.pgStats, "pg-stats", false, "load pg_stat_statements into the throwaway PostgreSQL and print the statements of the roll by total time")
-	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often the roll's progress is read (each read counts the actors per runner in PostgreSQL)")
+	flag.DurationVar(&o.poll, "poll", 2*time.Second, "how often the pool status is read during the roll (each read counts the actors per runner in PostgreSQL; progress comes from the gateway's metrics)")
 	flag.Parse()
 	if o.actors < 1 || o.rate <= 0 || o.writers < 1 || o.runners < 1 || o.createConc < 1 {
 		benchkit.Fatal("bench/rollout", fmt.Errorf("-actors, -rate, -writers, -runners and -create-conc must be positive"))
@@ -266,38 +266,47 @@ func run(o options) error {
 	}
 	var best float64 // the fastest second
 	type sample struct {
-		at   time.Time
-		left int
+		at    time.Time
+		moved float64
 	}
 	var samples []sample
-	lastPrint := time.Now()
+	lastPrint, lastStatus := time.Now(), time.Now()
+	// Progress is the leader's moved counter (a metrics read, cheap); the
+	// pool status, whose read counts the actors per runner with an index
+	// scan of every placed actor in PostgreSQL, is read only every -poll to
+	// catch actors that requests placed on version 2 before their move.
 	for {
-		st, err := adm.PoolStatus(ctx, pool)
+		moved, err := movedCount(ctx, gw.MetricsAddr())
 		if err != nil {
 			return err
 		}
 		now := time.Now()
-		left := st.Version(1).Actors
-		samples = append(samples, sample{now, left})
+		samples = append(samples, sample{now, moved})
 		for _, s := range samples {
-			if dt := now.Sub(s.at); dt >= time.Second && dt < time.Second+o.poll+100*time.Millisecond {
-				best = max(best, float64(s.left-left)/dt.Seconds())
+			if dt := now.Sub(s.at); dt >= time.Second && dt < 1200*time.Millisecond {
+				best = max(best, (moved-s.moved)/dt.Seconds())
 			}
+		}
+		done := moved >= float64(onV1)
+		if !done && now.Sub(lastStatus) >= o.poll {
+			lastStatus = now
+			st, err := adm.PoolStatus(ctx, pool)
+			if err != nil {
+				return err
+			}
+			done = st.Version(1).Actors == 0
 		}
 		if now.Sub(lastPrint) >= 5*time.Second {
 			lastPrint = now
-			fmt.Fprintf(os.Stderr, "  %v: %d left on version 1\n", now.Sub(rollStart).Round(time.Second), left)
+			fmt.Fprintf(os.Stderr, "  %v: %.0f moved\n", now.Sub(rollStart).Round(time.Second), moved)
 		}
-		if left == 0 {
+		if done {
 			break
 		}
 		if now.Sub(rollStart) > time.Duration(float64(onV1)/o.rate*float64(time.Second))*20+5*time.Minute {
-			return fmt.Errorf("roll not done after %v: %d actors left on version 1", now.Sub(rollStart), left)
+			return fmt.Errorf("roll not done after %v: %.0f of %d actors moved", now.Sub(rollStart), moved, onV1)
 		}
-		// Each status read counts the actors per runner (an index scan of
-		// every placed actor in PostgreSQL): polled every 50 ms it took a
-		// large share of the CPU the roll needs.
-		time.Sleep(o.poll)
+		time.Sleep(100 * time.Millisecond)
 	}
 	rollTime := time.Since(rollStart)
 	phase.Store(phaseAfter)

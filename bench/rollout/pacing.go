@@ -32,3 +32,13 @@ func drainPacing(ctx context.Context, addr string) ([]string, error) {
 	}
 	return append(out, line), nil
 }
+
+// movedCount reads the leader's count of actors moved (placement written).
+func movedCount(ctx context.Context, addr string) (float64, error) {
+	s, err := scrape.Fetch(ctx, "http://"+addr+"/metrics")
+	if err != nil {
+		return 0, fmt.Errorf("gateway metrics: %w", err)
+	}
+	n, _ := scrape.Sum(s, "rivetkube_gateway_drain_actors_moved_total")
+	return n, nil
+}

@@ -29,7 +29,10 @@ import (
 //     move batcher, which writes concurrent moves in one
 //     store.MovePlacements call (a compare-and-set on the generation and
 //     the source runner: a request that placed the actor first wins), then
-//     wakes it on the new version when it was awake before. An actor that
+//     wakes it on the new version when it was awake before. The wake runs
+//     in a slot of its own (at most DrainWorkers wakes), taken before the
+//     move's worker is freed: a worker is busy for the stop and the
+//     placement only, and lagging wakes hold new moves back. An actor that
 //     was placed but never woken on the old runner is re-placed without
 //     being woken. Sleeping actors have no placement and are not touched:
 //     their next request places them on the newest ready version.
@@ -49,7 +52,8 @@ const moveBatchMax = 256
 // drainer runs the drain while this gateway leads.
 type drainer struct {
 	rt      *Router
-	slots   chan struct{} // one per running move
+	slots   chan struct{} // one per running move (stop and place)
+	wakes   chan struct{} // one per running wake on the new version
 	batcher *moveBatcher
 
 	mu    sync.Mutex
@@ -104,7 +108,7 @@ func (d *drainer) jobs(v *registryView, pc store.PoolConfig, pool string, rampIn
 }
 
 func newDrainer(rt *Router) *drainer {
-	return &drainer{rt: rt, slots: make(chan struct{}, rt.cfg.DrainWorkers),
+	return &drainer{rt: rt, slots: make(chan struct{}, rt.cfg.DrainWorkers), wakes: make(chan struct{}, rt.cfg.DrainWorkers),
 		batcher: newMoveBatcher(rt.cfg.Store), pools: map[string]*poolDrain{}}
 }
 
@@ -323,18 +327,31 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 			pd.wg.Add(1)
 			started++
 			go func() {
-				defer func() {
-					pd.mu.Lock()
-					delete(pd.inflight, a.ID)
-					pd.ended[a.ID] = true
-					if job.to != 0 {
-						pd.rampInflight--
-					}
-					pd.mu.Unlock()
+				defer pd.wg.Done()
+				wake := d.move(ctx, job, a)
+				pd.mu.Lock()
+				delete(pd.inflight, a.ID)
+				pd.ended[a.ID] = true
+				if job.to != 0 {
+					pd.rampInflight--
+				}
+				pd.mu.Unlock()
+				if wake == nil {
 					<-d.slots
-					pd.wg.Done()
-				}()
-				d.move(ctx, job, a)
+					return
+				}
+				// The wake runs after the worker is free for the next move,
+				// in a slot of its own taken first (so wakes that lag hold
+				// moves back rather than pile up).
+				select {
+				case d.wakes <- struct{}{}:
+				case <-ctx.Done():
+					<-d.slots
+					return
+				}
+				<-d.slots
+				wake()
+				<-d.wakes
 			}()
 		}
 	}
@@ -350,26 +367,27 @@ func (d *drainer) target(ctx context.Context, v *registryView, pc store.PoolConf
 	return d.rt.leastLoaded(d.rt.placeable(v, pc, pool)[to])
 }
 
-// move stops a on job's runner, re-places it on job's target and wakes it
-// there if it was awake. It reports whether the actor moved.
-func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
+// move stops a on job's runner and re-places it on job's target. When it
+// was awake it returns the wake that re-activates it there (run by the
+// caller in a wake slot), else nil.
+func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) (wake func()) {
 	rt, src := d.rt, job.src
 	v, err := rt.registry(ctx, false)
 	if err != nil {
-		return false
+		return nil
 	}
 	pc, err := rt.poolConfig(ctx, v, a.Pool)
 	if err != nil {
-		return false
+		return nil
 	}
 	target, err := d.target(ctx, v, pc, a.Pool, job.to)
 	if err != nil {
-		return false
+		return nil
 	}
 	rt.notePlaced(target.ID) // counted now so concurrent picks spread
 	c, err := rt.link(ctx, src)
 	if err != nil {
-		return false
+		return nil
 	}
 	// Requests for it wait for the move's outcome from here on (moving.go)
 	// rather than meet it stopping on src.
@@ -389,7 +407,7 @@ func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
 	rt.cfg.Metrics.DrainMoveStep("stop", t1.Sub(t0))
 	if err != nil {
 		rt.log.Warn("drain: stop actor", "actor_id", a.ID, "runner", src.ID, "err", err)
-		return false
+		return nil
 	}
 	res, err := d.batcher.move(ctx, store.Move{ID: a.ID, From: src.ID, Gen: a.Generation, To: target.ID})
 	rt.cfg.Metrics.DrainMoveStep("place", time.Since(t1))
@@ -404,7 +422,7 @@ func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
 		} else if !errors.Is(err, store.ErrDestroyed) {
 			rt.log.Warn("drain: place actor", "actor_id", a.ID, "err", err)
 		}
-		return false
+		return nil
 	}
 	rt.cfg.Metrics.DrainMoved(a.Pool)
 	rt.placements.put(a.ID, placement{runner: target.ID, gen: res.Actor.Generation})
@@ -412,19 +430,24 @@ func (d *drainer) move(ctx context.Context, job drainJob, a store.Actor) bool {
 	// before the wake below joins the same activation on target.
 	ended = true
 	end()
-	if res.WasAsleep {
-		// It was awake: re-activate it on the new version now, not on its
-		// next request.
-		if tc, err := rt.link(ctx, target); err == nil {
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			t2 := time.Now()
-			if err := tc.Wake(wctx, hostapi.Target{ActorID: a.ID, Generation: res.Actor.Generation}); err != nil {
-				rt.log.Debug("drain: wake on the new version", "actor_id", a.ID, "err", err)
-			}
-			cancel()
-			rt.cfg.Metrics.DrainMoveStep("wake", time.Since(t2))
-		}
-	}
 	rt.log.Debug("drain: moved actor", "actor_id", a.ID, "from", src.ID, "to", target.ID, "version", target.Version, "woken", res.WasAsleep)
-	return true
+	if !res.WasAsleep {
+		return nil // never woken on src: its next request activates it
+	}
+	// It was awake: re-activate it on the new version now, not on its next
+	// request (a request that comes first joins the same activation).
+	gen := res.Actor.Generation
+	return func() {
+		tc, err := rt.link(ctx, target)
+		if err != nil {
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		if err := tc.Wake(wctx, hostapi.Target{ActorID: a.ID, Generation: gen}); err != nil {
+			rt.log.Debug("drain: wake on the new version", "actor_id", a.ID, "err", err)
+		}
+		rt.cfg.Metrics.DrainMoveStep("wake", time.Since(t0))
+	}
 }
