@@ -38,7 +38,7 @@ type Config struct {
 	Lease time.Duration
 	// WaitTimeout bounds how long a request waits for its actor (default 30 s).
 	WaitTimeout time.Duration
-	// DrainWorkers bounds the actors the drain moves at once (default 256).
+	// DrainWorkers bounds the actors the drain moves at once (default 768).
 	DrainWorkers    int
 	MaxMessageSize  int64
 	ShutdownTimeout time.Duration

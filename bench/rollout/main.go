@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&o.createConc, "create-conc", 64, "concurrency of the actor creation")
 	flag.DurationVar(&o.steady, "steady", 5*time.Second, "steady-state measurement before the roll")
 	flag.DurationVar(&o.after, "after", 2*time.Second, "writes kept on after the roll")
-	flag.IntVar(&o.drainWorkers, "drain-workers", 256, "the gateway's concurrent moves (DrainWorkers)")
+	flag.IntVar(&o.drainWorkers, "drain-workers", 768, "the gateway's concurrent moves (DrainWorkers)")
 	flag.StringVar(&o.pgURL, "postgres", "", "use this PostgreSQL database instead of a throwaway server")
 	flag.Float64Var(&o.maxLoad, "max-load", 2.5, "warn when the 1-minute load average is above this before measuring")
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "PostgreSQL pool size of each runner")

@@ -19,9 +19,8 @@ func drainPacing(ctx context.Context, addr string) ([]string, error) {
 	started, _ := scrape.Sum(s, "rivetkube_gateway_drain_moves_started_total")
 	active, _ := scrape.Sum(s, "rivetkube_gateway_drain_active_seconds_total")
 	stalled, _ := scrape.Sum(s, "rivetkube_gateway_drain_stalled_seconds_total")
-	paced := active - stalled
-	out := []string{fmt.Sprintf("%-34s %.0f moves started in %.1f s of drain, %.1f s of it held back (workers, listing, moves in flight); %.0f/s while paced",
-		"drain pacing (leader's accounting)", started, active, stalled, started/max(paced, 1e-9))}
+	out := []string{fmt.Sprintf("%-34s %.0f moves started in %.1f s of drain, %.1f s of it held back (busy workers, listing, moves in flight)",
+		"drain pacing (leader's accounting)", started, active, stalled)}
 	line := fmt.Sprintf("%-34s", "mean move step")
 	for _, step := range []string{"stop", "place", "wake"} {
 		sum, _ := scrape.Sum(s, "rivetkube_gateway_drain_move_step_seconds_sum", "step", step)

@@ -77,7 +77,7 @@ type Config struct {
 	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
 	DefaultDrainRate float64
 	// DrainWorkers bounds the actors being moved at once by the drain,
-	// across pools (default 256; see drain.go).
+	// across pools (default 768; see drain.go).
 	DrainWorkers int
 	// ID names this gateway (leases, logs).
 	ID  string
@@ -103,7 +103,7 @@ func (c Config) withDefaults() Config {
 		c.DefaultDrainRate = 50
 	}
 	if c.DrainWorkers <= 0 {
-		c.DrainWorkers = 256
+		c.DrainWorkers = 768
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
