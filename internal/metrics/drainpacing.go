@@ -31,7 +31,7 @@ func newDrainPacing(reg prometheus.Registerer) drainPacing {
 		}, []string{"pool"}),
 		stalled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "gateway", Name: "drain_stalled_seconds_total",
-			Help: "Part of drain_active_seconds_total the dispatcher waited for something other than the rate: a free worker, the next page, moves in flight.",
+			Help: "Part of drain_active_seconds_total the dispatcher was not waiting for a token: held back by a busy worker, the next page, moves in flight or the CPU.",
 		}, []string{"pool"}),
 		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "gateway", Name: "drain_rate",

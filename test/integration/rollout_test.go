@@ -120,9 +120,10 @@ func TestDrainHonoursRate(t *testing.T) {
 	}
 	// The leader's own accounting of its token bucket (its clock, not the
 	// test's): every move started took a token, no more than the rate
-	// gives over the time the drain ran plus the burst, and no fewer than
-	// it gives over that time less the time the drain was held back by
-	// something else (workers busy, listing, moves in flight), within 10%.
+	// gives over the time the drain ran (the bucket starts empty; the
+	// burst is slack), and no fewer than it gives over that time less the
+	// time the drain was held back by something else (workers busy,
+	// listing, moves in flight, the CPU), within 10%.
 	// This holds however slow the machine is; only the share of stalled
 	// time depends on it.
 	var started, active, stalled float64
@@ -145,8 +146,7 @@ func TestDrainHonoursRate(t *testing.T) {
 	if floor := 0.9*rateAsked*(active-stalled) - burst; started < floor {
 		t.Errorf("%v moves started in %.2f s of drain (%.2f s held back); the rate asks for at least %.0f", started, active, stalled, floor)
 	}
-	t.Logf("leader's accounting: %v moves started in %.2f s of drain, %.2f s of it held back; %.0f/s while paced",
-		started, active, stalled, started/max(active-stalled, 1e-9))
+	t.Logf("leader's accounting: %v moves started in %.2f s of drain, %.2f s of it held back", started, active, stalled)
 	st := c.status()
 	if st.Versions["1"].Actors != 0 || st.Versions["2"].Actors < actors {
 		t.Errorf("after the drain: %d actors on version 1, %d on version 2; want 0 and at least %d", st.Versions["1"].Actors, st.Versions["2"].Actors, actors)

@@ -221,7 +221,7 @@ func (d *drainer) dispatch(ctx context.Context, pd *poolDrain) {
 		d.report(pd)
 		if started == 0 {
 			// Nothing new: moves in flight, or nowhere to go yet.
-			if pd.pace.stall(func() error { return d.rt.clock.Sleep(ctx, drainIdle) }) != nil {
+			if d.rt.clock.Sleep(ctx, drainIdle) != nil {
 				return
 			}
 		}
@@ -244,28 +244,25 @@ func (d *drainer) report(pd *poolDrain) {
 // dispatchPage lists one page of each source's actors and starts a move
 // for every one not already moving: a free worker first, then a token, so
 // a move starts when its token is granted. Everything but the token wait
-// counts as stalled time (pacer). It returns how many it started; an
-// error only when ctx ended.
+// is stalled time (pacer). It returns how many it started; an error only
+// when ctx ended.
 func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) {
 	var (
 		v   *registryView
 		pc  store.PoolConfig
 		err error
 	)
-	if err := pd.pace.stall(func() error {
-		if v, err = d.rt.registry(ctx, false); err != nil {
-			return err
-		}
-		if pc, err = d.rt.poolConfig(ctx, v, pd.pool); err != nil {
-			return err
-		}
-		if pc.Ramp != nil {
-			// The ramp's share is computed from the counts: read them now.
-			v, err = d.rt.registry(ctx, true)
-		}
-		return err
-	}); err != nil {
+	if v, err = d.rt.registry(ctx, false); err != nil {
 		return 0, ctx.Err()
+	}
+	if pc, err = d.rt.poolConfig(ctx, v, pd.pool); err != nil {
+		return 0, ctx.Err()
+	}
+	if pc.Ramp != nil {
+		// The ramp's share is computed from the counts: read them now.
+		if v, err = d.rt.registry(ctx, true); err != nil {
+			return 0, ctx.Err()
+		}
 	}
 	page := min(store.MaxMoveBatch, max(2*cap(d.slots), int(d.drainRate(pc))))
 	started := 0
@@ -284,11 +281,8 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 		if job.budget != nil {
 			limit = min(limit, *job.budget)
 		}
-		var actors []store.Actor
-		if err := pd.pace.stall(func() (err error) {
-			actors, err = d.rt.cfg.Store.ActorsOnRunner(ctx, job.src.ID, limit)
-			return err
-		}); err != nil {
+		actors, err := d.rt.cfg.Store.ActorsOnRunner(ctx, job.src.ID, limit)
+		if err != nil {
 			return started, ctx.Err()
 		}
 		for _, a := range actors {
@@ -301,15 +295,10 @@ func (d *drainer) dispatchPage(ctx context.Context, pd *poolDrain) (int, error) 
 			if busy {
 				continue
 			}
-			if err := pd.pace.stall(func() error {
-				select {
-				case d.slots <- struct{}{}:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}); err != nil {
-				return started, err
+			select {
+			case d.slots <- struct{}{}:
+			case <-ctx.Done():
+				return started, ctx.Err()
 			}
 			if err := pd.pace.take(ctx); err != nil {
 				<-d.slots

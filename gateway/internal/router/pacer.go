@@ -12,22 +12,25 @@ import (
 // drainBurst seconds of it, at least one actor) read through a clock, and
 // the accounting that shows whether the rate was honoured.
 //
-// The dispatcher is, at every moment, either waiting for a token (paced),
-// or blocked on something else (stalled: a free worker, listing the next
-// page, a pause with every listed actor already moving), or doing a few
-// microseconds of bookkeeping. Tokens accrue while it is stalled, up to the
-// burst, so:
+// The bucket starts empty, so a pacer never grants more than rate × the
+// time since it began, and a dispatcher that ends and starts again (a
+// new pacer) cannot start a second burst early. The dispatcher is, at
+// every moment, either waiting for a token (paced) or not (stalled: held
+// back by something other than the rate, such as a busy worker, listing
+// the next page, every listed actor already moving, or the CPU). Tokens
+// accrue while it is stalled, up to the burst, so for one pacer:
 //
-//	started ≤ rate × active + burst
+//	started ≤ rate × active
 //	started ≥ rate × (active − stalled) − burst
 //
 // where active is the time since the pacer began. The first bound is the
 // promise never to drain faster than asked; the second says the drain is
-// as fast as asked whenever it is not held back by the hardware (stalled
-// time), which is what "the asked rate is honoured up to what the hardware
-// allows" means. Both are checked by tests against these counters
-// (drain_test.go with a fake clock, test/integration on real processes
-// through the metrics).
+// as fast as asked whenever it is not held back (stalled time), which is
+// what "the asked rate is honoured up to what the hardware allows" means.
+// Summed over the pacers of a pool the first holds as is and the second
+// loses a burst per dispatcher start. Tests check both against these
+// counters (pacer_test.go on a fake clock, test/integration on real
+// processes through the metrics). A rate change applies from then on.
 type pacer struct {
 	clock clock
 	lim   *rate.Limiter
@@ -36,7 +39,6 @@ type pacer struct {
 	began   time.Time
 	started int64
 	paced   time.Duration
-	stalled time.Duration
 }
 
 // clock is the time source of the drain's pacing (fake in tests).
@@ -67,7 +69,7 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 func newPacer(c clock, r float64) *pacer {
 	now := c.Now()
 	lim := rate.NewLimiter(rate.Limit(r), burstOf(r))
-	lim.SetBurstAt(now, burstOf(r)) // the bucket starts full at now, not at the process start
+	lim.AllowN(now, burstOf(r)) // empty the bucket: it starts full
 	return &pacer{clock: c, lim: lim, began: now}
 }
 
@@ -104,18 +106,6 @@ func (p *pacer) take(ctx context.Context) error {
 	return nil
 }
 
-// stall runs fn (something the dispatcher blocks on other than the bucket)
-// and counts its time as stalled.
-func (p *pacer) stall(fn func() error) error {
-	t0 := p.clock.Now()
-	err := fn()
-	d := p.clock.Now().Sub(t0)
-	p.mu.Lock()
-	p.stalled += d
-	p.mu.Unlock()
-	return err
-}
-
 // drainStats is a pacer's accounting (see pacer).
 type drainStats struct {
 	Rate    float64
@@ -130,5 +120,6 @@ func (p *pacer) stats() drainStats {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return drainStats{Rate: p.rate(), Burst: p.lim.Burst(), Started: p.started, Active: now.Sub(p.began), Paced: p.paced, Stalled: p.stalled}
+	active := now.Sub(p.began)
+	return drainStats{Rate: p.rate(), Burst: p.lim.Burst(), Started: p.started, Active: active, Paced: p.paced, Stalled: max(active-p.paced, 0)}
 }
