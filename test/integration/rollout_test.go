@@ -9,8 +9,8 @@ import (
 
 	"github.com/rivetkube/rivetkube/client"
 	"github.com/rivetkube/rivetkube/internal/metrics/scrape"
-	"github.com/rivetkube/rivetkube/internal/testutil/proc"
 	"github.com/rivetkube/rivetkube/internal/testactors"
+	"github.com/rivetkube/rivetkube/internal/testutil/proc"
 )
 
 // drainSample is one reading of the draining version's actor count.
