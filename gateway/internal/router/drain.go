@@ -141,7 +141,8 @@ func (d *drainer) sources(v *registryView, pc store.PoolConfig, pool string) []s
 // fresh one: the actor counts cost PostgreSQL a scan of the placed actors'
 // index (146 ms a read at 100,000 actors under load; read five times a
 // second it took most of a CPU from the drain). The dispatchers list the
-// actors themselves, so counts a second old only delay a start or an end.
+// actors themselves, so counts a few seconds old (see countEvery) only
+// delay a dispatcher's start or end.
 func (d *drainer) tick(ctx context.Context) {
 	v, err := d.rt.registry(ctx, false)
 	if err != nil {
