@@ -42,7 +42,7 @@ type Config struct {
 	// runner (scaled to zero) waits for one (default 60 s; see
 	// docs/scale-to-zero.md).
 	ColdStartTimeout time.Duration
-	// DrainWorkers bounds the actors the drain moves at once (default 256).
+	// DrainWorkers bounds the actors the drain moves at once (default 768).
 	DrainWorkers    int
 	MaxMessageSize  int64
 	ShutdownTimeout time.Duration

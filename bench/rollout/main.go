@@ -33,6 +33,7 @@ import (
 	"github.com/rivetkube/rivetkube/examples/quickstart/actors"
 	"github.com/rivetkube/rivetkube/gateway"
 	"github.com/rivetkube/rivetkube/internal/admin"
+	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/testutil/pgtest"
 	"github.com/rivetkube/rivetkube/rivet"
 )
@@ -49,6 +50,9 @@ type options struct {
 	pgURL        string
 	maxLoad      float64
 	runnerConns  int
+	cpuProfile   string
+	pgStats      bool
+	poll         time.Duration
 }
 
 func main() {
@@ -60,10 +64,13 @@ func main() {
 	flag.IntVar(&o.createConc, "create-conc", 64, "concurrency of the actor creation")
 	flag.DurationVar(&o.steady, "steady", 5*time.Second, "steady-state measurement before the roll")
 	flag.DurationVar(&o.after, "after", 2*time.Second, "writes kept on after the roll")
-	flag.IntVar(&o.drainWorkers, "drain-workers", 256, "the gateway's concurrent moves (DrainWorkers)")
+	flag.IntVar(&o.drainWorkers, "drain-workers", 768, "the gateway's concurrent moves (DrainWorkers)")
 	flag.StringVar(&o.pgURL, "postgres", "", "use this PostgreSQL database instead of a throwaway server")
 	flag.Float64Var(&o.maxLoad, "max-load", 2.5, "warn when the 1-minute load average is above this before measuring")
 	flag.IntVar(&o.runnerConns, "runner-conns", 16, "PostgreSQL pool size of each runner")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the roll (this process: gateway, runners, writers) to this file")
+	flag.BoolVar(&o.pgStats, "pg-stats", false, "load pg_stat_statements into the throwaway PostgreSQL and print the statements of the roll by total time")
+	flag.DurationVar(&o.poll, "poll", 2*time.Second, "how often the pool status is read during the roll (each read counts the actors per runner in PostgreSQL; progress comes from the gateway's metrics)")
 	flag.Parse()
 	if o.actors < 1 || o.rate <= 0 || o.writers < 1 || o.runners < 1 || o.createConc < 1 {
 		benchkit.Fatal("bench/rollout", fmt.Errorf("-actors, -rate, -writers, -runners and -create-conc must be positive"))
@@ -112,7 +119,11 @@ func run(o options) error {
 	url := o.pgURL
 	if url == "" {
 		fmt.Fprintln(os.Stderr, "starting PostgreSQL ...")
-		srv, err := pgtest.Launch()
+		var popts pgtest.Options
+		if o.pgStats {
+			popts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"}
+		}
+		srv, err := pgtest.LaunchWith(popts)
 		if err != nil {
 			return err
 		}
@@ -127,6 +138,7 @@ func run(o options) error {
 	gw, err := gateway.Start(ctx, gateway.Config{
 		Listen: "127.0.0.1:0", PostgresURL: url, RunnerToken: token, AdminToken: adminToken,
 		Version: "bench", Log: log, DrainWorkers: o.drainWorkers,
+		Metrics: metrics.ListenerConfig{Addr: "127.0.0.1:0"},
 	})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
@@ -236,6 +248,17 @@ func run(o options) error {
 	onV1 := before.Version(1).Actors
 
 	fmt.Fprintf(os.Stderr, "rolling %d actors to version 2 at %v/s ...\n", onV1, o.rate)
+	var stats *pgStats
+	if o.pgStats {
+		if stats, err = openPGStats(ctx, url); err != nil {
+			return err
+		}
+		defer stats.close()
+	}
+	stopProfile, err := benchkit.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	phase.Store(phaseRoll)
 	rollStart := time.Now()
 	if _, err := adm.SetRouting(ctx, pool, admin.Routing{Ready: []uint64{2}, Draining: []uint64{1}, DrainRate: o.rate}); err != nil {
@@ -243,38 +266,61 @@ func run(o options) error {
 	}
 	var best float64 // the fastest second
 	type sample struct {
-		at   time.Time
-		left int
+		at    time.Time
+		moved float64
 	}
 	var samples []sample
-	lastPrint := time.Now()
+	lastPrint, lastStatus := time.Now(), time.Now()
+	// Progress is the leader's moved counter (a metrics read, cheap); the
+	// pool status, whose read counts the actors per runner with an index
+	// scan of every placed actor in PostgreSQL, is read only every -poll to
+	// catch actors that requests placed on version 2 before their move.
 	for {
-		st, err := adm.PoolStatus(ctx, pool)
+		moved, err := movedCount(ctx, gw.MetricsAddr())
 		if err != nil {
 			return err
 		}
 		now := time.Now()
-		left := st.Version(1).Actors
-		samples = append(samples, sample{now, left})
+		samples = append(samples, sample{now, moved})
 		for _, s := range samples {
-			if dt := now.Sub(s.at); dt >= time.Second && dt < 1100*time.Millisecond {
-				best = max(best, float64(s.left-left)/dt.Seconds())
+			if dt := now.Sub(s.at); dt >= time.Second && dt < 1200*time.Millisecond {
+				best = max(best, (moved-s.moved)/dt.Seconds())
 			}
+		}
+		done := moved >= float64(onV1)
+		if !done && now.Sub(lastStatus) >= o.poll {
+			lastStatus = now
+			st, err := adm.PoolStatus(ctx, pool)
+			if err != nil {
+				return err
+			}
+			done = st.Version(1).Actors == 0
 		}
 		if now.Sub(lastPrint) >= 5*time.Second {
 			lastPrint = now
-			fmt.Fprintf(os.Stderr, "  %v: %d left on version 1\n", now.Sub(rollStart).Round(time.Second), left)
+			fmt.Fprintf(os.Stderr, "  %v: %.0f moved\n", now.Sub(rollStart).Round(time.Second), moved)
 		}
-		if left == 0 {
+		if done {
 			break
 		}
 		if now.Sub(rollStart) > time.Duration(float64(onV1)/o.rate*float64(time.Second))*20+5*time.Minute {
-			return fmt.Errorf("roll not done after %v: %d actors left on version 1", now.Sub(rollStart), left)
+			return fmt.Errorf("roll not done after %v: %.0f of %d actors moved", now.Sub(rollStart), moved, onV1)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	rollTime := time.Since(rollStart)
 	phase.Store(phaseAfter)
+	stopProfile()
+	pacing, err := drainPacing(ctx, gw.MetricsAddr())
+	if err != nil {
+		return err
+	}
+	var statLines []string
+	if stats != nil {
+		if statLines, err = stats.top(ctx, 15); err != nil {
+			return err
+		}
+	}
 	time.Sleep(o.after)
 	close(stop)
 	writersWG.Wait()
@@ -317,6 +363,9 @@ func run(o options) error {
 		s := w.lat[p]
 		fmt.Fprintf(out, "%-34s %7d calls %5d failed   p50 %-9s p99 %-9s\n", "increment "+phaseNames[p], s.N(), w.failed[p], benchkit.FmtDur(s.P(50)), benchkit.FmtDur(s.P(99)))
 	}
+	for _, l := range pacing {
+		fmt.Fprintln(out, l)
+	}
 	if steady := w.lat[phaseSteady].P(99); steady > 0 {
 		fmt.Fprintf(out, "%-34s %.2f× steady state\n", "p99 during the roll", float64(w.lat[phaseRoll].P(99))/float64(steady))
 	}
@@ -324,7 +373,57 @@ func run(o options) error {
 	if w.lastErr != nil {
 		fmt.Fprintf(out, "last failure: %v\n", w.lastErr)
 	}
+	if len(statLines) > 0 {
+		fmt.Fprintln(out, "\nPostgreSQL statements during the roll (pg_stat_statements, by total time):")
+		for _, l := range statLines {
+			fmt.Fprintln(out, "  "+l)
+		}
+	}
+	fmt.Fprintln(out, "\ntargets:")
+	for _, t := range targets(o, w, onV1, rollTime, achieved, lost.Load()) {
+		fmt.Fprintln(out, "  "+t)
+	}
 	return nil
+}
+
+// The targets.
+const (
+	targetActors = 100_000
+	targetTime   = time.Minute
+	targetP99    = 2.0  // p99 during the roll ≤ this × steady state
+	targetRate   = 0.10 // achieved within ±10% of asked
+)
+
+// targets judges the run against the targets. The time target is
+// for 100,000 actors; a smaller run is judged by the rate it implies.
+func targets(o options, w *writes, moved int, took time.Duration, achieved float64, lost int64) []string {
+	var out []string
+	need := float64(targetActors) / targetTime.Seconds()
+	if moved >= targetActors {
+		out = append(out, benchkit.Target(took <= targetTime, "100,000 awake actors moved in ≤ 60 s: %d in %v (%.0f/s)",
+			moved, took.Round(100*time.Millisecond), achieved))
+	} else {
+		out = append(out, benchkit.Target(achieved >= need, "100,000 awake actors moved in ≤ 60 s (≥ %.0f/s): %d in %v, %.0f/s; 100,000 would take %v at that rate (projected, N=%d)",
+			need, moved, took.Round(100*time.Millisecond), achieved, time.Duration(float64(targetActors)/achieved*float64(time.Second)).Round(time.Second), moved))
+	}
+	failed := 0
+	for p := range phases {
+		failed += w.failed[p]
+	}
+	out = append(out, benchkit.Target(failed == 0, "0 failed client calls: %d failed of %d (%d during the roll)",
+		failed, failed+w.lat[phaseSteady].N()+w.lat[phaseRoll].N()+w.lat[phaseAfter].N(), w.failed[phaseRoll]))
+	steady, during := w.lat[phaseSteady].P(99), w.lat[phaseRoll].P(99)
+	ratio := 0.0
+	if steady > 0 {
+		ratio = float64(during) / float64(steady)
+	}
+	out = append(out, benchkit.Target(steady > 0 && during > 0 && ratio <= targetP99, "call p99 during the roll ≤ 2× steady state: %s during, %s steady (%.2f×; %d calls during)",
+		benchkit.FmtDur(during), benchkit.FmtDur(steady), ratio, w.lat[phaseRoll].N()))
+	dev := achieved/o.rate - 1
+	out = append(out, benchkit.Target(dev >= -targetRate && dev <= targetRate, "drain rate within ±10%% of asked: %.0f/s for %.0f/s (%+.1f%%)",
+		achieved, o.rate, 100*dev))
+	out = append(out, benchkit.Target(lost == 0, "0 lost acknowledged writes: %d", lost))
+	return out
 }
 
 // waitLive waits until n live runners of version are registered.

@@ -62,7 +62,7 @@ func run(args []string) error {
 		return err
 	}
 	maxMsg := fs.Int64("max-message-size", maxMsgDef, "largest action body or WebSocket frame in bytes (RIVETKUBE_MAX_MESSAGE_SIZE)")
-	drainDef, err := intEnv("RIVETKUBE_DRAIN_WORKERS", 256)
+	drainDef, err := intEnv("RIVETKUBE_DRAIN_WORKERS", 768)
 	if err != nil {
 		return err
 	}

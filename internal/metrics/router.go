@@ -17,6 +17,7 @@ type Router struct {
 	held      prometheus.Gauge
 	heldTotal *prometheus.CounterVec
 	demand    *prometheus.CounterVec
+	pacing    drainPacing
 }
 
 // NewRouter registers the router's collectors on reg.
@@ -52,6 +53,7 @@ func NewRouter(reg prometheus.Registerer) *Router {
 		Help: "Demand records written for pools without a live runner (what scales a pool up from zero), by pool.",
 	}, []string{"pool"})
 	reg.MustRegister(r.conflicts, r.moved, r.remaining, r.leader, r.held, r.heldTotal, r.demand)
+	r.pacing = newDrainPacing(reg)
 	return r
 }
 

@@ -305,6 +305,8 @@ type Queues interface {
 type Coordination interface {
 	// Mover re-places many actors at once (the drain; see move.go).
 	Mover
+	// RunnerRows lists the registry without actor counts (runnerrows.go).
+	RunnerRows
 	// UpsertRunner registers a runner or refreshes its row (heartbeat now).
 	// ID and Pool must be non-empty and Version >= 1 (else ErrInvalid).
 	// StartedAt is set by the store when the row is created and kept by

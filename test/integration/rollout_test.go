@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/rivetkube/rivetkube/client"
+	"github.com/rivetkube/rivetkube/internal/metrics/scrape"
 	"github.com/rivetkube/rivetkube/internal/testactors"
+	"github.com/rivetkube/rivetkube/internal/testutil/proc"
 )
 
 // drainSample is one reading of the draining version's actor count.
@@ -20,9 +22,11 @@ type drainSample struct {
 // TestDrainHonoursRate drains version 1 to version 2 under a client loop
 // at an asked rate and checks what the rate promises without timing the
 // machine: the leader never moves faster than the rate plus its bucket's
-// burst (plus the moves already running when a window opens), every actor
-// ends on version 2, no client call fails and no acknowledged write is
-// lost. The achieved rate is logged, not asserted.
+// burst (plus the moves already running when a window opens), the
+// leader's accounting of its bucket (drain metrics) shows the moves
+// started at the asked rate whenever the drain was not held back, every
+// actor ends on version 2, no client call fails and no acknowledged write
+// is lost. The achieved rate is logged, not asserted.
 func TestDrainHonoursRate(t *testing.T) {
 	const (
 		actors    = 400
@@ -32,7 +36,9 @@ func TestDrainHonoursRate(t *testing.T) {
 	)
 	c := newCluster(t)
 	workers := fmt.Sprint("RIVETKUBE_DRAIN_WORKERS=", inFlight)
-	gws := []*node{c.startGateway(workers), c.startGateway(workers)}
+	metricsAddrs := []string{proc.FreeAddr(t), proc.FreeAddr(t)}
+	gws := []*node{c.startGateway(workers, "RIVETKUBE_METRICS_LISTEN="+metricsAddrs[0]),
+		c.startGateway(workers, "RIVETKUBE_METRICS_LISTEN="+metricsAddrs[1])}
 	c.startRunner(1)
 	c.startRunner(1)
 	c.waitRunners(2)
@@ -112,6 +118,35 @@ func TestDrainHonoursRate(t *testing.T) {
 			}
 		}
 	}
+	// The leader's own accounting of its token bucket (its clock, not the
+	// test's): every move started took a token, no more than the rate
+	// gives over the time the drain ran (the bucket starts empty; the
+	// burst is slack), and no fewer than it gives over that time less the
+	// time the drain was held back by something else (workers busy,
+	// listing, moves in flight, the CPU), within 10%.
+	// This holds however slow the machine is; only the share of stalled
+	// time depends on it.
+	var started, active, stalled float64
+	for _, addr := range metricsAddrs {
+		s, err := scrape.Fetch(ctx, "http://"+addr+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := scrape.Sum(s, "rivetkube_gateway_drain_moves_started_total", "pool", "default")
+		a, _ := scrape.Sum(s, "rivetkube_gateway_drain_active_seconds_total", "pool", "default")
+		st, _ := scrape.Sum(s, "rivetkube_gateway_drain_stalled_seconds_total", "pool", "default")
+		started, active, stalled = started+n, active+a, stalled+st
+	}
+	if started < float64(before) {
+		t.Errorf("the leader started %v moves for %d actors", started, before)
+	}
+	if limit := rateAsked*active + burst; started > limit {
+		t.Errorf("%v moves started in %.2f s of drain; the rate allows %.0f", started, active, limit)
+	}
+	if floor := 0.9*rateAsked*(active-stalled) - burst; started < floor {
+		t.Errorf("%v moves started in %.2f s of drain (%.2f s held back); the rate asks for at least %.0f", started, active, stalled, floor)
+	}
+	t.Logf("leader's accounting: %v moves started in %.2f s of drain, %.2f s of it held back", started, active, stalled)
 	st := c.status()
 	if st.Versions["1"].Actors != 0 || st.Versions["2"].Actors < actors {
 		t.Errorf("after the drain: %d actors on version 1, %d on version 2; want 0 and at least %d", st.Versions["1"].Actors, st.Versions["2"].Actors, actors)

@@ -187,3 +187,14 @@ func Fatal(prog string, err error) {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	os.Exit(1)
 }
+
+// Target formats one target line as the benchmarks print it under
+// "targets:": "MET      <what>" or "NOT MET  <what>" (print it indented by
+// two spaces, as Table.Print does).
+func Target(ok bool, format string, args ...any) string {
+	verdict := "NOT MET"
+	if ok {
+		verdict = "MET"
+	}
+	return fmt.Sprintf("%-8s ", verdict) + fmt.Sprintf(format, args...)
+}

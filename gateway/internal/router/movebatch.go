@@ -2,16 +2,21 @@ package router
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
-// moveBatcher writes the drain's placement moves in groups: one goroutine
-// takes every move queued while the previous group was being written and
-// writes them with one store.MovePlacements call, so concurrent moves
-// share one statement and one commit without waiting when alone. The queue
-// is bounded; the goroutine ends with close.
+// moveBatcher writes the drain's placement moves in groups: each of
+// moveWriters goroutines takes every move queued while it wrote its
+// previous group and writes them with one store.MovePlacements call, so
+// concurrent moves share one statement and one commit without waiting
+// when alone, and up to moveWriters groups are written at once (a group
+// spends most of its time waiting for its commit to be flushed; the
+// groups' actors are disjoint, since an actor is in one move at a time,
+// and each statement locks its rows in ID order). The queue is bounded;
+// the goroutines end with close.
 type moveBatcher struct {
 	st     store.Mover
 	in     chan *moveCall
@@ -29,9 +34,17 @@ type moveCall struct {
 func newMoveBatcher(st store.Mover) *moveBatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &moveBatcher{st: st, in: make(chan *moveCall, 4*moveBatchMax), cancel: cancel, done: make(chan struct{})}
-	go b.run(ctx)
+	var wg sync.WaitGroup
+	for range moveWriters {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.run(ctx) }()
+	}
+	go func() { wg.Wait(); close(b.done) }()
 	return b
 }
+
+// moveWriters is how many MovePlacements groups are written at once.
+const moveWriters = 4
 
 // move queues m and waits for its group's outcome. When ctx ends first the
 // move may still apply (the actor is then placed but not woken: its next
@@ -54,7 +67,6 @@ func (b *moveBatcher) move(ctx context.Context, m store.Move) (store.MoveResult,
 }
 
 func (b *moveBatcher) run(ctx context.Context) {
-	defer close(b.done)
 	group := make([]*moveCall, 0, moveBatchMax)
 	for {
 		select {

@@ -80,7 +80,7 @@ type Config struct {
 	// DefaultDrainRate is actors per second per pool when a pool sets none (default 50).
 	DefaultDrainRate float64
 	// DrainWorkers bounds the actors being moved at once by the drain,
-	// across pools (default 256; see drain.go).
+	// across pools (default 768; see drain.go).
 	DrainWorkers int
 	// ID names this gateway (leases, logs).
 	ID  string
@@ -116,7 +116,7 @@ func (c Config) withDefaults() Config {
 		c.DefaultDrainRate = 50
 	}
 	if c.DrainWorkers <= 0 {
-		c.DrainWorkers = 256
+		c.DrainWorkers = 768
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -150,11 +150,15 @@ type Router struct {
 	view    *registryView
 	viewAt  time.Time
 	loading chan struct{}  // non-nil while a refresh runs
-	placed  map[string]int // placements made since the last refresh, by runner
+	placed  map[string]int // placements made since the last count, by runner
+	// countedAt is when the last read that counted actors began.
+	countedAt time.Time
 
 	placements placementCache
 	health     versionHealth
 	cold       coldStart
+	moving     movingSet // actors the drain is moving (moving.go)
+	clock      clock     // the drain's pacing clock (pacer.go; fake in tests)
 }
 
 type linkEntry struct {
@@ -166,7 +170,7 @@ type linkEntry struct {
 // New returns a router.
 func New(cfg Config) *Router {
 	cfg = cfg.withDefaults()
-	rt := &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{},
+	rt := &Router{cfg: cfg, log: cfg.Log, links: map[string]*linkEntry{}, placed: map[string]int{}, clock: realClock{},
 		placements: placementCache{max: cfg.PlacementCache, m: map[string]placement{}}}
 	rt.cold.noted, rt.cold.namesOut = map[string]time.Time{}, map[string][]string{}
 	return rt
@@ -178,6 +182,9 @@ var _ hostapi.Host = (*Router)(nil)
 type registryView struct {
 	at      time.Time // when the read finished
 	started time.Time // when the read began
+	// counted says the runners' Actors were counted by this read; else
+	// they are the previous view's (see Router.registry).
+	counted bool
 	runners map[string]store.Runner
 	byPool  map[string][]store.Runner
 	names   map[string]bool
@@ -190,10 +197,15 @@ func (v *registryView) alive(r store.Runner, lease time.Duration) bool {
 	return r.SinceHeartbeat+time.Since(v.at) < lease
 }
 
+// countEvery is how many RunnerRefresh periods a routine registry read
+// keeps the actor counts of the last read that counted them.
+const countEvery = 5
+
 // registry returns a snapshot of the runner registry: one at most
-// RunnerRefresh old, or with force one whose read began after this call
-// (so a runner registered before the call is in it). One read runs at a
-// time; callers wait for it.
+// RunnerRefresh old (its actor counts at most countEvery of them), or with
+// force one whose read began after this call (so a runner registered before
+// the call is in it) and counted the actors. One read runs at a time;
+// callers wait for it.
 func (rt *Router) registry(ctx context.Context, force bool) (*registryView, error) {
 	var after time.Time
 	if force {
@@ -202,7 +214,7 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 	for {
 		rt.mu.Lock()
 		if v := rt.view; v != nil {
-			if (force && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
+			if (force && v.counted && !v.started.Before(after)) || (!force && time.Since(rt.viewAt) < rt.cfg.RunnerRefresh) {
 				rt.mu.Unlock()
 				return v, nil
 			}
@@ -219,9 +231,20 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 		done := make(chan struct{})
 		rt.loading = done
 		started := time.Now()
+		// Counting the actors per runner costs the store a scan of every
+		// placed actor: a forced read counts, a routine refresh only every
+		// countEvery refreshes and otherwise keeps the last counts (plus
+		// the placements made since, see placed).
+		count := force || rt.view == nil || started.Sub(rt.countedAt) >= countEvery*rt.cfg.RunnerRefresh
 		rt.mu.Unlock()
 
-		runners, err := rt.cfg.Store.ListRunners(ctx, "")
+		var runners []store.Runner
+		var err error
+		if count {
+			runners, err = rt.cfg.Store.ListRunners(ctx, "")
+		} else {
+			runners, err = rt.cfg.Store.ListRunnerRows(ctx, "")
+		}
 		rt.mu.Lock()
 		rt.loading = nil
 		close(done)
@@ -233,9 +256,12 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 			return nil, err
 		}
-		v := &registryView{at: time.Now(), started: started, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
+		v := &registryView{at: time.Now(), started: started, counted: count, runners: map[string]store.Runner{}, byPool: map[string][]store.Runner{},
 			names: map[string]bool{}, pools: map[string]store.PoolConfig{}}
 		for _, r := range runners {
+			if !count && rt.view != nil {
+				r.Actors = rt.view.runners[r.ID].Actors
+			}
 			v.runners[r.ID] = r
 			v.byPool[r.Pool] = append(v.byPool[r.Pool], r)
 			for _, n := range r.Names {
@@ -243,7 +269,10 @@ func (rt *Router) registry(ctx context.Context, force bool) (*registryView, erro
 			}
 		}
 		rt.view, rt.viewAt = v, v.at
-		clear(rt.placed)
+		if count {
+			rt.countedAt = started
+			clear(rt.placed)
+		}
 		for id, e := range rt.links {
 			// A runner gone from the registry, or past its lease, may be
 			// frozen or partitioned: drop the link so calls waiting on it end
@@ -447,6 +476,12 @@ func retryable(err error) bool { return errs.Retryable(err) }
 // fn gets the link and the placement generation. A request for a pool with
 // no live runner is held for one (see coldstart.go).
 func (rt *Router) route(ctx context.Context, actorID string, fn func(c Caller, gen uint64) error) error {
+	if rt.moving.wait(ctx, actorID, rt.cfg.WaitTimeout) && ctx.Err() != nil {
+		// The drain is moving it (this gateway leads): the request waits
+		// for its new placement instead of meeting it stopping on the old
+		// runner, and the client gave up meanwhile.
+		return errs.Stopping()
+	}
 	return rt.routeHold(ctx, actorID, true, fn)
 }
 
@@ -491,6 +526,9 @@ func (rt *Router) routeHold(ctx context.Context, actorID string, hold bool, fn f
 			return err
 		}
 		last = err
+		if rt.moving.wait(ctx, actorID, rt.cfg.WaitTimeout) && ctx.Err() == nil {
+			continue // moved meanwhile: route to the new placement now
+		}
 		wait := backoff + time.Duration(rand.Int64N(int64(backoff)))
 		if pool, ok := isNoRunner(err); ok {
 			rt.noteDemand(ctx, pool)

@@ -84,12 +84,27 @@ func onRunner(t *testing.T, s store.Store, runnerID string) []string {
 	return ids(as)
 }
 
-// counts returns the Actors count ListRunners reports for each runner of pool.
+// counts returns the Actors count ListRunners reports for each runner of
+// pool, after checking that ListRunnerRows lists the same runners in the
+// same order without counts.
 func counts(t *testing.T, s store.Store, pool string) map[string]int {
 	t.Helper()
 	rs, err := s.ListRunners(context.Background(), pool)
 	if err != nil {
 		t.Fatalf("ListRunners(%s): %v", pool, err)
+	}
+	rows, err := s.ListRunnerRows(context.Background(), pool)
+	if err != nil {
+		t.Fatalf("ListRunnerRows(%s): %v", pool, err)
+	}
+	if len(rows) != len(rs) {
+		t.Fatalf("ListRunnerRows(%s) = %v, ListRunners = %v", pool, runnerIDs(rows), runnerIDs(rs))
+	}
+	for i, r := range rows {
+		if r.ID != rs[i].ID || r.Pool != rs[i].Pool || r.Version != rs[i].Version || r.Actors != 0 {
+			t.Fatalf("ListRunnerRows(%s)[%d] = %s (pool %s, version %d, %d actors), ListRunners has %s (pool %s, version %d): want the same runner, 0 actors",
+				pool, i, r.ID, r.Pool, r.Version, r.Actors, rs[i].ID, rs[i].Pool, rs[i].Version)
+		}
 	}
 	out := map[string]int{}
 	for _, r := range rs {

@@ -74,6 +74,9 @@ type Options struct {
 	// TrustNetworks are CIDRs (e.g. 10.88.0.0/16) whose TCP connections
 	// are trusted: any user, any database, no password.
 	TrustNetworks []string
+	// Settings are extra server settings, each "name=value" (passed as
+	// postgres -c), e.g. "shared_preload_libraries=pg_stat_statements".
+	Settings []string
 }
 
 func (o Options) validate() error {
@@ -85,6 +88,11 @@ func (o Options) validate() error {
 	for _, n := range o.TrustNetworks {
 		if _, _, err := net.ParseCIDR(n); err != nil {
 			return fmt.Errorf("trust network %q: %w", n, err)
+		}
+	}
+	for _, kv := range o.Settings {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("setting %q is not name=value", kv)
 		}
 	}
 	return nil
@@ -277,6 +285,9 @@ func (s *Server) launch(ctx context.Context) error {
 	cmd := s.command(context.Background(), "postgres", "-D", data, "-p", strconv.Itoa(s.Port), "-k", s.Dir,
 		"-c", "listen_addresses="+s.opts.listenAddresses(), "-c", "fsync=on", "-c", "max_connections=200",
 		"-c", "logging_collector=off")
+	for _, kv := range s.opts.Settings {
+		cmd.Args = append(cmd.Args, "-c", kv)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
