@@ -504,7 +504,10 @@ func (s *suite) poolAt(ctx context.Context, n int) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	pods, err := s.runnerPods(ctx, 2, true)
+	// The pool's current version: 2 after the rollout scenario, 3 after the
+	// progressive one.
+	cur := p.Status.CurrentVersion
+	pods, err := s.runnerPods(ctx, int(cur), true)
 	if err != nil {
 		return false, "", err
 	}
@@ -519,8 +522,9 @@ func (s *suite) poolAt(ctx context.Context, n int) (bool, string, error) {
 		}
 	}
 	sort.Strings(per)
-	status := fmt.Sprintf("pool actors %d, desired %d, replicas %d; pods %d (ready %d); gateway: %d actors, live runners %d [%s]",
-		p.Status.Actors, p.Status.DesiredReplicas, p.Status.Replicas, len(pods), countReady(pods), st.Actors, st.Versions["2"].LiveRunners, strings.Join(per, " "))
-	ok := p.Status.DesiredReplicas == int32(n) && p.Status.Replicas == int32(n) && len(pods) == n && countReady(pods) == n && st.Versions["2"].LiveRunners == n
+	live := st.Versions[fmt.Sprint(cur)].LiveRunners
+	status := fmt.Sprintf("version %d: pool actors %d, desired %d, replicas %d; pods %d (ready %d); gateway: %d actors, live runners %d [%s]",
+		cur, p.Status.Actors, p.Status.DesiredReplicas, p.Status.Replicas, len(pods), countReady(pods), st.Actors, live, strings.Join(per, " "))
+	ok := cur > 0 && p.Status.DesiredReplicas == int32(n) && p.Status.Replicas == int32(n) && len(pods) == n && countReady(pods) == n && live == n
 	return ok, status, nil
 }
