@@ -134,11 +134,7 @@ func (in *Instance) letGo(h *hold) (*store.Pending, error) {
 	h.detached = true
 	in.cur = nil
 	in.taskActive.Store(false)
-	in.rt.wg.Add(1)
-	go func() {
-		defer in.rt.wg.Done()
-		in.loop(false)
-	}()
+	in.detachLoop()
 	return gate, nil
 }
 

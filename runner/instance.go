@@ -70,9 +70,18 @@ type Instance struct {
 	// and queued work (drain); the work is refused and retried elsewhere.
 	forceStop atomic.Bool
 
-	mailbox chan struct{} // cap 1: tasks got a task
-	wake    chan struct{} // cap 1: a stop was requested
-	pump    *pump
+	// looping is set while a goroutine runs the mailbox loop (or a task or
+	// grant it runs); an idle actor's mailbox is parked: no goroutine.
+	looping bool
+	// alarmDue is set when the alarm timer fired; the loop fires what is due.
+	alarmDue bool
+	// sleepAt is when the sleep timer armed last is due (see armSleepLocked).
+	sleepAt time.Time
+	// sleepTimer (under mu) and alarmTimer (mailbox-owned) are made on
+	// first use; their callbacks only set flags and start the loop.
+	sleepTimer *time.Timer
+	alarmTimer *time.Timer
+	pump       *pump
 	// lifetime is cancelled when the instance stops.
 	lifetime context.Context
 	cancel   context.CancelFunc
@@ -121,8 +130,7 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 		log:      rt.log.With("actor_id", id),
 		ready:    make(chan struct{}),
 		stopped:  make(chan struct{}),
-		mailbox:  make(chan struct{}, 1),
-		wake:     make(chan struct{}, 1),
+		looping:  true, // start runs the first loop
 		lifetime: ctx,
 		cancel:   cancel,
 		conns:    map[string]*Conn{},
@@ -132,7 +140,9 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 }
 
 // start activates the actor: directory lookup, new generation, state load or
-// creation, onWake. It then runs the mailbox loop.
+// creation, onWake. It then runs the mailbox loop until the mailbox is
+// empty (see mailbox.go). The caller added two to rt.wg: one for this
+// goroutine, one that the instance holds until it has stopped.
 func (in *Instance) start() {
 	defer in.rt.wg.Done()
 	err := in.activate()
@@ -147,6 +157,7 @@ func (in *Instance) start() {
 		in.cancel()
 		close(in.ready)
 		close(in.stopped)
+		in.rt.wg.Done() // the instance's own count
 		return
 	}
 	in.pump = newPump(in, in.rt.limits.OutboxSize)
@@ -154,7 +165,9 @@ func (in *Instance) start() {
 	in.state = stateRunning
 	in.mu.Unlock()
 	close(in.ready)
-	in.loop(true)
+	in.startRun()
+	in.armAlarm()
+	in.loop()
 }
 
 func (in *Instance) activate() error {
@@ -287,30 +300,22 @@ func (in *Instance) enqueue(t task) error {
 	}
 	in.tasks.push(t)
 	in.inflight++
+	start := in.unparkLocked()
 	in.mu.Unlock()
-	select {
-	case in.mailbox <- struct{}{}:
-	default:
+	if start {
+		in.goLoop()
 	}
 	return nil
 }
 
-// dequeue takes the oldest queued task. When more wait, it signals the
-// mailbox again so the loop comes back for them.
+// dequeue takes the oldest queued task.
 func (in *Instance) dequeue() (task, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.tasks.len() == 0 {
 		return task{}, false
 	}
-	t := in.tasks.pop()
-	if in.tasks.len() > 0 {
-		select {
-		case in.mailbox <- struct{}{}:
-		default:
-		}
-	}
-	return t, true
+	return in.tasks.pop(), true
 }
 
 // requestStop asks the mailbox loop to stop the instance.
@@ -320,14 +325,14 @@ func (in *Instance) requestStop(k stopKind) {
 		in.stopReq = &k
 	}
 	rl := in.run
+	start := in.unparkLocked()
 	in.mu.Unlock()
 	if rl != nil && (k != stopSleep || in.forceStop.Load()) {
 		// A Run loop holding the actor must let go for the stop to begin.
 		rl.cancel()
 	}
-	select {
-	case in.wake <- struct{}{}:
-	default:
+	if start {
+		in.goLoop()
 	}
 }
 
@@ -343,98 +348,6 @@ func (in *Instance) actionTimeout() time.Duration {
 		return in.cfg.ActionTimeout
 	}
 	return in.rt.limits.ActionTimeout
-}
-
-// loop is the mailbox: one task at a time until the instance stops. first
-// is set for the loop activation starts; a task that waits moves the loop
-// to a new goroutine (loop(false)) and its own goroutine leaves the loop
-// when the task ends.
-func (in *Instance) loop(first bool) {
-	timer := time.NewTimer(in.sleepTimeout())
-	defer timer.Stop()
-	if in.cfg.NoSleep {
-		timer.Stop()
-	}
-	alarm := time.NewTimer(time.Hour)
-	defer alarm.Stop()
-	armAlarm := func() {
-		if d, ok := in.nextDue(); ok {
-			alarm.Reset(d)
-		} else {
-			alarm.Stop()
-		}
-	}
-	armAlarm()
-	if first {
-		in.startRun()
-	}
-	for {
-		select {
-		case <-in.mailbox:
-			t, ok := in.dequeue()
-			if !ok {
-				break
-			}
-			if in.runTask(t) {
-				return // the task waited: the loop goes on elsewhere
-			}
-			in.mu.Lock()
-			in.inflight--
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			armAlarm()
-			if in.destroyWanted {
-				in.requestStop(stopDestroy)
-			} else if in.sleepWanted && idle {
-				in.requestStop(stopSleep)
-			}
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		case <-timer.C:
-			in.requestStop(stopSleep)
-		case <-alarm.C:
-			if err := in.gateErr(); err != nil {
-				in.requestStop(stopFailed)
-			} else {
-				in.fireDue()
-			}
-			armAlarm()
-			if in.destroyWanted {
-				in.requestStop(stopDestroy)
-			}
-			in.mu.Lock()
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		case <-in.wake:
-			// Something let go of the actor (or asked it to stop): if it is
-			// idle now, its sleep countdown starts again.
-			in.mu.Lock()
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		}
-		in.mu.Lock()
-		req := in.stopReq
-		if req != nil && *req == stopSleep && !in.idleLocked() && !in.forceStop.Load() {
-			// Work arrived or a connection is open: stay awake.
-			in.stopReq = nil
-			req = nil
-		}
-		if req != nil {
-			in.state = stateStopping
-		}
-		in.mu.Unlock()
-		if req != nil {
-			in.stop(*req)
-			return
-		}
-	}
 }
 
 // idleLocked reports whether nothing keeps the actor awake: no queued or
@@ -582,6 +495,7 @@ func (in *Instance) stop(k stopKind) {
 	log := in.log.With("reason", k.String())
 	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 	defer cancel()
+	in.stopTimers()
 	// The Run loop ends first (it cannot hold the actor now: stop runs on
 	// the mailbox), then queued work fails: callers retry against the next
 	// activation.
@@ -641,6 +555,7 @@ func (in *Instance) stop(k stopKind) {
 	close(in.stopped)
 	in.rt.metrics.Stop(stopReason(k, in.forceStop.Load()))
 	log.Debug("actor stopped")
+	in.rt.wg.Done() // the instance's own count (see start)
 }
 
 func (in *Instance) drainMailbox(err error) {

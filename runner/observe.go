@@ -103,3 +103,10 @@ func startCommitSpan(ctx context.Context) (context.Context, trace.Span) {
 	}
 	return tracing.Tracer().Start(ctx, "commit")
 }
+
+// Awake returns the number of awake actors (live instances).
+func (rt *Runtime) Awake() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.actors)
+}

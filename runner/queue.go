@@ -314,12 +314,12 @@ func (in *Instance) unhold() {
 	in.poke()
 }
 
-// poke wakes the mailbox loop so it re-evaluates idleness.
+// poke re-evaluates idleness after something let go of the actor: if it
+// is idle now, its sleep countdown starts again.
 func (in *Instance) poke() {
-	select {
-	case in.wake <- struct{}{}:
-	default:
-	}
+	in.mu.Lock()
+	in.armSleepLocked()
+	in.mu.Unlock()
 }
 
 // runLoop runs the actor's Run function on its own goroutine. The Run code

@@ -91,7 +91,9 @@ type Runtime struct {
 	mu      sync.Mutex
 	actors  map[string]*Instance
 	closing bool
-	wg      sync.WaitGroup // instance goroutines
+	// wg counts each live instance once (until it has stopped) and each
+	// goroutine running an instance's mailbox loop.
+	wg sync.WaitGroup
 	// ended remembers, in runner mode, the generation at which an actor's
 	// instance here ended for good (under mu): put to sleep with its
 	// placement cleared, or destroyed. A later request naming that
@@ -278,7 +280,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 		if in == nil {
 			in = newInstance(rt, t.ActorID, t.Generation)
 			rt.actors[t.ActorID] = in
-			rt.wg.Add(1)
+			rt.wg.Add(2) // the instance, and start's goroutine
 			go in.start()
 		}
 		rt.mu.Unlock()
