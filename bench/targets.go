@@ -59,4 +59,3 @@ func (m figures) targets(o options) []string {
 	}
 	return out
 }
-

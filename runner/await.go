@@ -82,7 +82,7 @@ func (in *Instance) acquire(h *hold, stop <-chan struct{}) error {
 			// What the task did while it held the actor commits now, and
 			// its outputs leave behind that commit.
 			if _, err := in.flush(); err != nil {
-				in.log.Warn("commit after a hand-over", "err", err)
+				in.logger().Warn("commit after a hand-over", "err", err)
 			}
 		},
 		abort: func(error) {
@@ -269,10 +269,10 @@ func (in *Instance) KeepAwake(fn func(ctx context.Context) error) error {
 				return
 			}
 			if err != nil && in.lifetime.Err() == nil {
-				in.log.Warn("keep-awake task failed", "err", err)
+				in.logger().Warn("keep-awake task failed", "err", err)
 			}
 			if _, ferr := in.flush(); ferr != nil {
-				in.log.Warn("commit after keep-awake task", "err", ferr)
+				in.logger().Warn("commit after keep-awake task", "err", ferr)
 			}
 		},
 		abort: func(error) {},

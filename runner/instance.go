@@ -49,10 +49,11 @@ type task struct {
 // instance is one activation of an actor. Fields under "mailbox-owned" are
 // touched only by the mailbox goroutine (and by start before it runs).
 type Instance struct {
-	rt    *Runtime
-	id    string
-	gen   uint64 // placement generation in runner mode; set by activate otherwise
-	log   *slog.Logger
+	rt  *Runtime
+	id  string
+	gen uint64 // placement generation in runner mode; set by activate otherwise
+	// lg is the actor's logger, made on first use (see logger).
+	lg    atomic.Pointer[slog.Logger]
 	ready chan struct{} // closed when start finished (startErr says how)
 	// stopped is closed when the instance has fully stopped.
 	stopped  chan struct{}
@@ -127,15 +128,12 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 		rt:       rt,
 		id:       id,
 		gen:      gen,
-		log:      rt.log.With("actor_id", id),
 		ready:    make(chan struct{}),
 		stopped:  make(chan struct{}),
 		looping:  true, // start runs the first loop
 		lifetime: ctx,
 		cancel:   cancel,
-		conns:    map[string]*Conn{},
-		// schedules are loaded at activation.
-		schedules: map[string]store.Schedule{},
+		// conns and schedules are made on first use.
 	}
 }
 
@@ -171,7 +169,11 @@ func (in *Instance) start() {
 }
 
 func (in *Instance) activate() error {
-	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
+	// Nothing cancels the lifetime before activate returns (only stop and a
+	// failed start do), so the bound hangs off Background: a child of the
+	// lifetime would leave the lifetime holding a children map and a done
+	// channel for as long as the actor is awake (about 0.5 KiB).
+	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StartTimeout)
 	defer cancel()
 	// One read (one round trip on PostgreSQL) for the row, the first queue
 	// page, the schedules and the state.
@@ -215,14 +217,12 @@ func (in *Instance) activate() error {
 		in.mu.Unlock()
 	}
 	in.actor, in.def, in.cfg = a, def, def.Config()
-	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
 	in.beh = def.NewBehavior(in)
-	in.queue.init()
 	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err
 	}
 	for _, sc := range act.Schedules {
-		in.schedules[sc.ID] = sc
+		in.putSchedule(sc)
 	}
 	if !a.Initialized {
 		if err := in.hook(func() error { return in.beh.Create(in.lifetime, a.Input) }); err != nil {
@@ -243,13 +243,13 @@ func (in *Instance) activate() error {
 	} else {
 		st := act.State
 		if err := in.beh.Load(st); err != nil {
-			in.log.Error("decode persisted state", "err", err)
+			in.logger().Error("decode persisted state", "err", err)
 			return errs.Internal()
 		}
 		in.lastState = st
 	}
 	if err := in.hook(func() error { return in.migrateDB(in.cfg.Migrate) }); err != nil {
-		in.log.Error("migrate actor database", "err", err)
+		in.logger().Error("migrate actor database", "err", err)
 		return errs.DBMigrationFailed()
 	}
 	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
@@ -258,8 +258,28 @@ func (in *Instance) activate() error {
 	if _, err := in.flush(); err != nil {
 		return err
 	}
-	in.log.Debug("actor awake")
+	in.logger().Debug("actor awake")
 	return nil
+}
+
+// logger returns the actor's logger (actor_id; actor_name and generation
+// once activated). It is made on first use: most actors never log, and a
+// logger with attributes costs a few hundred bytes per awake actor.
+func (in *Instance) logger() *slog.Logger {
+	if l := in.lg.Load(); l != nil {
+		return l
+	}
+	l := in.rt.log.With("actor_id", in.id)
+	select {
+	case <-in.ready:
+		if in.startErr == nil {
+			l = l.With("actor_name", in.actor.Name, "generation", in.actor.Generation)
+			in.lg.CompareAndSwap(nil, l)
+			return in.lg.Load()
+		}
+	default: // activating: the name is not known yet
+	}
+	return l
 }
 
 // hook runs user code on the current goroutine, turning a panic into an error.
@@ -405,7 +425,7 @@ func (in *Instance) gateErr() error {
 func (in *Instance) flush() (*store.Pending, error) {
 	st, err := in.beh.EncodeState()
 	if err != nil {
-		in.log.Error("encode state", "err", err)
+		in.logger().Error("encode state", "err", err)
 		in.rollbackState()
 		in.releaseOutputs()
 		return in.gate, errs.Internal()
@@ -418,7 +438,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 		}
 	}
 	if changed && len(st) > in.rt.limits.MaxStateSize {
-		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
+		in.logger().Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
 		in.rollbackState()
 		in.kv.discardTask()
 		in.dbDiscard()
@@ -462,7 +482,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 
 func (in *Instance) rollbackState() {
 	if err := in.beh.Load(in.lastState); err != nil {
-		in.log.Error("roll back state", "err", err)
+		in.logger().Error("roll back state", "err", err)
 	}
 }
 
@@ -492,7 +512,7 @@ func (in *Instance) releaseOutputs() {
 
 // stop runs the stop sequence of kind k on the mailbox goroutine.
 func (in *Instance) stop(k stopKind) {
-	log := in.log.With("reason", k.String())
+	log := in.logger().With("reason", k.String())
 	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 	defer cancel()
 	in.stopTimers()

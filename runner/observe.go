@@ -23,7 +23,7 @@ var errActorPanicked = errors.New("actor code panicked")
 // id (in.log carries it) and the goroutine's stack, and returns the error
 // the client sees: actor/internal_error.
 func (in *Instance) panicked(where string, rec any) error {
-	in.log.Error("actor code panicked", "where", where, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+	in.logger().Error("actor code panicked", "where", where, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 	return fmt.Errorf("%w: %w", errActorPanicked, errs.Internal())
 }
 
