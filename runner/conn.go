@@ -200,7 +200,7 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 					return
 				}
 				h := in.cur
-				actx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+				actx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 				defer cancel()
 				stop := context.AfterFunc(actx, func() {
 					if actx.Err() == context.DeadlineExceeded {
@@ -317,7 +317,7 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 		wait: true,
 		run: func() {
 			h := in.cur
-			tctx, tcancel := context.WithTimeout(hostapi.WithRequest(in.lifetime, req.Request), in.actionTimeout())
+			tctx, tcancel := in.taskContext(hostapi.WithRequest(context.Background(), req.Request), in.actionTimeout())
 			defer tcancel()
 			// Like RivetKit, every HTTP action runs on a short-lived
 			// connection: onBeforeConnect and createConnState see its params.

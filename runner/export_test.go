@@ -58,3 +58,16 @@ func (rt *Runtime) ParkedForTest(id string) bool {
 	defer in.mu.Unlock()
 	return in.state == stateRunning && !in.looping
 }
+
+// TaskContextsForTest returns the task contexts id has registered.
+func (rt *Runtime) TaskContextsForTest(id string) int {
+	rt.mu.Lock()
+	in := rt.actors[id]
+	rt.mu.Unlock()
+	if in == nil {
+		return 0
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.tasksCtx)
+}

@@ -228,7 +228,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 			}
 			args = v
 		}
-		actx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+		actx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 		defer cancel()
 		out, err := in.runAction(actx, nil, name, args)
 		if err != nil {

@@ -93,6 +93,10 @@ type Instance struct {
 	cfg   ActorConfig
 	beh   Behavior
 
+	// tasksCtx are the contexts of running tasks (under mu; see taskctx.go).
+	tasksCtx []taskCancel
+	taskSeq  uint64
+
 	// mailbox-owned
 	vars          any
 	lastState     []byte
@@ -152,7 +156,7 @@ func (in *Instance) start() {
 		in.mu.Unlock()
 		in.rt.remove(in)
 		in.closeDB()
-		in.cancel()
+		in.cancelLifetime()
 		close(in.ready)
 		close(in.stopped)
 		in.rt.wg.Done() // the instance's own count
@@ -461,7 +465,10 @@ func (in *Instance) flush() (*store.Pending, error) {
 		if changed {
 			w.State = st
 		}
-		ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StopTimeout)
+		// Bounded, not tied to the lifetime: nothing cancels the lifetime
+		// while the actor is held (only the stop sequence and a failed
+		// start do), and a child would stay in the lifetime's map.
+		ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 		p, err := in.rt.committer.Submit(ctx, w)
 		cancel()
 		if err != nil {
@@ -570,7 +577,7 @@ func (in *Instance) stop(k stopKind) {
 	in.mu.Lock()
 	in.state = stateStopped
 	in.mu.Unlock()
-	in.cancel()
+	in.cancelLifetime()
 	in.drainMailbox(errStopping)
 	close(in.stopped)
 	in.rt.metrics.Stop(stopReason(k, in.forceStop.Load()))

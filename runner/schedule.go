@@ -140,7 +140,7 @@ func (in *Instance) fireDue() {
 			}
 			continue
 		}
-		ctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+		ctx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 		in.taskActive.Store(true)
 		_, err := in.runAction(ctx, nil, sc.Action, sc.Args)
 		in.taskActive.Store(false)
