@@ -90,7 +90,7 @@ type Instance struct {
 	// Set by start, read-only afterwards.
 	actor store.Actor
 	def   Definition
-	cfg   ActorConfig
+	cfg   *ActorConfig // shared by the definition's instances
 	beh   Behavior
 
 	// tasksCtx are the contexts of running tasks (under mu; see taskctx.go).
@@ -220,7 +220,7 @@ func (in *Instance) activate() error {
 		in.gen = a.Generation
 		in.mu.Unlock()
 	}
-	in.actor, in.def, in.cfg = a, def, def.Config()
+	in.actor, in.def, in.cfg = a, def, in.rt.config(def)
 	in.beh = def.NewBehavior(in)
 	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err

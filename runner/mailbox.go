@@ -158,7 +158,7 @@ func (in *Instance) alarmFired() {
 // armSleepLocked starts the sleep countdown if nothing keeps the actor
 // awake. in.mu is held.
 func (in *Instance) armSleepLocked() {
-	if in.cfg.NoSleep || in.state != stateRunning || !in.idleLocked() {
+	if in.state != stateRunning || in.cfg.NoSleep || !in.idleLocked() {
 		return
 	}
 	d := in.sleepTimeout()

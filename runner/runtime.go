@@ -88,6 +88,9 @@ type Runtime struct {
 	clientOnce sync.Once
 	cl         *client.Client
 
+	// cfgs is each definition's Config, made once (read-only).
+	cfgs map[string]*ActorConfig
+
 	mu      sync.Mutex
 	actors  map[string]*Instance
 	closing bool
@@ -177,7 +180,13 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 func (rt *Runtime) SetEndpoint(url string) { rt.endpoint = url }
 
 func newRuntime(st Store, committer *store.Committer, defs map[string]Definition, runnerID string, limits Limits, log *slog.Logger) *Runtime {
+	cfgs := make(map[string]*ActorConfig, len(defs))
+	for name, d := range defs {
+		c := d.Config()
+		cfgs[name] = &c
+	}
 	return &Runtime{
+		cfgs:      cfgs,
 		store:     st,
 		committer: committer,
 		defs:      defs,
@@ -186,6 +195,15 @@ func newRuntime(st Store, committer *store.Committer, defs map[string]Definition
 		log:       log,
 		actors:    map[string]*Instance{},
 	}
+}
+
+// config returns def's Config, shared by its instances.
+func (rt *Runtime) config(def Definition) *ActorConfig {
+	if c, ok := rt.cfgs[def.Name()]; ok {
+		return c
+	}
+	c := def.Config()
+	return &c
 }
 
 // client returns the shared engine client actors use to call each other.
