@@ -74,6 +74,8 @@ type Instance struct {
 	// looping is set while a goroutine runs the mailbox loop (or a task or
 	// grant it runs); an idle actor's mailbox is parked: no goroutine.
 	looping bool
+	// kick is set while the loop's goroutine lingers (see linger).
+	kick chan struct{}
 	// alarmDue is set when the alarm timer fired; the loop fires what is due.
 	alarmDue bool
 	// sleepAt is when the sleep timer armed last is due (see armSleepLocked).

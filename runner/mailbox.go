@@ -2,11 +2,19 @@ package runner
 
 import "time"
 
+// mailboxLinger is how long the loop's goroutine waits for more work once
+// the mailbox is empty before it parks: an actor called again soon (a
+// client's next call, a busy actor between two calls) keeps its goroutine
+// and its grown stack instead of starting a new one per call, which cost
+// about 8 µs of CPU per sequential action (go run ./bench -only read).
+const mailboxLinger = 2 * time.Millisecond
+
 // The mailbox loop, parked while the actor is idle.
 //
 // An awake actor holds no goroutine while its mailbox is empty: the loop
 // runs on a goroutine started when work arrives (a task, a stop request,
-// a due alarm), runs until nothing is left, and exits ("parks"). Timers
+// a due alarm), runs until nothing is left, lingers mailboxLinger for more
+// (kicked at once when work comes), and exits ("parks"). Timers
 // are runtime timers (time.AfterFunc) whose callbacks only set a flag and
 // start the loop, so a sleeping countdown or a schedule costs no goroutine
 // either.
@@ -31,7 +39,16 @@ import "time"
 // (goLoop): the mailbox is parked and work waits. It marks the loop owned.
 // in.mu is held.
 func (in *Instance) unparkLocked() bool {
-	if in.looping || in.state != stateRunning {
+	if in.looping {
+		if in.kick != nil { // the loop lingers: it goes on at once
+			select {
+			case in.kick <- struct{}{}:
+			default:
+			}
+		}
+		return false
+	}
+	if in.state != stateRunning {
 		return false
 	}
 	if in.tasks.len() == 0 && !in.alarmDue && in.stopReq == nil {
@@ -72,6 +89,7 @@ func (in *Instance) detachLoop() {
 // loop to another goroutine (detachLoop) and this one returns when the
 // task ends.
 func (in *Instance) loop() {
+	lingered := false
 	for {
 		in.mu.Lock()
 		req := in.stopReq
@@ -93,11 +111,17 @@ func (in *Instance) loop() {
 			continue
 		}
 		if in.tasks.len() == 0 {
-			in.looping = false
 			in.armSleepLocked()
+			if !lingered {
+				in.linger()
+				lingered = true
+				continue
+			}
+			in.looping = false
 			in.mu.Unlock()
 			return
 		}
+		lingered = false
 		t := in.tasks.pop()
 		in.mu.Unlock()
 		if in.runTask(t) {
@@ -114,6 +138,23 @@ func (in *Instance) loop() {
 			in.requestStop(stopSleep)
 		}
 	}
+}
+
+// linger waits up to mailboxLinger for work (unparkLocked kicks it), still
+// owning the loop. in.mu is held on entry and released on return.
+func (in *Instance) linger() {
+	kick := make(chan struct{}, 1)
+	in.kick = kick
+	in.mu.Unlock()
+	t := time.NewTimer(mailboxLinger)
+	select {
+	case <-kick:
+	case <-t.C:
+	}
+	t.Stop()
+	in.mu.Lock()
+	in.kick = nil
+	in.mu.Unlock()
 }
 
 // fireAlarm runs the schedules that are due (on the loop).
