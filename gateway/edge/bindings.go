@@ -26,8 +26,8 @@ import (
 // actor, sends the request there (Server.onActor). A request never reaches
 // a different actor than the store's binding at the time it is served.
 type bindingCache struct {
-	max   int // <0: disabled
-	mu    sync.Mutex
+	max int // <0: disabled
+	mu  sync.Mutex
 	// Both maps point to one copy of each actor (its strings copied out of
 	// the request that resolved it, which they would otherwise keep).
 	byKey map[string]*store.Actor
