@@ -52,8 +52,9 @@ func benchAwait(ctx context.Context, o options, cl *client.Client, t *benchkit.T
 	}
 	t.AddSamples("read-only action waiter.log while another action waits", sBusy,
 		fmt.Sprintf("%.2f× the idle actor (target ≤ 1.2×); %s", float64(sBusy.P(50))/float64(sIdle.P(50)), countStr(sBusy)))
-	t.Targets = append(t.Targets, fmt.Sprintf("read-only action p50 while another action waits within 1.2× an idle actor's: %s (%.2f×)",
-		metStr(float64(sBusy.P(50)) <= 1.2*float64(sIdle.P(50))), float64(sBusy.P(50))/float64(sIdle.P(50))))
+	t.Targets = append(t.Targets, target(float64(sBusy.P(50)) <= 1.2*float64(sIdle.P(50)),
+		"read-only action p50 while another action waits ≤ 1.2× an idle actor's: %.2f× (%s vs %s)",
+		float64(sBusy.P(50))/float64(sIdle.P(50)), benchkit.FmtDur(sBusy.P(50)), benchkit.FmtDur(sIdle.P(50))))
 	cancel()
 	<-waiting
 

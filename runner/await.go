@@ -82,7 +82,7 @@ func (in *Instance) acquire(h *hold, stop <-chan struct{}) error {
 			// What the task did while it held the actor commits now, and
 			// its outputs leave behind that commit.
 			if _, err := in.flush(); err != nil {
-				in.log.Warn("commit after a hand-over", "err", err)
+				in.logger().Warn("commit after a hand-over", "err", err)
 			}
 		},
 		abort: func(error) {
@@ -134,11 +134,7 @@ func (in *Instance) letGo(h *hold) (*store.Pending, error) {
 	h.detached = true
 	in.cur = nil
 	in.taskActive.Store(false)
-	in.rt.wg.Add(1)
-	go func() {
-		defer in.rt.wg.Done()
-		in.loop(false)
-	}()
+	in.detachLoop()
 	return gate, nil
 }
 
@@ -273,10 +269,10 @@ func (in *Instance) KeepAwake(fn func(ctx context.Context) error) error {
 				return
 			}
 			if err != nil && in.lifetime.Err() == nil {
-				in.log.Warn("keep-awake task failed", "err", err)
+				in.logger().Warn("keep-awake task failed", "err", err)
 			}
 			if _, ferr := in.flush(); ferr != nil {
-				in.log.Warn("commit after keep-awake task", "err", ferr)
+				in.logger().Warn("commit after keep-awake task", "err", ferr)
 			}
 		},
 		abort: func(error) {},

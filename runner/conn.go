@@ -105,6 +105,9 @@ func (in *Instance) openConn(ctx context.Context, params []byte, sink hostapi.Si
 	}
 	c.state = st
 	if sink != nil {
+		if in.conns == nil {
+			in.conns = map[string]*Conn{}
+		}
 		in.conns[c.id] = c
 		in.mu.Lock()
 		in.holds++
@@ -197,7 +200,7 @@ func (h *connHandle) Receive(msg protocol.ToServer) {
 					return
 				}
 				h := in.cur
-				actx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+				actx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 				defer cancel()
 				stop := context.AfterFunc(actx, func() {
 					if actx.Err() == context.DeadlineExceeded {
@@ -277,7 +280,7 @@ func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 	in.rt.metrics.Action(actionOutcome(err), sp.End.Sub(start))
 	if err != nil {
 		if pe := toPublic(err); errors.Is(pe, errs.ErrInternal) && !errors.Is(err, errActorPanicked) {
-			in.log.Warn("action failed", "action", name, "err", err)
+			in.logger().Warn("action failed", "action", name, "err", err)
 		}
 		return nil, toPublic(err)
 	}
@@ -293,7 +296,7 @@ func (in *Instance) runAction(ctx context.Context, c *Conn, name string, rawArgs
 	}
 	b, err := Marshal(out)
 	if err != nil {
-		in.log.Error("encode action output", "action", name, "err", err)
+		in.logger().Error("encode action output", "action", name, "err", err)
 		return nil, errs.Internal()
 	}
 	return b, nil
@@ -314,7 +317,7 @@ func (in *Instance) httpAction(ctx context.Context, req hostapi.ActionRequest) (
 		wait: true,
 		run: func() {
 			h := in.cur
-			tctx, tcancel := context.WithTimeout(hostapi.WithRequest(in.lifetime, req.Request), in.actionTimeout())
+			tctx, tcancel := in.taskContext(hostapi.WithRequest(context.Background(), req.Request), in.actionTimeout())
 			defer tcancel()
 			// Like RivetKit, every HTTP action runs on a short-lived
 			// connection: onBeforeConnect and createConnState see its params.

@@ -68,7 +68,7 @@ func (in *Instance) Client() *client.Client { return in.rt.client() }
 func (in *Instance) Scheduler() *Scheduler { return &Scheduler{in: in} }
 
 // Log returns the actor's logger (with its id).
-func (in *Instance) Log() *slog.Logger { return in.log }
+func (in *Instance) Log() *slog.Logger { return in.logger() }
 
 // InvalidArgument is the error of an action argument that does not decode
 // into its declared type: actor/invalid_argument, HTTP 400.

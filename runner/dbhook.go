@@ -88,7 +88,7 @@ func (in *Instance) dbTake() (*store.DBWrite, uint64, error) {
 		if !db.Conn().GetAutocommit() {
 			if err := db.Check(db.Conn().Exec("RELEASE task")); err != nil {
 				if rerr := db.Rollback(); rerr != nil {
-					in.log.Error("roll back the task's SQL transaction", "err", rerr)
+					in.logger().Error("roll back the task's SQL transaction", "err", rerr)
 				}
 				return nil, 0, dbPublicErr(err)
 			}
@@ -117,7 +117,7 @@ func (in *Instance) dbDiscard() {
 	}
 	in.dbs.inTask = false
 	if err := in.dbs.db.Rollback(); err != nil {
-		in.log.Error("roll back the task's SQL transaction", "err", err)
+		in.logger().Error("roll back the task's SQL transaction", "err", err)
 	}
 }
 
@@ -135,7 +135,7 @@ func (in *Instance) dbCommitted(p *store.Pending, seq uint64) {
 func (in *Instance) closeDB() {
 	if in.dbs.db != nil {
 		if err := in.dbs.db.Close(); err != nil {
-			in.log.Warn("close actor database", "err", err)
+			in.logger().Warn("close actor database", "err", err)
 		}
 		in.dbs = dbState{}
 	}
@@ -173,7 +173,7 @@ func (in *Instance) migrateDB(migs []string) error {
 			_ = conn.Exec("ROLLBACK TO migrate; RELEASE migrate")
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
-		in.log.Info("actor database migrated", "migration", i+1)
+		in.logger().Info("actor database migrated", "migration", i+1)
 	}
 	return nil
 }

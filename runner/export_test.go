@@ -44,3 +44,30 @@ func (rt *Runtime) QueuedForTest(id string) int {
 // IsSocketForTest reports whether c is a WebSocket connection (not the
 // short-lived connection of an HTTP action).
 func IsSocketForTest(c *Conn) bool { return c.sink != nil }
+
+// ParkedForTest reports whether id is awake with its mailbox parked: no
+// goroutine runs its loop.
+func (rt *Runtime) ParkedForTest(id string) bool {
+	rt.mu.Lock()
+	in := rt.actors[id]
+	rt.mu.Unlock()
+	if in == nil {
+		return false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.state == stateRunning && !in.looping
+}
+
+// TaskContextsForTest returns the task contexts id has registered.
+func (rt *Runtime) TaskContextsForTest(id string) int {
+	rt.mu.Lock()
+	in := rt.actors[id]
+	rt.mu.Unlock()
+	if in == nil {
+		return 0
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.tasksCtx)
+}

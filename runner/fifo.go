@@ -1,17 +1,14 @@
 package runner
 
 // fifo is a growable ring buffer queue. It allocates only while it holds
-// items and gives a large buffer back once it is empty again, so an idle
-// actor keeps no queue memory however large its limits are. Not safe for
+// items and gives its buffer back once it is empty again, so an idle actor
+// keeps no queue memory however large its limits are. Not safe for
 // concurrent use: the owner locks.
 type fifo[T any] struct {
 	buf  []T
 	head int
 	n    int
 }
-
-// fifoKeep is the largest buffer an empty fifo keeps.
-const fifoKeep = 16
 
 func (f *fifo[T]) len() int { return f.n }
 
@@ -34,10 +31,9 @@ func (f *fifo[T]) pop() T {
 	f.head = (f.head + 1) % len(f.buf)
 	f.n--
 	if f.n == 0 {
-		f.head = 0
-		if len(f.buf) > fifoKeep {
-			f.buf = nil
-		}
+		// Empty: the buffer goes (an idle actor keeps none; a busy one
+		// makes a small one again on its next push).
+		f.head, f.buf = 0, nil
 	}
 	return v
 }

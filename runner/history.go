@@ -121,7 +121,7 @@ func (h *History) Take(ctx context.Context, names ...string) (*Message, error) {
 func (h *History) ScheduleWake(t time.Time) {
 	in := h.in
 	sc := store.Schedule{ActorID: in.id, ID: "wake-" + uuid.NewString(), At: t.UTC(), Action: wakeAction}
-	in.schedules[sc.ID] = sc
+	in.putSchedule(sc)
 	in.schedPuts = append(in.schedPuts, sc)
 }
 
@@ -135,7 +135,7 @@ func (h *History) TraceStep(name string, start, end time.Time, err error) {
 }
 
 // Log returns the actor's logger.
-func (h *History) Log() *slog.Logger { return h.in.log }
+func (h *History) Log() *slog.Logger { return h.in.logger() }
 
 // wakeAction is the internal schedule action that only wakes the actor.
 const wakeAction = "$wake"

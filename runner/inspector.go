@@ -52,6 +52,9 @@ func (t *traceRing) add(s span) {
 		t.trace = randomHex(16)
 	}
 	s.SpanID = randomHex(8)
+	// The name may point into a request's buffers (an action's name is a
+	// slice of its URL): a copy keeps the ring from holding the request.
+	s.Name = strings.Clone(s.Name)
 	if len(t.spans) < maxSpans {
 		t.spans = append(t.spans, s)
 	} else {
@@ -225,7 +228,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 			}
 			args = v
 		}
-		actx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+		actx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 		defer cancel()
 		out, err := in.runAction(actx, nil, name, args)
 		if err != nil {

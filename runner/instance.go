@@ -49,10 +49,11 @@ type task struct {
 // instance is one activation of an actor. Fields under "mailbox-owned" are
 // touched only by the mailbox goroutine (and by start before it runs).
 type Instance struct {
-	rt    *Runtime
-	id    string
-	gen   uint64 // placement generation in runner mode; set by activate otherwise
-	log   *slog.Logger
+	rt  *Runtime
+	id  string
+	gen uint64 // placement generation in runner mode; set by activate otherwise
+	// lg is the actor's logger, made on first use (see logger).
+	lg    atomic.Pointer[slog.Logger]
 	ready chan struct{} // closed when start finished (startErr says how)
 	// stopped is closed when the instance has fully stopped.
 	stopped  chan struct{}
@@ -70,9 +71,20 @@ type Instance struct {
 	// and queued work (drain); the work is refused and retried elsewhere.
 	forceStop atomic.Bool
 
-	mailbox chan struct{} // cap 1: tasks got a task
-	wake    chan struct{} // cap 1: a stop was requested
-	pump    *pump
+	// looping is set while a goroutine runs the mailbox loop (or a task or
+	// grant it runs); an idle actor's mailbox is parked: no goroutine.
+	looping bool
+	// kick is set while the loop's goroutine lingers (see linger).
+	kick chan struct{}
+	// alarmDue is set when the alarm timer fired; the loop fires what is due.
+	alarmDue bool
+	// sleepAt is when the sleep timer armed last is due (see armSleepLocked).
+	sleepAt time.Time
+	// sleepTimer (under mu) and alarmTimer (mailbox-owned) are made on
+	// first use; their callbacks only set flags and start the loop.
+	sleepTimer *time.Timer
+	alarmTimer *time.Timer
+	pump       *pump
 	// lifetime is cancelled when the instance stops.
 	lifetime context.Context
 	cancel   context.CancelFunc
@@ -80,8 +92,12 @@ type Instance struct {
 	// Set by start, read-only afterwards.
 	actor store.Actor
 	def   Definition
-	cfg   ActorConfig
+	cfg   *ActorConfig // shared by the definition's instances
 	beh   Behavior
+
+	// tasksCtx are the contexts of running tasks (under mu; see taskctx.go).
+	tasksCtx []taskCancel
+	taskSeq  uint64
 
 	// mailbox-owned
 	vars          any
@@ -118,21 +134,19 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 		rt:       rt,
 		id:       id,
 		gen:      gen,
-		log:      rt.log.With("actor_id", id),
 		ready:    make(chan struct{}),
 		stopped:  make(chan struct{}),
-		mailbox:  make(chan struct{}, 1),
-		wake:     make(chan struct{}, 1),
+		looping:  true, // start runs the first loop
 		lifetime: ctx,
 		cancel:   cancel,
-		conns:    map[string]*Conn{},
-		// schedules are loaded at activation.
-		schedules: map[string]store.Schedule{},
+		// conns and schedules are made on first use.
 	}
 }
 
 // start activates the actor: directory lookup, new generation, state load or
-// creation, onWake. It then runs the mailbox loop.
+// creation, onWake. It then runs the mailbox loop until the mailbox is
+// empty (see mailbox.go). The caller added two to rt.wg: one for this
+// goroutine, one that the instance holds until it has stopped.
 func (in *Instance) start() {
 	defer in.rt.wg.Done()
 	err := in.activate()
@@ -144,9 +158,10 @@ func (in *Instance) start() {
 		in.mu.Unlock()
 		in.rt.remove(in)
 		in.closeDB()
-		in.cancel()
+		in.cancelLifetime()
 		close(in.ready)
 		close(in.stopped)
+		in.rt.wg.Done() // the instance's own count
 		return
 	}
 	in.pump = newPump(in, in.rt.limits.OutboxSize)
@@ -154,11 +169,17 @@ func (in *Instance) start() {
 	in.state = stateRunning
 	in.mu.Unlock()
 	close(in.ready)
-	in.loop(true)
+	in.startRun()
+	in.armAlarm()
+	in.loop()
 }
 
 func (in *Instance) activate() error {
-	ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
+	// Nothing cancels the lifetime before activate returns (only stop and a
+	// failed start do), so the bound hangs off Background: a child of the
+	// lifetime would leave the lifetime holding a children map and a done
+	// channel for as long as the actor is awake (about 0.5 KiB).
+	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StartTimeout)
 	defer cancel()
 	// One read (one round trip on PostgreSQL) for the row, the first queue
 	// page, the schedules and the state.
@@ -201,15 +222,13 @@ func (in *Instance) activate() error {
 		in.gen = a.Generation
 		in.mu.Unlock()
 	}
-	in.actor, in.def, in.cfg = a, def, def.Config()
-	in.log = in.log.With("actor_name", a.Name, "generation", a.Generation)
+	in.actor, in.def, in.cfg = a, def, in.rt.config(def)
 	in.beh = def.NewBehavior(in)
-	in.queue.init()
 	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err
 	}
 	for _, sc := range act.Schedules {
-		in.schedules[sc.ID] = sc
+		in.putSchedule(sc)
 	}
 	if !a.Initialized {
 		if err := in.hook(func() error { return in.beh.Create(in.lifetime, a.Input) }); err != nil {
@@ -230,13 +249,13 @@ func (in *Instance) activate() error {
 	} else {
 		st := act.State
 		if err := in.beh.Load(st); err != nil {
-			in.log.Error("decode persisted state", "err", err)
+			in.logger().Error("decode persisted state", "err", err)
 			return errs.Internal()
 		}
 		in.lastState = st
 	}
 	if err := in.hook(func() error { return in.migrateDB(in.cfg.Migrate) }); err != nil {
-		in.log.Error("migrate actor database", "err", err)
+		in.logger().Error("migrate actor database", "err", err)
 		return errs.DBMigrationFailed()
 	}
 	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
@@ -245,8 +264,28 @@ func (in *Instance) activate() error {
 	if _, err := in.flush(); err != nil {
 		return err
 	}
-	in.log.Debug("actor awake")
+	in.logger().Debug("actor awake")
 	return nil
+}
+
+// logger returns the actor's logger (actor_id; actor_name and generation
+// once activated). It is made on first use: most actors never log, and a
+// logger with attributes costs a few hundred bytes per awake actor.
+func (in *Instance) logger() *slog.Logger {
+	if l := in.lg.Load(); l != nil {
+		return l
+	}
+	l := in.rt.log.With("actor_id", in.id)
+	select {
+	case <-in.ready:
+		if in.startErr == nil {
+			l = l.With("actor_name", in.actor.Name, "generation", in.actor.Generation)
+			in.lg.CompareAndSwap(nil, l)
+			return in.lg.Load()
+		}
+	default: // activating: the name is not known yet
+	}
+	return l
 }
 
 // hook runs user code on the current goroutine, turning a panic into an error.
@@ -287,30 +326,22 @@ func (in *Instance) enqueue(t task) error {
 	}
 	in.tasks.push(t)
 	in.inflight++
+	start := in.unparkLocked()
 	in.mu.Unlock()
-	select {
-	case in.mailbox <- struct{}{}:
-	default:
+	if start {
+		in.goLoop()
 	}
 	return nil
 }
 
-// dequeue takes the oldest queued task. When more wait, it signals the
-// mailbox again so the loop comes back for them.
+// dequeue takes the oldest queued task.
 func (in *Instance) dequeue() (task, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.tasks.len() == 0 {
 		return task{}, false
 	}
-	t := in.tasks.pop()
-	if in.tasks.len() > 0 {
-		select {
-		case in.mailbox <- struct{}{}:
-		default:
-		}
-	}
-	return t, true
+	return in.tasks.pop(), true
 }
 
 // requestStop asks the mailbox loop to stop the instance.
@@ -320,14 +351,14 @@ func (in *Instance) requestStop(k stopKind) {
 		in.stopReq = &k
 	}
 	rl := in.run
+	start := in.unparkLocked()
 	in.mu.Unlock()
 	if rl != nil && (k != stopSleep || in.forceStop.Load()) {
 		// A Run loop holding the actor must let go for the stop to begin.
 		rl.cancel()
 	}
-	select {
-	case in.wake <- struct{}{}:
-	default:
+	if start {
+		in.goLoop()
 	}
 }
 
@@ -343,98 +374,6 @@ func (in *Instance) actionTimeout() time.Duration {
 		return in.cfg.ActionTimeout
 	}
 	return in.rt.limits.ActionTimeout
-}
-
-// loop is the mailbox: one task at a time until the instance stops. first
-// is set for the loop activation starts; a task that waits moves the loop
-// to a new goroutine (loop(false)) and its own goroutine leaves the loop
-// when the task ends.
-func (in *Instance) loop(first bool) {
-	timer := time.NewTimer(in.sleepTimeout())
-	defer timer.Stop()
-	if in.cfg.NoSleep {
-		timer.Stop()
-	}
-	alarm := time.NewTimer(time.Hour)
-	defer alarm.Stop()
-	armAlarm := func() {
-		if d, ok := in.nextDue(); ok {
-			alarm.Reset(d)
-		} else {
-			alarm.Stop()
-		}
-	}
-	armAlarm()
-	if first {
-		in.startRun()
-	}
-	for {
-		select {
-		case <-in.mailbox:
-			t, ok := in.dequeue()
-			if !ok {
-				break
-			}
-			if in.runTask(t) {
-				return // the task waited: the loop goes on elsewhere
-			}
-			in.mu.Lock()
-			in.inflight--
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			armAlarm()
-			if in.destroyWanted {
-				in.requestStop(stopDestroy)
-			} else if in.sleepWanted && idle {
-				in.requestStop(stopSleep)
-			}
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		case <-timer.C:
-			in.requestStop(stopSleep)
-		case <-alarm.C:
-			if err := in.gateErr(); err != nil {
-				in.requestStop(stopFailed)
-			} else {
-				in.fireDue()
-			}
-			armAlarm()
-			if in.destroyWanted {
-				in.requestStop(stopDestroy)
-			}
-			in.mu.Lock()
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		case <-in.wake:
-			// Something let go of the actor (or asked it to stop): if it is
-			// idle now, its sleep countdown starts again.
-			in.mu.Lock()
-			idle := in.idleLocked()
-			in.mu.Unlock()
-			if idle && !in.cfg.NoSleep {
-				timer.Reset(in.sleepTimeout())
-			}
-		}
-		in.mu.Lock()
-		req := in.stopReq
-		if req != nil && *req == stopSleep && !in.idleLocked() && !in.forceStop.Load() {
-			// Work arrived or a connection is open: stay awake.
-			in.stopReq = nil
-			req = nil
-		}
-		if req != nil {
-			in.state = stateStopping
-		}
-		in.mu.Unlock()
-		if req != nil {
-			in.stop(*req)
-			return
-		}
-	}
 }
 
 // idleLocked reports whether nothing keeps the actor awake: no queued or
@@ -492,7 +431,7 @@ func (in *Instance) gateErr() error {
 func (in *Instance) flush() (*store.Pending, error) {
 	st, err := in.beh.EncodeState()
 	if err != nil {
-		in.log.Error("encode state", "err", err)
+		in.logger().Error("encode state", "err", err)
 		in.rollbackState()
 		in.releaseOutputs()
 		return in.gate, errs.Internal()
@@ -505,7 +444,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 		}
 	}
 	if changed && len(st) > in.rt.limits.MaxStateSize {
-		in.log.Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
+		in.logger().Warn("state over limit, change rolled back", "size", len(st), "limit", in.rt.limits.MaxStateSize)
 		in.rollbackState()
 		in.kv.discardTask()
 		in.dbDiscard()
@@ -528,7 +467,10 @@ func (in *Instance) flush() (*store.Pending, error) {
 		if changed {
 			w.State = st
 		}
-		ctx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StopTimeout)
+		// Bounded, not tied to the lifetime: nothing cancels the lifetime
+		// while the actor is held (only the stop sequence and a failed
+		// start do), and a child would stay in the lifetime's map.
+		ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 		p, err := in.rt.committer.Submit(ctx, w)
 		cancel()
 		if err != nil {
@@ -549,7 +491,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 
 func (in *Instance) rollbackState() {
 	if err := in.beh.Load(in.lastState); err != nil {
-		in.log.Error("roll back state", "err", err)
+		in.logger().Error("roll back state", "err", err)
 	}
 }
 
@@ -579,9 +521,10 @@ func (in *Instance) releaseOutputs() {
 
 // stop runs the stop sequence of kind k on the mailbox goroutine.
 func (in *Instance) stop(k stopKind) {
-	log := in.log.With("reason", k.String())
+	log := in.logger().With("reason", k.String())
 	ctx, cancel := context.WithTimeout(context.Background(), in.rt.limits.StopTimeout)
 	defer cancel()
+	in.stopTimers()
 	// The Run loop ends first (it cannot hold the actor now: stop runs on
 	// the mailbox), then queued work fails: callers retry against the next
 	// activation.
@@ -636,11 +579,12 @@ func (in *Instance) stop(k stopKind) {
 	in.mu.Lock()
 	in.state = stateStopped
 	in.mu.Unlock()
-	in.cancel()
+	in.cancelLifetime()
 	in.drainMailbox(errStopping)
 	close(in.stopped)
 	in.rt.metrics.Stop(stopReason(k, in.forceStop.Load()))
 	log.Debug("actor stopped")
+	in.rt.wg.Done() // the instance's own count (see start)
 }
 
 func (in *Instance) drainMailbox(err error) {

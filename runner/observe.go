@@ -23,7 +23,7 @@ var errActorPanicked = errors.New("actor code panicked")
 // id (in.log carries it) and the goroutine's stack, and returns the error
 // the client sees: actor/internal_error.
 func (in *Instance) panicked(where string, rec any) error {
-	in.log.Error("actor code panicked", "where", where, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+	in.logger().Error("actor code panicked", "where", where, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 	return fmt.Errorf("%w: %w", errActorPanicked, errs.Internal())
 }
 
@@ -102,4 +102,11 @@ func startCommitSpan(ctx context.Context) (context.Context, trace.Span) {
 		return ctx, nil
 	}
 	return tracing.Tracer().Start(ctx, "commit")
+}
+
+// Awake returns the number of awake actors (live instances).
+func (rt *Runtime) Awake() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.actors)
 }

@@ -34,7 +34,7 @@ type pumpEnv struct {
 func newPumpEnv(t *testing.T, size int) *pumpEnv {
 	st := &heldStore{release: make(chan error)}
 	e := &pumpEnv{t: t, st: st, cm: store.NewCommitter(st, store.CommitterOptions{})}
-	e.in = &Instance{wake: make(chan struct{}, 1)}
+	e.in = &Instance{}
 	e.p = newPump(e.in, size)
 	t.Cleanup(func() {
 		close(st.release)

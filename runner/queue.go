@@ -109,15 +109,13 @@ func (q *Queue) Len() int { return q.in.queue.len() }
 
 // queueBuf is the in-memory view of the actor's undelivered messages.
 type queueBuf struct {
-	mu      sync.Mutex
-	msgs    []store.QueueMessage // sorted by Seq
-	notify  chan struct{}        // closed and replaced when messages arrive
+	mu   sync.Mutex
+	msgs []store.QueueMessage // sorted by Seq
+	// notify is made by a taker that found nothing and closed (and
+	// dropped) when messages arrive; waiters is made on first use. An
+	// actor that never uses its queue holds neither.
+	notify  chan struct{}
 	waiters map[uint64]chan []byte
-}
-
-func (b *queueBuf) init() {
-	b.notify = make(chan struct{})
-	b.waiters = map[uint64]chan []byte{}
 }
 
 // add inserts the messages not buffered yet, in sequence order, and wakes
@@ -136,9 +134,9 @@ func (b *queueBuf) add(ms ...store.QueueMessage) {
 			added = true
 		}
 	}
-	if added {
+	if added && b.notify != nil {
 		close(b.notify)
-		b.notify = make(chan struct{})
+		b.notify = nil
 	}
 }
 
@@ -164,6 +162,9 @@ func (b *queueBuf) take(names []string) (*store.QueueMessage, <-chan struct{}) {
 			return &m, nil
 		}
 	}
+	if b.notify == nil {
+		b.notify = make(chan struct{})
+	}
 	return nil, b.notify
 }
 
@@ -183,6 +184,9 @@ func (b *queueBuf) waiter(seq uint64) chan []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ch := make(chan []byte, 1)
+	if b.waiters == nil {
+		b.waiters = map[uint64]chan []byte{}
+	}
 	b.waiters[seq] = ch
 	return ch
 }
@@ -314,12 +318,12 @@ func (in *Instance) unhold() {
 	in.poke()
 }
 
-// poke wakes the mailbox loop so it re-evaluates idleness.
+// poke re-evaluates idleness after something let go of the actor: if it
+// is idle now, its sleep countdown starts again.
 func (in *Instance) poke() {
-	select {
-	case in.wake <- struct{}{}:
-	default:
-	}
+	in.mu.Lock()
+	in.armSleepLocked()
+	in.mu.Unlock()
 }
 
 // runLoop runs the actor's Run function on its own goroutine. The Run code
@@ -381,7 +385,7 @@ func (in *Instance) startRun() {
 			return in.beh.Run(ctx, &Queue{in: in, rl: rl})
 		}()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, errActorPanicked) {
-			in.log.Warn("run loop returned an error", "err", err)
+			in.logger().Warn("run loop returned an error", "err", err)
 		}
 	}()
 }
@@ -399,7 +403,7 @@ func (in *Instance) stopRun(ctx context.Context) {
 	select {
 	case <-rl.done:
 	case <-ctx.Done():
-		in.log.Warn("run loop did not return after its context was cancelled")
+		in.logger().Warn("run loop did not return after its context was cancelled")
 	case <-time.After(in.rt.limits.StopTimeout):
 	}
 }

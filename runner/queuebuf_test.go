@@ -28,7 +28,6 @@ func TestQueueBufOutOfOrderAdds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b queueBuf
-			b.init()
 			for _, ms := range tc.adds {
 				b.add(ms...)
 			}
@@ -52,7 +51,6 @@ func TestQueueBufOutOfOrderAdds(t *testing.T) {
 	}
 	// A message put back after a failed acquire keeps its place.
 	var b queueBuf
-	b.init()
 	b.add(msg(1, "a"), msg(2, "b"), msg(3, "a"))
 	m, _ := b.take([]string{"b"})
 	b.putBack(m)

@@ -141,7 +141,7 @@ func (in *Instance) request(ctx context.Context, w http.ResponseWriter, r *http.
 		wait: true,
 		run: func() {
 			h := in.cur
-			tctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+			tctx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 			defer cancel()
 			// A client that goes away cancels the handler.
 			defer context.AfterFunc(ctx, cancel)()

@@ -88,10 +88,15 @@ type Runtime struct {
 	clientOnce sync.Once
 	cl         *client.Client
 
+	// cfgs is each definition's Config, made once (read-only).
+	cfgs map[string]*ActorConfig
+
 	mu      sync.Mutex
 	actors  map[string]*Instance
 	closing bool
-	wg      sync.WaitGroup // instance goroutines
+	// wg counts each live instance once (until it has stopped) and each
+	// goroutine running an instance's mailbox loop.
+	wg sync.WaitGroup
 	// ended remembers, in runner mode, the generation at which an actor's
 	// instance here ended for good (under mu): put to sleep with its
 	// placement cleared, or destroyed. A later request naming that
@@ -175,7 +180,13 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 func (rt *Runtime) SetEndpoint(url string) { rt.endpoint = url }
 
 func newRuntime(st Store, committer *store.Committer, defs map[string]Definition, runnerID string, limits Limits, log *slog.Logger) *Runtime {
+	cfgs := make(map[string]*ActorConfig, len(defs))
+	for name, d := range defs {
+		c := d.Config()
+		cfgs[name] = &c
+	}
 	return &Runtime{
+		cfgs:      cfgs,
 		store:     st,
 		committer: committer,
 		defs:      defs,
@@ -184,6 +195,15 @@ func newRuntime(st Store, committer *store.Committer, defs map[string]Definition
 		log:       log,
 		actors:    map[string]*Instance{},
 	}
+}
+
+// config returns def's Config, shared by its instances.
+func (rt *Runtime) config(def Definition) *ActorConfig {
+	if c, ok := rt.cfgs[def.Name()]; ok {
+		return c
+	}
+	c := def.Config()
+	return &c
 }
 
 // client returns the shared engine client actors use to call each other.
@@ -278,7 +298,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 		if in == nil {
 			in = newInstance(rt, t.ActorID, t.Generation)
 			rt.actors[t.ActorID] = in
-			rt.wg.Add(1)
+			rt.wg.Add(2) // the instance, and start's goroutine
 			go in.start()
 		}
 		rt.mu.Unlock()

@@ -58,7 +58,7 @@ func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) 
 	}
 	// The store keeps microseconds; so does the in-memory copy.
 	sc := store.Schedule{ActorID: in.id, ID: uuid.NewString(), At: t.UTC().Truncate(time.Microsecond), Action: action, Args: b}
-	in.schedules[sc.ID] = sc
+	in.putSchedule(sc)
 	in.schedPuts = append(in.schedPuts, sc)
 	return sc.ID, nil
 }
@@ -100,6 +100,15 @@ func (in *Instance) sortedSchedules() []store.Schedule {
 	return out
 }
 
+// putSchedule adds or replaces sc in the actor's schedules (mailbox only;
+// the map is made on first use, so an actor without schedules holds none).
+func (in *Instance) putSchedule(sc store.Schedule) {
+	if in.schedules == nil {
+		in.schedules = map[string]store.Schedule{}
+	}
+	in.schedules[sc.ID] = sc
+}
+
 // nextDue returns how long until the earliest schedule (ok false: none).
 func (in *Instance) nextDue() (time.Duration, bool) {
 	var first time.Time
@@ -127,21 +136,21 @@ func (in *Instance) fireDue() {
 		if sc.Action == wakeAction {
 			// A durable workflow sleep ends: waking the actor was the point.
 			if _, err := in.flush(); err != nil {
-				in.log.Warn("commit after wake schedule", "err", err)
+				in.logger().Warn("commit after wake schedule", "err", err)
 			}
 			continue
 		}
-		ctx, cancel := context.WithTimeout(in.lifetime, in.actionTimeout())
+		ctx, cancel := in.taskContext(context.Background(), in.actionTimeout())
 		in.taskActive.Store(true)
 		_, err := in.runAction(ctx, nil, sc.Action, sc.Args)
 		in.taskActive.Store(false)
 		cancel()
 		in.rt.metrics.ScheduleFired()
 		if err != nil {
-			in.log.Warn("scheduled action failed", "action", sc.Action, "schedule", sc.ID, "err", err)
+			in.logger().Warn("scheduled action failed", "action", sc.Action, "schedule", sc.ID, "err", err)
 		}
 		if _, err := in.flush(); err != nil {
-			in.log.Warn("commit after scheduled action", "err", err)
+			in.logger().Warn("commit after scheduled action", "err", err)
 		}
 		if in.destroyWanted || in.stopRequested() {
 			return

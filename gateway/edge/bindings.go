@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rivetkube/rivetkube/internal/hostapi"
@@ -25,14 +26,16 @@ import (
 // actor, sends the request there (Server.onActor). A request never reaches
 // a different actor than the store's binding at the time it is served.
 type bindingCache struct {
-	max   int // <0: disabled
-	mu    sync.Mutex
-	byKey map[string]store.Actor
-	byID  map[string]store.Actor
+	max int // <0: disabled
+	mu  sync.Mutex
+	// Both maps point to one copy of each actor (its strings copied out of
+	// the request that resolved it, which they would otherwise keep).
+	byKey map[string]*store.Actor
+	byID  map[string]*store.Actor
 }
 
 func newBindingCache(max int) *bindingCache {
-	return &bindingCache{max: max, byKey: map[string]store.Actor{}, byID: map[string]store.Actor{}}
+	return &bindingCache{max: max, byKey: map[string]*store.Actor{}, byID: map[string]*store.Actor{}}
 }
 
 // bindingKey is unambiguous: lengths prefix namespace and name, and
@@ -57,7 +60,10 @@ func (c *bindingCache) byKeyGet(k string) (store.Actor, bool) {
 	c.mu.Lock()
 	a, ok := c.byKey[k]
 	c.mu.Unlock()
-	return a, ok
+	if !ok {
+		return store.Actor{}, false
+	}
+	return *a, true
 }
 
 func (c *bindingCache) byIDGet(id string) (store.Actor, bool) {
@@ -67,7 +73,10 @@ func (c *bindingCache) byIDGet(id string) (store.Actor, bool) {
 	c.mu.Lock()
 	a, ok := c.byID[id]
 	c.mu.Unlock()
-	return a, ok
+	if !ok {
+		return store.Actor{}, false
+	}
+	return *a, true
 }
 
 // put remembers a live actor as read from the store.
@@ -76,6 +85,13 @@ func (c *bindingCache) put(a store.Actor) {
 		return
 	}
 	a.Input = nil // up to MaxInputSize each; requests never need it
+	a.ID, a.Namespace, a.Name, a.Pool = strings.Clone(a.ID), strings.Clone(a.Namespace), strings.Clone(a.Name), strings.Clone(a.Pool)
+	a.CrashPolicy, a.RunnerID = strings.Clone(a.CrashPolicy), strings.Clone(a.RunnerID)
+	key := make([]string, len(a.Key))
+	for i, p := range a.Key {
+		key[i] = strings.Clone(p)
+	}
+	a.Key = key
 	k := bindingKey(a.Namespace, a.Name, a.Key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -90,8 +106,8 @@ func (c *bindingCache) put(a store.Actor) {
 			break
 		}
 	}
-	c.byKey[k] = a
-	c.byID[a.ID] = a
+	c.byKey[k] = &a
+	c.byID[a.ID] = &a
 }
 
 // forget drops the actor id's entries.
@@ -103,7 +119,7 @@ func (c *bindingCache) forget(id string) {
 	c.mu.Unlock()
 }
 
-func (c *bindingCache) dropLocked(id string, a store.Actor) {
+func (c *bindingCache) dropLocked(id string, a *store.Actor) {
 	delete(c.byID, id)
 	k := bindingKey(a.Namespace, a.Name, a.Key)
 	if cur, ok := c.byKey[k]; ok && cur.ID == id {

@@ -68,6 +68,8 @@ type Options struct {
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	// gw runs directory writes and commits as group transactions.
+	gw groupWriter
 
 	mu     sync.RWMutex // held shared by operations, exclusively by Close
 	closed bool
@@ -100,8 +102,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	// Directory writes wait at most this long for company (see batch).
-	db.MaxBatchDelay = 500 * time.Microsecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -129,7 +129,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	return &Store{db: db, now: time.Now, gw: groupWriter{db: db}}, nil
 }
 
 // Path returns the database file path.
@@ -160,17 +160,18 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.db.Update(fn)
 }
 
-// batch is update for small directory writes (create, activate,
-// deactivate): concurrent calls share one transaction and one fsync, which
-// is what makes creating many actors at once fast. fn may run more than
-// once (bbolt re-runs the functions of a failed batch one by one), so it
-// only assigns its results.
+// batch is update for the writes on the request path (create, activate,
+// deactivate, Commit): concurrent calls share one transaction and one
+// commit (see groupWriter), which is what makes creating many actors at
+// once fast, with no added delay for a lone call. fn may run more than
+// once (the functions of a failed group run again without the one that
+// failed), so it only assigns its results.
 func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
 	defer s.end()
-	return s.db.Batch(fn)
+	return s.gw.do(fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
@@ -583,10 +584,14 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 		s.end()
 		return errs, nil
 	}
+	valid := make([]error, len(writes))
 	for i, w := range writes {
-		errs[i] = store.ValidateWrite(w)
+		valid[i] = store.ValidateWrite(w)
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	// One group transaction with the directory writes of the moment (see
+	// batch); fn may run again, so it starts from the validation results.
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		copy(errs, valid)
 		now := s.stamp()
 		for i, w := range writes {
 			if errs[i] != nil {

@@ -31,6 +31,12 @@
 //   - Every mutation is one bbolt read-write transaction, fsynced before it
 //     returns (NoSync is never set), so anything CreateActor, Activate or
 //     Commit acknowledged survives a crash (kill -9) of the process.
+//   - The writes on the request path (CreateActor, GetOrCreateActor's
+//     insert, Activate, Deactivate, Commit) run as group transactions
+//     (group.go): concurrent calls share one transaction and one commit,
+//     and each call returns only after the transaction carrying it
+//     committed; a call whose function fails runs again alone, so it never
+//     takes the others down and its error is its own.
 //   - Commit runs the whole batch in one transaction. Each write is checked
 //     against the actor's current generation (and validated) before any of
 //     its changes apply; a write that fails its check is skipped and the
