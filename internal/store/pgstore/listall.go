@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -37,25 +35,7 @@ func (s *Store) listAllNames(ctx context.Context, opts store.ListOptions) ([]sto
 	args = append(args, limit+1)
 	fmt.Fprintf(&q, " ORDER BY name, created_at, id LIMIT $%d", len(args))
 
-	if err := s.begin(ctx); err != nil {
-		return nil, "", err
-	}
-	defer s.end()
-	rows, err := s.pool.Query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list actors: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Actor, error) { return scanActor(r) })
-	if err != nil {
-		return nil, "", fmt.Errorf("list actors: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeAllCursor(last.Name, last.CreatedAt, last.ID)
-	}
-	return out, next, nil
+	return s.actorPage(ctx, q.String(), args, limit, func(a store.Actor) string { return encodeAllCursor(a.Name, a.CreatedAt, a.ID) })
 }
 
 // allCursorTag starts a cursor of the listing across names, so a cursor

@@ -304,25 +304,7 @@ func (s *Store) ListActors(ctx context.Context, opts store.ListOptions) ([]store
 	args = append(args, limit+1)
 	fmt.Fprintf(&q, " ORDER BY created_at, id LIMIT $%d", len(args))
 
-	if err := s.begin(ctx); err != nil {
-		return nil, "", err
-	}
-	defer s.end()
-	rows, err := s.pool.Query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list actors: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Actor, error) { return scanActor(r) })
-	if err != nil {
-		return nil, "", fmt.Errorf("list actors: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
-	return out, next, nil
+	return s.actorPage(ctx, q.String(), args, limit, func(a store.Actor) string { return encodeCursor(a.CreatedAt, a.ID) })
 }
 
 // DestroyActor marks the actor destroyed, frees its key, drops its state,
@@ -869,4 +851,27 @@ func (s *Store) KVList(ctx context.Context, id string, r store.KVRange) ([]store
 		return nil, fmt.Errorf("kv list: %w", err)
 	}
 	return out, nil
+}
+
+// actorPage runs the list query q (which asks for limit+1 rows) and returns
+// at most limit actors, with the cursor of the last one when more follow.
+func (s *Store) actorPage(ctx context.Context, q string, args []any, limit int, cursor func(store.Actor) string) ([]store.Actor, string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, "", err
+	}
+	defer s.end()
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list actors: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Actor, error) { return scanActor(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("list actors: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursor(out[limit-1])
+	}
+	return out, next, nil
 }

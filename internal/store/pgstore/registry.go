@@ -154,6 +154,12 @@ const listRunnersSQL = `, c AS (
 
 // ListRunners lists the runners of pool ("" = all) in bytewise ID order.
 func (s *Store) ListRunners(ctx context.Context, pool string) ([]store.Runner, error) {
+	return s.listRunners(ctx, "list runners", pool, listAllRunnersSQL, listPoolRunnersSQL)
+}
+
+// listRunners runs allSQL (pool "") or poolSQL (with pool as $1), whose
+// rows are runnerCols and a count, and collects the runners.
+func (s *Store) listRunners(ctx context.Context, what, pool, allSQL, poolSQL string) ([]store.Runner, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -163,16 +169,16 @@ func (s *Store) ListRunners(ctx context.Context, pool string) ([]store.Runner, e
 		err  error
 	)
 	if pool == "" {
-		rows, err = s.pool.Query(ctx, listAllRunnersSQL)
+		rows, err = s.pool.Query(ctx, allSQL)
 	} else {
-		rows, err = s.pool.Query(ctx, listPoolRunnersSQL, pool)
+		rows, err = s.pool.Query(ctx, poolSQL, pool)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list runners: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Runner, error) { return scanRunner(row) })
 	if err != nil {
-		return nil, fmt.Errorf("list runners: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }

@@ -2,9 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -19,25 +16,5 @@ const (
 // ListRunnerRows lists the runners of pool ("" = all) in bytewise ID
 // order, without counting their actors.
 func (s *Store) ListRunnerRows(ctx context.Context, pool string) ([]store.Runner, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.end()
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if pool == "" {
-		rows, err = s.pool.Query(ctx, listAllRunnerRowsSQL)
-	} else {
-		rows, err = s.pool.Query(ctx, listPoolRunnerRowsSQL, pool)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list runner rows: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Runner, error) { return scanRunner(row) })
-	if err != nil {
-		return nil, fmt.Errorf("list runner rows: %w", err)
-	}
-	return out, nil
+	return s.listRunners(ctx, "list runner rows", pool, listAllRunnerRowsSQL, listPoolRunnerRowsSQL)
 }
