@@ -247,7 +247,7 @@ func (rt *Runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(i
 			return err
 		}
 		select {
-		case <-in.stopped:
+		case <-in.stopped():
 		case <-ctx.Done():
 			return errs.Stopping()
 		}
@@ -277,7 +277,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			rt.mu.Unlock()
 			in.requestStop(stopFailed)
 			select {
-			case <-in.stopped:
+			case <-in.stopped():
 				continue
 			case <-ctx.Done():
 				return nil, errs.Stopping()
@@ -317,7 +317,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			return in, nil
 		}
 		select {
-		case <-in.stopped:
+		case <-in.stopped():
 		case <-ctx.Done():
 			return nil, errs.Stopping()
 		}
@@ -439,7 +439,7 @@ func (rt *Runtime) Stop(ctx context.Context, t hostapi.Target) error {
 	in.requestStop(stopSleep)
 	in.forceStop.Store(true)
 	select {
-	case <-in.stopped:
+	case <-in.stopped():
 		return nil
 	case <-ctx.Done():
 		return errs.Stopping()

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -28,7 +27,7 @@ type taskCancel struct {
 func (in *Instance) taskContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(parent, d)
 	in.mu.Lock()
-	if in.state == stateStopped || in.lifetime.Err() != nil {
+	if in.state == stateStopped || in.lifetime().Err() != nil {
 		in.mu.Unlock()
 		cancel()
 		return ctx, cancel
@@ -39,21 +38,14 @@ func (in *Instance) taskContext(parent context.Context, d time.Duration) (contex
 	in.mu.Unlock()
 	return ctx, func() {
 		cancel()
-		in.mu.Lock()
-		if i := slices.IndexFunc(in.tasksCtx, func(t taskCancel) bool { return t.id == id }); i >= 0 {
-			in.tasksCtx = slices.Delete(in.tasksCtx, i, i+1)
-			if len(in.tasksCtx) == 0 {
-				in.tasksCtx = nil
-			}
-		}
-		in.mu.Unlock()
+		in.unregisterTask(id)
 	}
 }
 
 // cancelLifetime cancels the lifetime context and every task context.
 func (in *Instance) cancelLifetime() {
 	in.mu.Lock()
-	in.cancel()
+	in.endLifetimeLocked()
 	ts := in.tasksCtx
 	in.tasksCtx = nil
 	in.mu.Unlock()
