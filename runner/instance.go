@@ -58,8 +58,11 @@ type Instance struct {
 	id  string
 	gen uint64 // placement generation in runner mode; set by activate otherwise
 	// lg is the actor's logger, made on first use (see logger).
-	lg    atomic.Pointer[slog.Logger]
-	ready chan struct{} // closed when start finished (startErr says how)
+	lg atomic.Pointer[slog.Logger]
+	// starting holds a channel closed when start finished (startErr says
+	// how), and nil from then on: an awake actor keeps no channel for it
+	// (see waitStarted).
+	starting atomic.Pointer[chan struct{}]
 	// stopCh is closed when the instance has fully stopped; made on first
 	// use under mu (see stopped).
 	stopCh   chan struct{}
@@ -188,14 +191,16 @@ func (in *Instance) markStopped() {
 }
 
 func newInstance(rt *Runtime, id string, gen uint64) *Instance {
-	return &Instance{
+	in := &Instance{
 		rt:      rt,
 		id:      id,
 		gen:     gen,
-		ready:   make(chan struct{}),
 		looping: true, // start runs the first loop
 		// conns and schedules are made on first use.
 	}
+	ch := make(chan struct{})
+	in.starting.Store(&ch)
+	return in
 }
 
 // start activates the actor: directory lookup, new generation, state load or
@@ -214,7 +219,7 @@ func (in *Instance) start() {
 		in.rt.remove(in)
 		in.closeDB()
 		in.cancelLifetime()
-		close(in.ready)
+		in.started()
 		in.markStopped()
 		in.rt.wg.Done() // the instance's own count
 		return
@@ -223,10 +228,32 @@ func (in *Instance) start() {
 	in.mu.Lock()
 	in.state = stateRunning
 	in.mu.Unlock()
-	close(in.ready)
+	in.started()
 	in.startRun()
 	in.armAlarm()
 	in.loop()
+}
+
+// started marks start finished and wakes whoever waits in waitStarted.
+func (in *Instance) started() {
+	if ch := in.starting.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// waitStarted waits until start finished (startErr says how); it reports
+// false when ctx ended first.
+func (in *Instance) waitStarted(ctx context.Context) bool {
+	ch := in.starting.Load()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-*ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (in *Instance) activate() error {
@@ -331,14 +358,10 @@ func (in *Instance) logger() *slog.Logger {
 		return l
 	}
 	l := in.rt.log.With("actor_id", in.id)
-	select {
-	case <-in.ready:
-		if in.startErr == nil {
-			l = l.With("actor_name", in.def.Name(), "generation", in.gen)
-			in.lg.CompareAndSwap(nil, l)
-			return in.lg.Load()
-		}
-	default: // activating: the name is not known yet
+	if in.starting.Load() == nil && in.startErr == nil { // else activating: the name is not known yet
+		l = l.With("actor_name", in.def.Name(), "generation", in.gen)
+		in.lg.CompareAndSwap(nil, l)
+		return in.lg.Load()
 	}
 	return l
 }

@@ -302,9 +302,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			go in.start()
 		}
 		rt.mu.Unlock()
-		select {
-		case <-in.ready:
-		case <-ctx.Done():
+		if !in.waitStarted(ctx) {
 			return nil, errs.Starting()
 		}
 		if in.startErr != nil {
@@ -431,9 +429,7 @@ func (rt *Runtime) Stop(ctx context.Context, t hostapi.Target) error {
 	if in == nil || (t.Generation != 0 && in.gen != t.Generation) {
 		return nil
 	}
-	select {
-	case <-in.ready:
-	case <-ctx.Done():
+	if !in.waitStarted(ctx) {
 		return errs.Stopping()
 	}
 	in.requestStop(stopSleep)
