@@ -99,9 +99,9 @@ type Instance struct {
 	sleepTimer *time.Timer
 	alarmTimer *time.Timer
 	pump       *pump
-	// lifeDone is the lifetime's done channel, made on first use;
-	// lifeEnded once it ended (see lifetime.go).
-	lifeDone atomic.Pointer[chan struct{}]
+	// life is the lifetime context, made on first use; lifeEnded once it
+	// ended (see lifetime.go).
+	life atomic.Pointer[lifeCtx]
 
 	// Set by start, read-only afterwards. The actor's name is def.Name()
 	// and its generation gen (see Actor).

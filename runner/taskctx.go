@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -38,14 +39,21 @@ func (in *Instance) taskContext(parent context.Context, d time.Duration) (contex
 	in.mu.Unlock()
 	return ctx, func() {
 		cancel()
-		in.unregisterTask(id)
+		in.mu.Lock()
+		if i := slices.IndexFunc(in.tasksCtx, func(t taskCancel) bool { return t.id == id }); i >= 0 {
+			in.tasksCtx = slices.Delete(in.tasksCtx, i, i+1)
+			if len(in.tasksCtx) == 0 {
+				in.tasksCtx = nil
+			}
+		}
+		in.mu.Unlock()
 	}
 }
 
 // cancelLifetime cancels the lifetime context and every task context.
 func (in *Instance) cancelLifetime() {
 	in.mu.Lock()
-	in.endLifetimeLocked()
+	in.endLifetime()
 	ts := in.tasksCtx
 	in.tasksCtx = nil
 	in.mu.Unlock()
