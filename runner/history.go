@@ -80,11 +80,39 @@ func (h *History) Forget(prefix string) {
 }
 
 // Checkpoint commits what the workflow did so far (step records, state,
-// KV, acks): the Run loop lets go of the actor and takes it back, which
-// ends the mailbox task and flushes it. Actions may run in between.
+// KV, acks) and waits until that commit is durable before the workflow
+// moves on, so a crash re-runs at most the step that was running: the Run
+// loop lets go of the actor (actions may run in between), waits for the
+// commit, and takes the actor back.
 func (h *History) Checkpoint() error {
-	h.q.rl.release()
-	return h.q.rl.acquire(context.Background())
+	rl := h.q.rl
+	gate, err := h.in.letGo(rl.h)
+	if err != nil {
+		// Nothing was committed (the change was rolled back); the actor
+		// is still held: hand it over and take it back as usual.
+		rl.release()
+		if aerr := rl.acquire(context.Background()); aerr != nil {
+			return aerr
+		}
+		return err
+	}
+	if gate != nil {
+		select {
+		case <-gate.Done():
+		case <-rl.ctx.Done():
+		}
+	}
+	if err := rl.acquire(context.Background()); err != nil {
+		return err
+	}
+	if gate != nil {
+		select {
+		case <-gate.Done():
+			return gate.Err()
+		default: // the Run loop is ending; acquire said so above
+		}
+	}
+	return nil
 }
 
 // Wait lets go of the actor for d (actions run meanwhile), committing
