@@ -206,10 +206,11 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 // start activates the actor: directory lookup, new generation, state load or
 // creation, onWake. It then runs the mailbox loop until the mailbox is
 // empty (see mailbox.go). The caller added two to rt.wg: one for this
-// goroutine, one that the instance holds until it has stopped.
-func (in *Instance) start() {
+// goroutine, one that the instance holds until it has stopped. place
+// says the instance places itself (see activate).
+func (in *Instance) start(place bool) {
 	defer in.rt.wg.Done()
-	err := in.activate()
+	err := in.activate(place)
 	in.rt.metrics.Activation(err)
 	if err != nil {
 		in.startErr = err
@@ -256,7 +257,13 @@ func (in *Instance) waitStarted(ctx context.Context) bool {
 	}
 }
 
-func (in *Instance) activate() error {
+// activate loads the actor's activation and runs its wake hooks. With
+// place (runner mode, hostapi.WithSelfPlace) it first places the actor on
+// this runner with a compare-and-set on generation in.gen-1, in the same
+// store round trip as the read (store.PlaceActivation); when the
+// compare-and-set fails, the row read afterwards decides as without place
+// (most often: a stale refusal, nothing having run).
+func (in *Instance) activate(place bool) error {
 	// Nothing cancels the lifetime before activate returns (only stop and a
 	// failed start do), so the bound hangs off Background: a child of the
 	// lifetime would leave the lifetime holding a children map and a done
@@ -265,8 +272,21 @@ func (in *Instance) activate() error {
 	defer cancel()
 	// One read (one round trip on PostgreSQL) for the row, the first queue
 	// page, the schedules and the state.
-	act, err := in.rt.store.LoadActivation(ctx, in.id, queuePage)
-	if errors.Is(err, store.ErrNotFound) {
+	var (
+		act store.Activation
+		err error
+	)
+	if place && in.gen > 0 {
+		act, err = in.rt.store.PlaceActivation(ctx, in.id, in.rt.runnerID, in.gen-1, queuePage)
+		if errors.Is(err, store.ErrFenced) && !errors.Is(err, store.ErrDestroyed) {
+			// Not placed by this call. Another gateway may have placed it
+			// here at in.gen meanwhile: the row decides, as below.
+			act, err = in.rt.store.LoadActivation(ctx, in.id, queuePage)
+		}
+	} else {
+		act, err = in.rt.store.LoadActivation(ctx, in.id, queuePage)
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDestroyed) {
 		return hostapi.Gone()
 	}
 	if err != nil {

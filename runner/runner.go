@@ -110,7 +110,10 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
-	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns})
+	// PlaceLease: a gateway may leave an actor's placement to this runner
+	// (store.Instances.PlaceActivation), under the same lease condition
+	// the gateways' Place has.
+	st, err := pgstore.Open(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.MaxConns, PlaceLease: cfg.Lease})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

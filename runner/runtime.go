@@ -299,7 +299,10 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			in = newInstance(rt, t.ActorID, t.Generation)
 			rt.actors[t.ActorID] = in
 			rt.wg.Add(2) // the instance, and start's goroutine
-			go in.start()
+			// A gateway may leave the placement to this runner (see
+			// hostapi.WithSelfPlace): the instance places itself on
+			// generation t.Generation-1 as it loads its activation.
+			go in.start(rt.placed && hostapi.SelfPlace(ctx))
 		}
 		rt.mu.Unlock()
 		if !in.waitStarted(ctx) {

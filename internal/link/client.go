@@ -273,6 +273,7 @@ func (c *Client) call(ctx context.Context, f *frame, st *cstream) (res *frame, e
 		}
 		f.Timeout = int64(left)
 	}
+	f.Place = hostapi.SelfPlace(ctx)
 	f.S = st.id
 	f.K = st.k
 	if err := c.l.send(ctx, f, nil, putWait); err != nil {
@@ -635,7 +636,8 @@ func (c *Client) WebSocket(ctx context.Context, t hostapi.Target, r *http.Reques
 	}
 	st := c.open(kWebSocket, func(st *cstream) { st.ws = w })
 	defer close(w.done)
-	f := &frame{Actor: t.ActorID, Gen: t.Generation, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Remote: r.RemoteAddr}
+	f := &frame{Actor: t.ActorID, Gen: t.Generation, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Host: r.Host, Remote: r.RemoteAddr,
+		Place: hostapi.SelfPlace(ctx)}
 	if dl, ok := ctx.Deadline(); ok {
 		f.Timeout = int64(time.Until(dl))
 		if f.Timeout <= 0 {

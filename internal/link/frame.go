@@ -101,6 +101,11 @@ type frame struct {
 	// Trace is the caller's W3C trace context (traceparent, tracestate) on
 	// call frames; older peers ignore it.
 	Trace map[string]string `cbor:"21,keyasint,omitempty"`
+	// Place on a call frame asks the runner to place the actor on itself
+	// at Gen with a compare-and-set on Gen-1 (hostapi.WithSelfPlace). An
+	// older runner ignores it, finds the row at Gen-1 and refuses the call
+	// as stale, which the gateway answers by placing the actor itself.
+	Place bool `cbor:"22,keyasint,omitempty"`
 }
 
 // wireError is an *errs.Error on the link.

@@ -367,7 +367,11 @@ func (sl *serverLink) dispatch(f *frame) {
 func (sl *serverLink) startCall(f *frame) {
 	st := &sstream{id: f.S, k: f.K}
 	st.rx = serial{max: sl.l.lim.streamQueue, wg: &sl.calls}
-	ctx, cancel := context.WithCancel(tracing.FromCarrier(sl.l.ctx, f.Trace))
+	parent := tracing.FromCarrier(sl.l.ctx, f.Trace)
+	if f.Place {
+		parent = hostapi.WithSelfPlace(parent)
+	}
+	ctx, cancel := context.WithCancel(parent)
 	if f.Timeout > 0 {
 		ctx, cancel = withTimeout(ctx, cancel, time.Duration(f.Timeout))
 	}

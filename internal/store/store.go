@@ -244,6 +244,12 @@ type Instances interface {
 	// ReadActivation). ErrNotFound for an unknown actor; for a destroyed one
 	// the row alone and no error (callers check Actor.Destroyed).
 	LoadActivation(ctx context.Context, id string, queueLimit int) (Activation, error)
+	// PlaceActivation is Place (same conditions, same errors; runnerID is
+	// the caller's own runner) and, when it succeeds, LoadActivation of the
+	// placed actor, read after the placement took the row: a runner that
+	// places an actor on itself and activates it, in one round trip where
+	// the backend can. The placement is durable when it returns.
+	PlaceActivation(ctx context.Context, id, runnerID string, expectGen uint64, queueLimit int) (Activation, error)
 	// LoadState returns the committed state (nil if none) of an actor,
 	// fenced by gen.
 	LoadState(ctx context.Context, id string, gen uint64) ([]byte, error)

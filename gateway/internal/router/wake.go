@@ -3,9 +3,10 @@ package router
 import (
 	"context"
 	"errors"
+	"net/http"
 
+	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
-	"github.com/rivetkube/rivetkube/internal/store"
 )
 
 // wakeHint is what a runner's stale_generation refusal of a remembered
@@ -19,30 +20,75 @@ type wakeHint struct {
 	pool string
 }
 
-// wakeAt places actorID on a runner of h.pool with a compare-and-set on
-// h.gen and runs fn there: a wake from sleep in one store round trip (the
-// placement) instead of two (a read of the row, then the placement).
-// done is false when the placement did not happen (no runner, or the row
-// moved on: another gateway placed it, it was not asleep, ...); the caller
-// then asks the store as usual. Place's compare-and-set and its lease
-// condition keep this safe whatever the hint: a row that moved past h.gen
-// is left alone, and so is an actor whose runner still holds its lease.
+// wakeAt runs fn on a runner of h.pool at generation h.gen+1, asking that
+// runner to place the actor on itself with a compare-and-set on h.gen as
+// it activates it (hostapi.WithSelfPlace; the placement and the read of
+// the activation are one store round trip, store.PlaceActivation): a wake
+// from sleep costs the gateway no store round trip at all.
+//
+// done is false when fn did not run: no runner, or the runner refused the
+// generation as stale because the placement failed (the row moved on:
+// another gateway placed it, it was not asleep, its runner still holds its
+// lease, ...) or because it does not place actors itself (an older
+// runner); the caller then asks the store as usual. The runner's
+// compare-and-set, with the placement lease in it, keeps this safe
+// whatever the hint, exactly as the gateway's own Place would.
 func (rt *Router) wakeAt(ctx context.Context, v *registryView, actorID string, h wakeHint, fn func(c Caller, gen uint64) error) (done bool, err error) {
 	r, err := rt.pick(ctx, v, h.pool)
 	if err != nil {
 		return false, nil
 	}
-	a, err := rt.cfg.Store.Place(ctx, actorID, r.ID, h.gen)
-	if errors.Is(err, store.ErrDestroyed) || errors.Is(err, store.ErrNotFound) {
-		return true, hostapi.Gone()
-	}
+	c, err := rt.link(ctx, r)
 	if err != nil {
 		return false, nil
 	}
-	rt.notePlaced(r.ID)
-	p := placement{runner: r.ID, gen: a.Generation}
+	p := placement{runner: r.ID, gen: h.gen + 1}
 	rt.placements.put(actorID, p)
-	err = rt.call(ctx, actorID, r, a.Generation, fn)
+	err = fn(selfPlacing{c}, p.gen)
+	if err != nil && rt.cfg.IsLinkLost(err) {
+		err = errDroppedReply()
+	}
+	rt.health.note(r.Pool, r.Version, err)
+	if errors.Is(err, errs.ErrStale) {
+		rt.placements.forget(actorID, p)
+		return false, nil
+	}
+	rt.notePlaced(r.ID)
 	rt.placementFailed(actorID, p, err)
 	return true, err
+}
+
+// selfPlacing is a Caller whose requests carry hostapi.WithSelfPlace.
+type selfPlacing struct{ Caller }
+
+func (c selfPlacing) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+	return c.Caller.Action(hostapi.WithSelfPlace(ctx), req)
+}
+
+func (c selfPlacing) Connect(ctx context.Context, req hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
+	return c.Caller.Connect(hostapi.WithSelfPlace(ctx), req, sink)
+}
+
+func (c selfPlacing) Request(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return c.Caller.Request(hostapi.WithSelfPlace(ctx), t, w, r)
+}
+
+func (c selfPlacing) WebSocket(ctx context.Context, t hostapi.Target, r *http.Request, ws hostapi.MessageConn) error {
+	return c.Caller.WebSocket(hostapi.WithSelfPlace(ctx), t, r, ws)
+}
+
+func (c selfPlacing) Destroy(ctx context.Context, t hostapi.Target) error {
+	return c.Caller.Destroy(hostapi.WithSelfPlace(ctx), t)
+}
+
+func (c selfPlacing) QueueSend(ctx context.Context, req hostapi.QueueSendRequest) (hostapi.QueueSendResponse, error) {
+	return c.Caller.QueueSend(hostapi.WithSelfPlace(ctx), req)
+}
+
+func (c selfPlacing) Wake(ctx context.Context, t hostapi.Target) error {
+	return c.Caller.Wake(hostapi.WithSelfPlace(ctx), t)
+}
+
+func (c selfPlacing) Inspect(ctx context.Context, t hostapi.Target, w http.ResponseWriter, r *http.Request) error {
+	return c.Caller.Inspect(hostapi.WithSelfPlace(ctx), t, w, r)
 }

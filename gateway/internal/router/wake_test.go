@@ -8,9 +8,9 @@ import (
 )
 
 // An actor that slept on its runner is woken from the runner's stale
-// refusal alone: the router places it again with a compare-and-set on the
-// generation it remembered, without reading its row; the new placement is
-// remembered.
+// refusal alone: the router asks a runner to place it on itself with a
+// compare-and-set on the generation it remembered, without reading or
+// writing its row; the new placement is remembered.
 func TestWakeFromStaleRefusalPlacesWithoutRead(t *testing.T) {
 	f := newFixture(t, "r1")
 	rt := f.router()
@@ -26,12 +26,15 @@ func TestWakeFromStaleRefusalPlacesWithoutRead(t *testing.T) {
 	if err := f.st.Deactivate(ctx, a.ID, a.Generation); err != nil {
 		t.Fatal(err)
 	}
-	before := f.st.gets.Load()
+	before, placesBefore := f.st.gets.Load(), f.st.places.Load()
 	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
 		t.Fatalf("wake: %q, %v", who, err)
 	}
 	if n := f.st.gets.Load() - before; n != 0 {
 		t.Fatalf("router read the actor row %d times on wake; want 0", n)
+	}
+	if n := f.st.places.Load() - placesBefore; n != 0 {
+		t.Fatalf("router placed the actor %d times on wake; want 0 (the runner places itself)", n)
 	}
 	cur, err := f.st.GetActor(ctx, a.ID)
 	if err != nil || cur.RunnerID != "r1" || cur.Generation != a.Generation+1 {

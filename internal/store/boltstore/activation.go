@@ -12,3 +12,13 @@ import (
 func (s *Store) LoadActivation(ctx context.Context, id string, queueLimit int) (store.Activation, error) {
 	return store.ReadActivation(ctx, s, id, queueLimit)
 }
+
+// PlaceActivation is Place then LoadActivation, two transactions: what
+// comes between (a destroy, another placement) shows in the row read,
+// which the caller checks as it would after Place.
+func (s *Store) PlaceActivation(ctx context.Context, id, runnerID string, expectGen uint64, queueLimit int) (store.Activation, error) {
+	if _, err := s.Place(ctx, id, runnerID, expectGen); err != nil {
+		return store.Activation{}, err
+	}
+	return s.LoadActivation(ctx, id, queueLimit)
+}

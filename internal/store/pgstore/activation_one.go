@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -41,6 +43,58 @@ func (s *Store) readActivation(ctx context.Context, id string, limit int) (map[s
 	if err != nil {
 		return nil, err
 	}
+	return collectActivation(rows)
+}
+
+// PlaceActivation is Place followed by LoadActivation in one round trip:
+// placeSQL and loadActivationSQL sent together (a pgx batch: one implicit
+// transaction, committed after both). The read is a statement of its own
+// so that its snapshot is taken once the placement holds the row lock: it
+// sees every commit that held the row before (a statement's snapshot
+// predates the lock wait, so one statement with the UPDATE in a CTE could
+// miss the state of a commit it waited for). Commits fence on that row
+// lock, so none can change what was read before this transaction commits.
+func (s *Store) PlaceActivation(ctx context.Context, id, runnerID string, expectGen uint64, queueLimit int) (store.Activation, error) {
+	if err := store.ValidatePlace(id, runnerID); err != nil {
+		return store.Activation{}, err
+	}
+	if err := s.begin(ctx); err != nil {
+		return store.Activation{}, err
+	}
+	defer s.end()
+	b := &pgx.Batch{}
+	b.Queue(placeSQL, id, runnerID, int64(expectGen), s.placeLease.Microseconds())
+	b.Queue(loadActivationSQL, id, store.ListLimit(queueLimit))
+	br := s.pool.SendBatch(ctx, b)
+	placed, placeErr := scanActor(br.QueryRow())
+	var (
+		found   map[string]store.Activation
+		readErr error
+	)
+	if rows, err := br.Query(); err != nil {
+		readErr = err
+	} else {
+		found, readErr = collectActivation(rows)
+	}
+	// Close ends the batch: its commit, the placement's durability.
+	closeErr := br.Close()
+	switch {
+	case placeErr != nil:
+		return store.Activation{}, s.placeFailed(ctx, id, expectGen, placeErr)
+	case readErr != nil:
+		return store.Activation{}, fmt.Errorf("place activation: %w", readErr)
+	case closeErr != nil:
+		return store.Activation{}, fmt.Errorf("place activation: %w", closeErr)
+	}
+	act, ok := found[id]
+	if !ok || act.Actor.Generation != placed.Generation || act.Actor.RunnerID != runnerID {
+		return store.Activation{}, fmt.Errorf("place activation: actor %s: the read does not see the placement", id)
+	}
+	return act, nil
+}
+
+// collectActivation scans the rows of loadActivationSQL.
+func collectActivation(rows pgx.Rows) (map[string]store.Activation, error) {
 	defer rows.Close()
 	out := make(map[string]store.Activation, 1)
 	for rows.Next() {

@@ -479,6 +479,14 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	if len(writes) == 0 {
 		return errs, nil
 	}
+	if w := writes[0]; len(writes) == 1 && store.ValidateWrite(w) == nil && stateOnly(w) {
+		// The common case (one actor's state, the committer's lone write):
+		// no arrays, no rows to scan.
+		if err := s.commitOne(ctx, w, errs); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		return errs, nil
+	}
 	var ids []string
 	seen := map[string]bool{}
 	for i, w := range writes {
@@ -547,6 +555,49 @@ const commitOneStateSQL = `WITH a AS (
 		WHERE id = $1 AND $4::bool AND NOT initialized
 			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
 	SELECT id, generation, destroyed FROM a`
+
+// commitOneSQL is commitOneStateSQL answering with the outcome alone: one
+// row when the write applied, none when its fence failed (or the actor is
+// unknown), so the caller reads the command tag and no row.
+const commitOneSQL = `WITH a AS (
+		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors WHERE id = $1 FOR UPDATE),
+	st AS (
+		INSERT INTO actor_state (actor_id, state)
+		SELECT id, $2::bytea FROM a WHERE generation = $3 AND NOT destroyed AND $2::bytea IS NOT NULL
+		ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()),
+	ini AS (
+		UPDATE actors SET initialized = true
+		WHERE id = $1 AND $4::bool AND NOT initialized
+			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
+	SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed`
+
+// commitOne is Commit of one valid state-only write w (commitOneSQL, one
+// round trip, committed when Exec returns); errs[0] is set to w's
+// outcome. A write that did not apply failed its fence or names an
+// unknown actor: the row, read then, tells which. (A generation only
+// grows and a destruction is final, so what the read shows is what
+// failed the write.)
+func (s *Store) commitOne(ctx context.Context, w store.Write, errs []error) error {
+	tag, err := s.pool.Exec(ctx, commitOneSQL, w.ActorID, w.State, int64(w.Generation), w.Initialized)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	f, err := s.loadFence(ctx, s.pool, w.ActorID)
+	if errors.Is(err, store.ErrNotFound) {
+		errs[0] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if errs[0] = f.check(w.ActorID, w.Generation); errs[0] == nil {
+		errs[0] = fmt.Errorf("actor %s: generation %d: %w", w.ActorID, w.Generation, store.ErrFenced)
+	}
+	return nil
+}
 
 // commitStateOnly is Commit for a batch of state-only writes: one statement,
 // one round trip, committed when its result is complete. errs[i] is set

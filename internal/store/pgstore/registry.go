@@ -196,29 +196,40 @@ func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64
 		return store.Actor{}, err
 	}
 	defer s.end()
-	a, err := scanActor(s.pool.QueryRow(ctx, `UPDATE actors
+	a, err := scanActor(s.pool.QueryRow(ctx, placeSQL, id, runnerID, int64(expectGen), s.placeLease.Microseconds()))
+	if err == nil {
+		return a, nil
+	}
+	return store.Actor{}, s.placeFailed(ctx, id, expectGen, err)
+}
+
+// placeSQL is Place's compare-and-set: $1 actor, $2 runner, $3 expected
+// generation, $4 the placement lease in microseconds (<= 0: none). It
+// returns actorCols of the placed row, or no row.
+const placeSQL = `UPDATE actors
 		SET generation = generation + 1, runner_id = $2, started_at = now(), sleep_at = NULL
 		WHERE id = $1 AND generation = $3 AND destroyed_at IS NULL
 			AND ($4::bigint <= 0 OR runner_id = '' OR runner_id = $2 OR NOT EXISTS (
 				SELECT 1 FROM runners r WHERE r.id = actors.runner_id
 					AND r.heartbeat_at > now() - $4::bigint * interval '1 microsecond'))
-		RETURNING `+actorCols, id, runnerID, int64(expectGen), s.placeLease.Microseconds()))
-	if err == nil {
-		return a, nil
-	}
+		RETURNING ` + actorCols
+
+// placeFailed turns err, placeSQL's failure, into Place's error: when the
+// statement matched no row, the reason is read from the row.
+func (s *Store) placeFailed(ctx context.Context, id string, expectGen uint64, err error) error {
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return store.Actor{}, fmt.Errorf("place: %w", err)
+		return fmt.Errorf("place: %w", err)
 	}
 	f, err := s.loadFence(ctx, s.pool, id)
 	switch {
 	case err != nil:
-		return store.Actor{}, fmt.Errorf("place: %w", err)
+		return fmt.Errorf("place: %w", err)
 	case f.destroyed:
-		return store.Actor{}, fmt.Errorf("place: actor %s: %w", id, store.ErrDestroyed)
+		return fmt.Errorf("place: actor %s: %w", id, store.ErrDestroyed)
 	case f.gen == expectGen:
-		return store.Actor{}, fmt.Errorf("place: actor %s: its runner still holds its lease: %w", id, store.ErrFenced)
+		return fmt.Errorf("place: actor %s: its runner still holds its lease: %w", id, store.ErrFenced)
 	default:
-		return store.Actor{}, fmt.Errorf("place: actor %s: expected generation %d, current %d: %w", id, expectGen, f.gen, store.ErrFenced)
+		return fmt.Errorf("place: actor %s: expected generation %d, current %d: %w", id, expectGen, f.gen, store.ErrFenced)
 	}
 }
 

@@ -18,6 +18,7 @@ var activationTests = []struct {
 }{
 	{"LoadActivation", testLoadActivation},
 	{"LoadActivationMatchesReads", testLoadActivationMatchesReads},
+	{"PlaceActivation", testPlaceActivation},
 	{"CreatePlaced", testCreatePlaced},
 	{"GetOrCreatePlacedConcurrent", testGetOrCreatePlacedConcurrent},
 }
