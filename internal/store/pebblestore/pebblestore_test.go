@@ -1,0 +1,61 @@
+package pebblestore
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rivetkube/rivetkube/internal/store"
+	"github.com/rivetkube/rivetkube/internal/store/storetest"
+)
+
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "pebble"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func openPath(path string) (store.Store, error) { return Open(path, Options{}) }
+
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	storetest.Reopen(t, filepath.Join(t.TempDir(), "pebble"), openPath)
+}
+
+func TestOpenLocked(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pebble")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s2, err := Open(dir, Options{Timeout: 1}); err == nil {
+		s2.Close()
+		t.Fatal("second Open of a locked directory succeeded")
+	}
+	if !IsPebbleDir(dir) {
+		t.Fatal("IsPebbleDir = false for an open store")
+	}
+}
+
+func TestMain(m *testing.M) {
+	storetest.CrashChild(openPath)
+	os.Exit(m.Run())
+}
+
+// TestKill9 kills a writing process with SIGKILL and checks that every
+// commit it acknowledged is there after reopening.
+func TestKill9(t *testing.T) {
+	t.Parallel()
+	storetest.Kill9(t, filepath.Join(t.TempDir(), "pebble"), openPath)
+}
