@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,21 @@ import (
 // Opener opens the store kept at path (a file or a directory, as the
 // backend keeps it), creating it when missing.
 type Opener func(path string) (store.Store, error)
+
+// RunOnDisk runs the tests of an on-disk backend's files: Reopen and
+// Kill9, each in a new temporary directory under the name base (the file
+// or directory open is given). The backend's TestMain must call
+// CrashChild with the same open.
+func RunOnDisk(t *testing.T, base string, open Opener) {
+	t.Run("Reopen", func(t *testing.T) {
+		t.Parallel()
+		Reopen(t, filepath.Join(t.TempDir(), base), open)
+	})
+	t.Run("Kill9", func(t *testing.T) {
+		t.Parallel()
+		Kill9(t, filepath.Join(t.TempDir(), base), open)
+	})
+}
 
 // Reopen writes through a store opened at path, closes it, opens it again
 // and checks that everything is still there.
