@@ -9,7 +9,7 @@ import (
 	"github.com/rivetkube/rivetkube/internal/store/storetest"
 )
 
-func openTemp(t *testing.T) *Store {
+func openTemp(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "pebble"), Options{})
 	if err != nil {
