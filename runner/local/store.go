@@ -62,7 +62,7 @@ func OpenStore(dataDir, kind string) (*boltstore.Store, string, error) {
 	if kind == StoreBolt {
 		st, err = boltstore.Open(filepath.Join(dataDir, boltFile), boltstore.Options{})
 	} else {
-		st, err = pebblestore.Open(filepath.Join(dataDir, pebbleDir), pebblestore.Options{})
+		st, err = pebblestore.Open(filepath.Join(dataDir, pebbleDir), pebblestore.Options{WarmWAL: true})
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s store: %w", kind, err)

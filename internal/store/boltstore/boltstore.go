@@ -143,6 +143,9 @@ func New(db Engine) (*Store, error) {
 	return &Store{db: db, now: time.Now, gw: groupWriter{db: db}}, nil
 }
 
+// Engine returns the engine the store runs on.
+func (s *Store) Engine() Engine { return s.db }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.db.Path() }
 

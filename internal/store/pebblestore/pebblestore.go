@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"fmt"
 	"log"
 	"os"
@@ -30,6 +31,10 @@ type Options struct {
 	CacheSize int64
 	// MemTableSize is the size of a memtable in bytes; zero means 4 MiB.
 	MemTableSize uint64
+	// WarmWAL, for a new store, fills and flushes two memtables of filler
+	// before the first write (then deletes it; a few MiB, once): see
+	// warmWAL.
+	WarmWAL bool
 }
 
 // Open opens (creating if needed) the Pebble data directory dir. Only one
@@ -71,18 +76,60 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open pebble store %s: lock: %w", dir, err)
 	}
 	po.Lock = lock
+	fresh := !IsPebbleDir(dir)
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
 	}
-	s, err := boltstore.New(&engine{db: db, lock: lock, path: dir})
+	if fresh && opts.WarmWAL {
+		err = warmWAL(db, po.MemTableSize)
+	}
+	var s *Store
+	if err == nil {
+		s, err = boltstore.New(&engine{db: db, lock: lock, path: dir})
+	}
 	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
 		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// warmKeys is the prefix of warmWAL's filler keys: 0xff sorts after every
+// bucket (bucket names are ASCII), so no bucket ever sees them.
+var warmKeys = []byte("\xffwarm")
+
+// warmWAL makes a new store's WAL a recycled one. A sync of a WAL file
+// that grows must also write the file's new size (on ext4 a journal
+// commit besides the data); Pebble reuses the files of flushed WALs, which
+// already have their size, so from then on a commit's sync writes data
+// only. A new store would pay the growing kind until it had written two
+// memtables; this writes them up front, unsynced (a crash before the end
+// leaves only filler, which no bucket reads), flushes them and deletes
+// the filler.
+func warmWAL(db *pebble.DB, memTable uint64) error {
+	if memTable == 0 {
+		memTable = 4 << 20
+	}
+	const chunk = 64 << 10
+	filler := make([]byte, chunk)
+	for round := range 2 {
+		for i := range memTable/chunk + 1 {
+			k := fmt.Appendf(bytes.Clone(warmKeys), "%d-%d", round, i)
+			if err := db.Set(k, filler, pebble.NoSync); err != nil {
+				return fmt.Errorf("warm WAL: %w", err)
+			}
+		}
+		if err := db.Flush(); err != nil {
+			return fmt.Errorf("warm WAL: %w", err)
+		}
+	}
+	if err := db.DeleteRange(warmKeys, prefixEnd(warmKeys), pebble.Sync); err != nil {
+		return fmt.Errorf("warm WAL: %w", err)
+	}
+	return nil
 }
 
 // IsPebbleDir reports whether dir holds a Pebble store (its manifest

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cockroachdb/pebble"
+
 	"github.com/rivetkube/rivetkube/internal/store"
 	"github.com/rivetkube/rivetkube/internal/store/storetest"
 )
@@ -53,4 +55,29 @@ func TestMain(m *testing.M) {
 func TestOnDisk(t *testing.T) {
 	t.Parallel()
 	storetest.RunOnDisk(t, "pebble", openPath)
+}
+
+// TestWarmWAL: a new store opened with WarmWAL works as any other, keeps
+// its data across a reopen, and no filler key is left visible.
+func TestWarmWAL(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pebble")
+	open := func(path string) (store.Store, error) { return Open(path, Options{WarmWAL: true}) }
+	s, err := Open(dir, Options{WarmWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.Engine().(*engine)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: warmKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.First() {
+		t.Errorf("filler key %q left after the warm-up", it.Key())
+	}
+	_ = it.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Reopen(t, dir, open)
 }
