@@ -106,15 +106,17 @@ var warmKeys = []byte("\xffwarm")
 // commit besides the data); Pebble reuses the files of flushed WALs, which
 // already have their size, so from then on a commit's sync writes data
 // only. A new store would pay the growing kind until it had written two
-// memtables; this writes them up front, unsynced (a crash before the end
-// leaves only filler, which no bucket reads), flushes them and deletes
-// the filler.
+// memtables; this writes them up front: filler, unsynced, deleted again
+// before each flush, so the flush keeps none of it (only the range
+// deletion) and no compaction has it to rewrite later. A crash before the
+// end leaves at most filler, which no bucket reads.
 func warmWAL(db *pebble.DB, memTable uint64) error {
 	if memTable == 0 {
 		memTable = 4 << 20
 	}
 	const chunk = 64 << 10
 	filler := make([]byte, chunk)
+	end := prefixEnd(warmKeys)
 	for round := range 2 {
 		for i := range memTable/chunk + 1 {
 			k := fmt.Appendf(bytes.Clone(warmKeys), "%d-%d", round, i)
@@ -122,12 +124,12 @@ func warmWAL(db *pebble.DB, memTable uint64) error {
 				return fmt.Errorf("warm WAL: %w", err)
 			}
 		}
+		if err := db.DeleteRange(warmKeys, end, pebble.NoSync); err != nil {
+			return fmt.Errorf("warm WAL: %w", err)
+		}
 		if err := db.Flush(); err != nil {
 			return fmt.Errorf("warm WAL: %w", err)
 		}
-	}
-	if err := db.DeleteRange(warmKeys, prefixEnd(warmKeys), pebble.Sync); err != nil {
-		return fmt.Errorf("warm WAL: %w", err)
 	}
 	return nil
 }
