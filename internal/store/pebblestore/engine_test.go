@@ -120,6 +120,24 @@ func TestEngineBuckets(t *testing.T) {
 		if err := root.DeleteBucket([]byte("n1")); !errors.Is(err, boltstore.ErrBucketNotFound) {
 			return fmt.Errorf("DeleteBucket twice: %v", err)
 		}
+		// Dropped and made again in one transaction (DeleteAll, then
+		// Puts): the new bucket is empty but for the new key.
+		nb, err := root.CreateBucketIfNotExists([]byte("a\x00x"))
+		if err != nil {
+			return err
+		}
+		if err := root.DeleteBucket([]byte("a\x00x")); err != nil {
+			return err
+		}
+		if nb, err = root.CreateBucketIfNotExists([]byte("a\x00x")); err != nil {
+			return err
+		}
+		if err := nb.Put([]byte("new"), []byte("v")); err != nil {
+			return err
+		}
+		if got := nb.Get([]byte{0}); got != nil {
+			return fmt.Errorf("key of the dropped bucket still there: %q", got)
+		}
 		c := root.Cursor()
 		for k, v := c.Seek([]byte("a")); k != nil && bytes.HasPrefix(k, []byte("a")); k, v = c.Next() {
 			err := c.Delete()
@@ -140,6 +158,10 @@ func TestEngineBuckets(t *testing.T) {
 		want := []kv{{"", "v"}, {"a\x00x", "<bucket>"}, {"b", "vb"}, {"\xff", "v\xff"}}
 		if got := walk(c, c.First, c.Next); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("after deletes = %q\nwant            %q", got, want)
+		}
+		ic := tx.Bucket([]byte("top")).Bucket([]byte("a\x00x")).Cursor()
+		if got := walk(ic, ic.First, ic.Next); fmt.Sprint(got) != fmt.Sprint([]kv{{"new", "v"}}) {
+			t.Errorf("bucket made again = %q, want only the new key", got)
 		}
 		return nil
 	})
