@@ -170,7 +170,7 @@ func (in *Instance) await(ctx context.Context, fn func(ctx context.Context, gate
 	}
 	h.waiting = true
 	ferr := fn(ctx, gate)
-	if err := in.acquire(h, in.lifetime.Done()); err != nil {
+	if err := in.acquire(h, in.lifetime().Done()); err != nil {
 		h.lost = true
 		return errs.Stopping()
 	}
@@ -264,11 +264,11 @@ func (in *Instance) KeepAwake(fn func(ctx context.Context) error) error {
 		wait: true,
 		run: func() {
 			h := in.cur
-			err := in.hook(func() error { return fn(in.lifetime) })
+			err := in.hook(func() error { return fn(in.lifetime()) })
 			if !h.holding() {
 				return
 			}
-			if err != nil && in.lifetime.Err() == nil {
+			if err != nil && in.lifetime().Err() == nil {
 				in.logger().Warn("keep-awake task failed", "err", err)
 			}
 			if _, ferr := in.flush(); ferr != nil {

@@ -81,7 +81,7 @@ func (in *Instance) closeConn(c *Conn, reason error, runHook bool) {
 		in.emit(delivery{conn: c, closing: true, closeConn: reason})
 	}
 	if runHook {
-		_ = in.hook(func() error { in.beh.Disconnected(in.lifetime, c); return nil })
+		_ = in.hook(func() error { in.beh.Disconnected(in.lifetime(), c); return nil })
 	}
 }
 
@@ -128,7 +128,7 @@ func (in *Instance) connect(ctx context.Context, params []byte, info *hostapi.Re
 	res := make(chan result, 1)
 	err := in.enqueue(task{
 		run: func() {
-			c, err := in.openConn(hostapi.WithRequest(in.lifetime, info), params, sink)
+			c, err := in.openConn(hostapi.WithRequest(in.lifetime(), info), params, sink)
 			_, ferr := in.flush()
 			if err == nil && ferr != nil {
 				err = ferr
@@ -251,8 +251,8 @@ func (h *connHandle) Close() {
 }
 
 func (in *Instance) specifier() *protocol.ActorSpecifier {
-	key := protocol.SerializeKey(in.actor.Key)
-	return &protocol.ActorSpecifier{ActorID: in.id, Generation: in.actor.Generation, Key: &key}
+	key := protocol.SerializeKey(in.key)
+	return &protocol.ActorSpecifier{ActorID: in.id, Generation: in.gen, Key: &key}
 }
 
 // runAction decodes args, runs the action and onBeforeActionResponse, and

@@ -18,9 +18,12 @@ import (
 // ID returns the actor's id.
 func (in *Instance) ID() string { return in.id }
 
-// Actor returns the actor's directory row as of activation (name, key,
-// generation). Its slices must not be modified.
-func (in *Instance) Actor() store.Actor { return in.actor }
+// Actor returns the actor's id, name, key and generation (the rest of its
+// directory row is not kept while it is awake). Its slices must not be
+// modified.
+func (in *Instance) Actor() store.Actor {
+	return store.Actor{ID: in.id, Name: in.def.Name(), Key: in.key, Generation: in.gen}
+}
 
 // Vars returns the ephemeral vars.
 func (in *Instance) Vars() any { return in.vars }

@@ -21,8 +21,8 @@ import (
 // dbState is the instance's SQL database (mailbox-owned).
 type dbState struct {
 	db      *pagedb.DB // nil until first use
+	txDepth int32      // DB.Tx calls under way
 	inTask  bool       // the task savepoint is open
-	txDepth int        // DB.Tx calls under way
 }
 
 // errDBTxWait refuses a wait point inside DB.Tx: the wait point commits
@@ -49,7 +49,7 @@ func (s pageSource) ReadPages(ctx context.Context, from, to uint32) ([]pagedb.Pa
 // savepoint.
 func (in *Instance) sqlDB(ctx context.Context) (*pagedb.DB, error) {
 	if in.dbs.db == nil {
-		octx, cancel := context.WithTimeout(in.lifetime, in.rt.limits.StartTimeout)
+		octx, cancel := context.WithTimeout(in.lifetime(), in.rt.limits.StartTimeout)
 		db, err := pagedb.Open(octx, pageSource{st: in.rt.store, id: in.id}, pagedb.Options{
 			MaxSize:       in.rt.limits.MaxDBSize,
 			MaxDirtyPages: in.rt.limits.MaxDBDirtyPages,
@@ -80,7 +80,7 @@ func (in *Instance) dbTake() (*store.DBWrite, uint64, error) {
 	if db == nil {
 		return nil, 0, nil
 	}
-	db.Use(in.lifetime)
+	db.Use(in.lifetime())
 	// Rows the task left open would block the release and hold memory.
 	db.CloseStatements()
 	if in.dbs.inTask {
@@ -147,7 +147,7 @@ func (in *Instance) migrateDB(migs []string) error {
 	if len(migs) == 0 {
 		return nil
 	}
-	db, err := in.sqlDB(in.lifetime)
+	db, err := in.sqlDB(in.lifetime())
 	if err != nil {
 		return err
 	}

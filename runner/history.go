@@ -56,7 +56,8 @@ func (h *History) NextSeq() uint64 {
 func (h *History) Record(st store.WorkflowStep) {
 	st.ActorID, st.Workflow = h.in.id, h.run
 	h.steps[st.Name] = st
-	h.in.wfPuts = append(h.in.wfPuts, st)
+	pw := h.in.pending()
+	pw.wfPuts = append(pw.wfPuts, st)
 }
 
 // Forget stages the deletion of every record whose name starts with
@@ -67,14 +68,15 @@ func (h *History) Forget(prefix string) {
 			delete(h.steps, k)
 		}
 	}
-	puts := h.in.wfPuts[:0]
-	for _, st := range h.in.wfPuts {
+	pw := h.in.pending()
+	puts := pw.wfPuts[:0]
+	for _, st := range pw.wfPuts {
 		if !strings.HasPrefix(st.Name, prefix) {
 			puts = append(puts, st)
 		}
 	}
-	h.in.wfPuts = puts
-	h.in.wfPrefixDels = append(h.in.wfPrefixDels, store.StepPrefix{Workflow: h.run, Prefix: prefix})
+	pw.wfPuts = puts
+	pw.wfPrefixDels = append(pw.wfPrefixDels, store.StepPrefix{Workflow: h.run, Prefix: prefix})
 }
 
 // Checkpoint commits what the workflow did so far (step records, state,
@@ -122,7 +124,8 @@ func (h *History) ScheduleWake(t time.Time) {
 	in := h.in
 	sc := store.Schedule{ActorID: in.id, ID: "wake-" + uuid.NewString(), At: t.UTC(), Action: wakeAction}
 	in.putSchedule(sc)
-	in.schedPuts = append(in.schedPuts, sc)
+	pw := in.pending()
+	pw.schedPuts = append(pw.schedPuts, sc)
 }
 
 // TraceStep records a step's span for the inspector.

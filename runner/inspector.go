@@ -35,30 +35,45 @@ type span struct {
 const maxSpans = 1000
 
 // traceRing keeps the most recent spans of an instance. It grows with the
-// spans recorded, up to maxSpans (about 110 KiB), so an actor that ran a
-// few actions keeps a few spans, not a full ring.
+// spans recorded, up to maxSpans (about 80 KiB), so an actor that ran a
+// few actions keeps a few spans, not a full ring. Spans are kept compact
+// (times as Unix nanoseconds, ids as bytes, hex only when listed): most
+// awake actors keep one or two.
 type traceRing struct {
-	mu    sync.Mutex
-	spans []span // len == next until the ring is full
-	next  int
-	full  bool
-	trace string
+	mu       sync.Mutex
+	spans    []spanRec // len == next until the ring is full
+	next     int32
+	full     bool
+	hasTrace bool
+	trace    [16]byte
+}
+
+// spanRec is a span as the ring keeps it.
+type spanRec struct {
+	name, kind, err string
+	start, end      int64 // Unix nanoseconds
+	id              [8]byte
 }
 
 func (t *traceRing) add(s span) {
+	r := spanRec{
+		// The name may point into a request's buffers (an action's name is
+		// a slice of its URL): a copy keeps the ring from holding the
+		// request.
+		name: strings.Clone(s.Name), kind: s.Kind, err: s.Err,
+		start: s.Start.UnixNano(), end: s.End.UnixNano(),
+	}
+	_, _ = rand.Read(r.id[:])
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.trace == "" {
-		t.trace = randomHex(16)
+	if !t.hasTrace {
+		_, _ = rand.Read(t.trace[:])
+		t.hasTrace = true
 	}
-	s.SpanID = randomHex(8)
-	// The name may point into a request's buffers (an action's name is a
-	// slice of its URL): a copy keeps the ring from holding the request.
-	s.Name = strings.Clone(s.Name)
 	if len(t.spans) < maxSpans {
-		t.spans = append(t.spans, s)
+		t.spans = append(t.spans, r)
 	} else {
-		t.spans[t.next] = s
+		t.spans[t.next] = r
 	}
 	t.next = (t.next + 1) % maxSpans
 	if t.next == 0 {
@@ -69,13 +84,14 @@ func (t *traceRing) add(s span) {
 func (t *traceRing) list(from, to time.Time, limit int) ([]span, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := t.next
+	n := int(t.next)
 	if t.full {
 		n = maxSpans
 	}
 	var out []span
 	for i := 0; i < n; i++ {
-		s := t.spans[(t.next-1-i+maxSpans)%maxSpans]
+		r := &t.spans[(int(t.next)-1-i+maxSpans)%maxSpans]
+		s := span{Name: r.name, Kind: r.kind, Err: r.err, Start: time.Unix(0, r.start), End: time.Unix(0, r.end), SpanID: hex.EncodeToString(r.id[:])}
 		if (!from.IsZero() && s.End.Before(from)) || (!to.IsZero() && s.Start.After(to)) {
 			continue
 		}
@@ -84,13 +100,11 @@ func (t *traceRing) list(from, to time.Time, limit int) ([]span, string) {
 			break
 		}
 	}
-	return out, t.trace
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	trace := ""
+	if t.hasTrace {
+		trace = hex.EncodeToString(t.trace[:])
+	}
+	return out, trace
 }
 
 // Inspect implements hostapi.Host.
@@ -179,7 +193,7 @@ func (in *Instance) inspectOnMailbox(ctx context.Context, method, path string, q
 		st, _ := in.beh.EncodeState()
 		wf, _ := in.workflowStatus(ctx)
 		return http.StatusOK, map[string]any{
-			"actorId": in.id, "name": in.actor.Name, "key": in.actor.Key, "generation": in.actor.Generation,
+			"actorId": in.id, "name": in.def.Name(), "key": in.key, "generation": in.gen,
 			"state": jsonValue(st), "connections": in.connInfo(), "actions": in.beh.ActionNames(),
 			"queueSize": in.queue.len(), "schedules": len(in.schedules), "workflow": wf,
 		}, nil
@@ -316,7 +330,7 @@ func (in *Instance) otlp(from, to time.Time, limit int) map[string]any {
 		"resource": map[string]any{"attributes": []map[string]any{
 			{"key": "service.name", "value": map[string]any{"stringValue": "rivetkube"}},
 			{"key": "rivet.actor.id", "value": map[string]any{"stringValue": in.id}},
-			{"key": "rivet.actor.name", "value": map[string]any{"stringValue": in.actor.Name}},
+			{"key": "rivet.actor.name", "value": map[string]any{"stringValue": in.def.Name()}},
 		}},
 		"scopeSpans": []map[string]any{{"scope": map[string]any{"name": "rivetkube"}, "spans": out}},
 	}}}

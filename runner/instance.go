@@ -15,7 +15,7 @@ import (
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
-type instState int
+type instState uint8
 
 const (
 	stateStarting instState = iota
@@ -48,77 +48,88 @@ type task struct {
 
 // instance is one activation of an actor. Fields under "mailbox-owned" are
 // touched only by the mailbox goroutine (and by start before it runs).
+//
+// An awake actor keeps its Instance for as long as it is awake, so its
+// size is the biggest part of an idle actor's memory (issue 16): fields
+// that most actors never use live behind pointers made on first use
+// (pendingWrites, the stopped channel, the timers), small ones are packed.
 type Instance struct {
 	rt  *Runtime
 	id  string
 	gen uint64 // placement generation in runner mode; set by activate otherwise
 	// lg is the actor's logger, made on first use (see logger).
-	lg    atomic.Pointer[slog.Logger]
-	ready chan struct{} // closed when start finished (startErr says how)
-	// stopped is closed when the instance has fully stopped.
-	stopped  chan struct{}
+	lg atomic.Pointer[slog.Logger]
+	// starting holds a channel closed when start finished (startErr says
+	// how), and nil from then on: an awake actor keeps no channel for it
+	// (see waitStarted).
+	starting atomic.Pointer[chan struct{}]
+	// stopCh is closed when the instance has fully stopped; made on first
+	// use under mu (see stopped).
+	stopCh   chan struct{}
 	startErr error
 
-	mu       sync.Mutex
-	state    instState
-	inflight int // tasks queued or running
-	// tasks are the mailbox tasks not started yet, at most MailboxSize. The
-	// buffer is allocated only while tasks wait: idle actors hold none.
-	tasks   fifo[task]
-	holds   int // open connections and raw websockets
-	stopReq *stopKind
+	mu sync.Mutex
 	// forceStop makes a requested sleep happen even with open connections
 	// and queued work (drain); the work is refused and retried elsewhere.
 	forceStop atomic.Bool
-
+	state     instState
 	// looping is set while a goroutine runs the mailbox loop (or a task or
 	// grant it runs); an idle actor's mailbox is parked: no goroutine.
 	looping bool
-	// kick is set while the loop's goroutine lingers (see linger).
-	kick chan struct{}
 	// alarmDue is set when the alarm timer fired; the loop fires what is due.
 	alarmDue bool
-	// sleepAt is when the sleep timer armed last is due (see armSleepLocked).
-	sleepAt time.Time
+	// mailbox-owned flags
+	sleepWanted   bool
+	destroyWanted bool
+	inflight      int32 // tasks queued or running
+	holds         int32 // open connections and raw websockets
+	taskActive    atomic.Bool
+	// tasks are the mailbox tasks not started yet, at most MailboxSize. The
+	// buffer is allocated only while tasks wait: idle actors hold none.
+	tasks   fifo[task]
+	stopReq *stopKind
+
+	// kick is set while the loop's goroutine lingers (see linger).
+	kick chan struct{}
+	// sleepAt is when the sleep timer armed last is due, as time since
+	// monoEpoch (see armSleepLocked).
+	sleepAt time.Duration
 	// sleepTimer (under mu) and alarmTimer (mailbox-owned) are made on
 	// first use; their callbacks only set flags and start the loop.
 	sleepTimer *time.Timer
 	alarmTimer *time.Timer
 	pump       *pump
-	// lifetime is cancelled when the instance stops.
-	lifetime context.Context
-	cancel   context.CancelFunc
+	// life is the lifetime context, made on first use; lifeEnded once it
+	// ended (see lifetime.go).
+	life atomic.Pointer[lifeCtx]
 
-	// Set by start, read-only afterwards.
-	actor store.Actor
-	def   Definition
-	cfg   *ActorConfig // shared by the definition's instances
-	beh   Behavior
+	// Set by start, read-only afterwards. The actor's name is def.Name()
+	// and its generation gen (see Actor).
+	key []string
+	def Definition
+	cfg *ActorConfig // shared by the definition's instances
+	beh Behavior
 
 	// tasksCtx are the contexts of running tasks (under mu; see taskctx.go).
 	tasksCtx []taskCancel
 	taskSeq  uint64
 
 	// mailbox-owned
-	vars          any
-	lastState     []byte
-	gate          *store.Pending
-	kv            kvState
-	conns         map[string]*Conn
-	sleepWanted   bool
-	destroyWanted bool
-	taskActive    atomic.Bool
-	outbuf        []delivery
-	outMu         sync.Mutex
-	queue         queueBuf
-	acks          []uint64
-	schedules     map[string]store.Schedule
-	schedPuts     []store.Schedule
-	schedDels     []string
-	wfPuts        []store.WorkflowStep
-	wfPrefixDels  []store.StepPrefix
-	run           *runLoop
-	traces        traceRing
+	vars      any
+	lastState []byte
+	gate      *store.Pending
+	kv        kvState
+	conns     map[string]*Conn
+	outbuf    []delivery
+	outMu     sync.Mutex
+	queue     queueBuf
+	// pw are the writes the running task queued besides state and KV
+	// (queue acks, schedules, workflow steps), made on first use and
+	// taken by flush.
+	pw        *pendingWrites
+	schedules map[string]store.Schedule
+	run       *runLoop
+	traces    traceRing
 	// cur is the hold of the task holding the actor now (nil between
 	// tasks and while the holder waits).
 	cur *hold
@@ -128,19 +139,68 @@ type Instance struct {
 	dbs dbState
 }
 
+// pendingWrites are a task's writes other than state and KV, committed by
+// the task's flush (mailbox-owned).
+type pendingWrites struct {
+	acks         []uint64
+	schedPuts    []store.Schedule
+	schedDels    []string
+	wfPuts       []store.WorkflowStep
+	wfPrefixDels []store.StepPrefix
+}
+
+// pending returns the task's pending writes, made on first use.
+func (in *Instance) pending() *pendingWrites {
+	if in.pw == nil {
+		in.pw = &pendingWrites{}
+	}
+	return in.pw
+}
+
+// monoEpoch anchors Instance.sleepAt on the monotonic clock.
+var monoEpoch = time.Now()
+
+// closedChan is a closed channel, handed out for a stop already done.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// stopped returns a channel closed when the instance has fully stopped.
+// It is made on first use: most awake actors are never waited for.
+func (in *Instance) stopped() <-chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.stopCh == nil {
+		in.stopCh = make(chan struct{})
+	}
+	return in.stopCh
+}
+
+// markStopped wakes whoever waits in stopped, now and later: the
+// instance has fully stopped.
+func (in *Instance) markStopped() {
+	in.mu.Lock()
+	ch := in.stopCh
+	in.stopCh = closedChan
+	in.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
 func newInstance(rt *Runtime, id string, gen uint64) *Instance {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Instance{
-		rt:       rt,
-		id:       id,
-		gen:      gen,
-		ready:    make(chan struct{}),
-		stopped:  make(chan struct{}),
-		looping:  true, // start runs the first loop
-		lifetime: ctx,
-		cancel:   cancel,
+	in := &Instance{
+		rt:      rt,
+		id:      id,
+		gen:     gen,
+		looping: true, // start runs the first loop
 		// conns and schedules are made on first use.
 	}
+	ch := make(chan struct{})
+	in.starting.Store(&ch)
+	return in
 }
 
 // start activates the actor: directory lookup, new generation, state load or
@@ -159,8 +219,8 @@ func (in *Instance) start() {
 		in.rt.remove(in)
 		in.closeDB()
 		in.cancelLifetime()
-		close(in.ready)
-		close(in.stopped)
+		in.started()
+		in.markStopped()
 		in.rt.wg.Done() // the instance's own count
 		return
 	}
@@ -168,10 +228,32 @@ func (in *Instance) start() {
 	in.mu.Lock()
 	in.state = stateRunning
 	in.mu.Unlock()
-	close(in.ready)
+	in.started()
 	in.startRun()
 	in.armAlarm()
 	in.loop()
+}
+
+// started marks start finished and wakes whoever waits in waitStarted.
+func (in *Instance) started() {
+	if ch := in.starting.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// waitStarted waits until start finished (startErr says how); it reports
+// false when ctx ended first.
+func (in *Instance) waitStarted(ctx context.Context) bool {
+	ch := in.starting.Load()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-*ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (in *Instance) activate() error {
@@ -222,7 +304,7 @@ func (in *Instance) activate() error {
 		in.gen = a.Generation
 		in.mu.Unlock()
 	}
-	in.actor, in.def, in.cfg = a, def, in.rt.config(def)
+	in.key, in.def, in.cfg = a.Key, def, in.rt.config(def)
 	in.beh = def.NewBehavior(in)
 	if err := in.loadQueue(ctx, act.Queue); err != nil {
 		return err
@@ -231,7 +313,7 @@ func (in *Instance) activate() error {
 		in.putSchedule(sc)
 	}
 	if !a.Initialized {
-		if err := in.hook(func() error { return in.beh.Create(in.lifetime, a.Input) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Create(in.lifetime(), a.Input) }); err != nil {
 			return fmt.Errorf("create state: %w", err)
 		}
 		st, err := in.beh.EncodeState()
@@ -258,7 +340,7 @@ func (in *Instance) activate() error {
 		in.logger().Error("migrate actor database", "err", err)
 		return errs.DBMigrationFailed()
 	}
-	if err := in.hook(func() error { return in.beh.Wake(in.lifetime) }); err != nil {
+	if err := in.hook(func() error { return in.beh.Wake(in.lifetime()) }); err != nil {
 		return err
 	}
 	if _, err := in.flush(); err != nil {
@@ -276,14 +358,10 @@ func (in *Instance) logger() *slog.Logger {
 		return l
 	}
 	l := in.rt.log.With("actor_id", in.id)
-	select {
-	case <-in.ready:
-		if in.startErr == nil {
-			l = l.With("actor_name", in.actor.Name, "generation", in.actor.Generation)
-			in.lg.CompareAndSwap(nil, l)
-			return in.lg.Load()
-		}
-	default: // activating: the name is not known yet
+	if in.starting.Load() == nil && in.startErr == nil { // else activating: the name is not known yet
+		l = l.With("actor_name", in.def.Name(), "generation", in.gen)
+		in.lg.CompareAndSwap(nil, l)
+		return in.lg.Load()
 	}
 	return l
 }
@@ -438,7 +516,7 @@ func (in *Instance) flush() (*store.Pending, error) {
 	}
 	changed := !bytes.Equal(st, in.lastState)
 	if changed && in.beh.HasStateChange() {
-		_ = in.hook(func() error { in.beh.StateChanged(in.lifetime); return nil })
+		_ = in.hook(func() error { in.beh.StateChanged(in.lifetime()); return nil })
 		if st2, err := in.beh.EncodeState(); err == nil {
 			st = st2
 		}
@@ -459,10 +537,17 @@ func (in *Instance) flush() (*store.Pending, error) {
 		return in.gate, err
 	}
 	puts, dels := in.kv.takeTask()
-	acks, sputs, sdels, wf, wfDels := in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels
-	in.acks, in.schedPuts, in.schedDels, in.wfPuts, in.wfPrefixDels = nil, nil, nil, nil, nil
+	var acks []uint64
+	var sputs []store.Schedule
+	var sdels []string
+	var wf []store.WorkflowStep
+	var wfDels []store.StepPrefix
+	if pw := in.pw; pw != nil {
+		acks, sputs, sdels, wf, wfDels = pw.acks, pw.schedPuts, pw.schedDels, pw.wfPuts, pw.wfPrefixDels
+		in.pw = nil
+	}
 	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 || dbw != nil {
-		w := store.Write{ActorID: in.id, Generation: in.actor.Generation, Puts: puts, Deletes: dels,
+		w := store.Write{ActorID: in.id, Generation: in.gen, Puts: puts, Deletes: dels,
 			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels, DB: dbw}
 		if changed {
 			w.State = st
@@ -545,7 +630,7 @@ func (in *Instance) stop(k stopKind) {
 	}
 	switch k {
 	case stopSleep, stopShutdown:
-		if err := in.hook(func() error { return in.beh.Sleep(in.lifetime) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Sleep(in.lifetime()) }); err != nil {
 			log.Warn("onSleep failed", "err", err)
 		}
 		if _, err := in.flush(); err != nil {
@@ -553,13 +638,13 @@ func (in *Instance) stop(k stopKind) {
 		}
 		if err := waitPending(ctx, in.gate); err != nil {
 			log.Error("final commit failed; state rolls back to the last commit", "err", err)
-		} else if err := in.rt.store.Deactivate(ctx, in.id, in.actor.Generation); err != nil && !errors.Is(err, store.ErrFenced) {
+		} else if err := in.rt.store.Deactivate(ctx, in.id, in.gen); err != nil && !errors.Is(err, store.ErrFenced) {
 			log.Warn("deactivate", "err", err)
 		} else if err == nil {
-			in.rt.noteEnded(in.id, in.actor.Generation, false)
+			in.rt.noteEnded(in.id, in.gen, false)
 		}
 	case stopDestroy:
-		if err := in.hook(func() error { return in.beh.Destroy(in.lifetime) }); err != nil {
+		if err := in.hook(func() error { return in.beh.Destroy(in.lifetime()) }); err != nil {
 			log.Warn("onDestroy failed", "err", err)
 		}
 		in.releaseOutputs()
@@ -567,7 +652,7 @@ func (in *Instance) stop(k stopKind) {
 		if _, err := in.rt.store.DestroyActor(ctx, in.id); err != nil {
 			log.Error("destroy", "err", err)
 		} else {
-			in.rt.noteEnded(in.id, in.actor.Generation, true)
+			in.rt.noteEnded(in.id, in.gen, true)
 		}
 	case stopFailed:
 		in.releaseOutputs()
@@ -581,7 +666,7 @@ func (in *Instance) stop(k stopKind) {
 	in.mu.Unlock()
 	in.cancelLifetime()
 	in.drainMailbox(errStopping)
-	close(in.stopped)
+	in.markStopped()
 	in.rt.metrics.Stop(stopReason(k, in.forceStop.Load()))
 	log.Debug("actor stopped")
 	in.rt.wg.Done() // the instance's own count (see start)
@@ -619,7 +704,7 @@ func (in *Instance) requestDestroy(ctx context.Context) error {
 		return errs.Stopping()
 	}
 	select {
-	case <-in.stopped:
+	case <-in.stopped():
 		return nil
 	case <-ctx.Done():
 		return errs.Stopping()

@@ -203,7 +203,7 @@ func (in *Instance) armSleepLocked() {
 		return
 	}
 	d := in.sleepTimeout()
-	in.sleepAt = time.Now().Add(d)
+	in.sleepAt = time.Since(monoEpoch) + d
 	if in.sleepTimer == nil {
 		in.sleepTimer = time.AfterFunc(d, in.sleepFired)
 	} else {
@@ -216,7 +216,7 @@ func (in *Instance) armSleepLocked() {
 // keeps it awake (the loop checks that).
 func (in *Instance) sleepFired() {
 	in.mu.Lock()
-	stale := time.Now().Before(in.sleepAt)
+	stale := time.Since(monoEpoch) < in.sleepAt
 	in.mu.Unlock()
 	if !stale {
 		in.requestStop(stopSleep)

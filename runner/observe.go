@@ -69,9 +69,9 @@ func (in *Instance) startActionSpan(ctx context.Context, name string) (context.C
 	}
 	return tracing.Tracer().Start(ctx, "action "+name, trace.WithAttributes(
 		attribute.String("rivetkube.actor_id", in.id),
-		attribute.String("rivetkube.actor_name", in.actor.Name),
+		attribute.String("rivetkube.actor_name", in.def.Name()),
 		attribute.String("rivetkube.action", name),
-		attribute.Int64("rivetkube.generation", int64(in.actor.Generation))))
+		attribute.Int64("rivetkube.generation", int64(in.gen))))
 }
 
 // endSpan ends span (nil-safe) with err's outcome.

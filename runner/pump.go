@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"math"
 	"sync"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
@@ -48,20 +49,20 @@ var errPumpClosed = errs.DroppedReply("The actor stopped before the reply was se
 // goroutine started on demand delivers the queue in order and exits once it
 // is empty, so an idle actor holds neither a goroutine nor a buffer here.
 type pump struct {
-	in   *Instance
-	size int
+	in *Instance
 
 	mu      sync.Mutex
 	cond    sync.Cond // run waits for an inline delivery; push waits for space
 	queue   fifo[outBatch]
-	busy    bool // a batch is being delivered (by run or inline by push)
-	running bool // the run goroutine is live
+	size    int32 // bound of queue (next to the flags: 128 bytes in all)
+	busy    bool  // a batch is being delivered (by run or inline by push)
+	running bool  // the run goroutine is live
 	closed  bool
 	exited  chan struct{} // made by close while run is live; closed when it exits
 }
 
 func newPump(in *Instance, size int) *pump {
-	p := &pump{in: in, size: size}
+	p := &pump{in: in, size: int32(min(size, math.MaxInt32))}
 	p.cond.L = &p.mu
 	return p
 }
@@ -79,7 +80,7 @@ func (p *pump) push(gate *store.Pending, items []delivery) {
 		}
 	}
 	p.mu.Lock()
-	for !p.closed && p.queue.len() >= p.size {
+	for !p.closed && p.queue.len() >= int(p.size) {
 		p.cond.Wait()
 	}
 	if p.closed {
@@ -176,7 +177,7 @@ func (p *pump) run() {
 			p.cond.Wait()
 			continue
 		}
-		full := p.queue.len() >= p.size
+		full := p.queue.len() >= int(p.size)
 		b := p.queue.pop()
 		p.busy = true
 		if full {

@@ -131,9 +131,17 @@ func TestPumpFailedCommitDropsOutputsAndStops(t *testing.T) {
 	if got := e.waitFor(1); !equal(got, []string{"a!"}) {
 		t.Fatalf("delivered %v, want a with the commit error", got)
 	}
-	e.in.mu.Lock()
-	req := e.in.stopReq
-	e.in.mu.Unlock()
+	// The stop is requested right after the delivery, on the pump's
+	// goroutine: wait for it rather than race it.
+	var req *stopKind
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		e.in.mu.Lock()
+		req = e.in.stopReq
+		e.in.mu.Unlock()
+		if req != nil {
+			break
+		}
+	}
 	if req == nil || *req != stopFailed {
 		t.Fatalf("stop request = %v, want stopFailed", req)
 	}

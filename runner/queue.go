@@ -210,7 +210,8 @@ func (b *queueBuf) answer(seq uint64, resp []byte) {
 // ack records a handled message (mailbox only): it is removed by the next
 // commit, and its waiting sender is answered after that commit.
 func (in *Instance) ack(seq uint64, resp []byte) {
-	in.acks = append(in.acks, seq)
+	pw := in.pending()
+	pw.acks = append(pw.acks, seq)
 	in.emit(delivery{fn: func(err error) {
 		if err == nil {
 			in.queue.answer(seq, resp)
@@ -294,7 +295,7 @@ func (in *Instance) queueSend(ctx context.Context, req hostapi.QueueSendRequest)
 	case <-wctx.Done():
 		in.queue.dropWaiter(m.Seq)
 		return hostapi.QueueSendResponse{Completed: false}, nil
-	case <-in.stopped:
+	case <-in.stopped():
 		in.queue.dropWaiter(m.Seq)
 		return hostapi.QueueSendResponse{Completed: false}, nil
 	}
@@ -365,7 +366,7 @@ func (in *Instance) startRun() {
 	if !in.beh.HasRun() {
 		return
 	}
-	ctx, cancel := context.WithCancel(in.lifetime)
+	ctx, cancel := context.WithCancel(in.lifetime())
 	rl := &runLoop{in: in, ctx: ctx, cancel: cancel, done: make(chan struct{}), h: &hold{suspendable: true}}
 	in.mu.Lock()
 	in.run = rl

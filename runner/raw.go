@@ -279,7 +279,7 @@ func (in *Instance) openWebSocket(ctx context.Context, r *http.Request, mc hosta
 		run: func() {
 			var handled bool
 			err := in.hook(func() error {
-				handled = in.beh.WebSocket(in.lifetime, ws)
+				handled = in.beh.WebSocket(in.lifetime(), ws)
 				return nil
 			})
 			if err == nil && !handled {
@@ -306,7 +306,7 @@ func (in *Instance) openWebSocket(ctx context.Context, r *http.Request, mc hosta
 	case <-ctx.Done():
 		return nil, errs.Starting()
 	}
-	go ws.writeLoop(in.lifetime)
+	go ws.writeLoop(in.lifetime())
 	return ws, nil
 }
 

@@ -247,7 +247,7 @@ func (rt *Runtime) withInstance(ctx context.Context, t hostapi.Target, fn func(i
 			return err
 		}
 		select {
-		case <-in.stopped:
+		case <-in.stopped():
 		case <-ctx.Done():
 			return errs.Stopping()
 		}
@@ -277,7 +277,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			rt.mu.Unlock()
 			in.requestStop(stopFailed)
 			select {
-			case <-in.stopped:
+			case <-in.stopped():
 				continue
 			case <-ctx.Done():
 				return nil, errs.Stopping()
@@ -302,9 +302,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			go in.start()
 		}
 		rt.mu.Unlock()
-		select {
-		case <-in.ready:
-		case <-ctx.Done():
+		if !in.waitStarted(ctx) {
 			return nil, errs.Starting()
 		}
 		if in.startErr != nil {
@@ -317,7 +315,7 @@ func (rt *Runtime) instance(ctx context.Context, t hostapi.Target) (*Instance, e
 			return in, nil
 		}
 		select {
-		case <-in.stopped:
+		case <-in.stopped():
 		case <-ctx.Done():
 			return nil, errs.Stopping()
 		}
@@ -431,15 +429,13 @@ func (rt *Runtime) Stop(ctx context.Context, t hostapi.Target) error {
 	if in == nil || (t.Generation != 0 && in.gen != t.Generation) {
 		return nil
 	}
-	select {
-	case <-in.ready:
-	case <-ctx.Done():
+	if !in.waitStarted(ctx) {
 		return errs.Stopping()
 	}
 	in.requestStop(stopSleep)
 	in.forceStop.Store(true)
 	select {
-	case <-in.stopped:
+	case <-in.stopped():
 		return nil
 	case <-ctx.Done():
 		return errs.Stopping()

@@ -41,7 +41,7 @@ func (s *Scheduler) After(d time.Duration, action string, args ...any) (string, 
 func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) {
 	in := s.in
 	if !in.beh.HasAction(action) {
-		return "", fmt.Errorf("rivet: schedule: actor %q has no action %q", in.actor.Name, action)
+		return "", fmt.Errorf("rivet: schedule: actor %q has no action %q", in.def.Name(), action)
 	}
 	if len(in.schedules) >= MaxSchedules {
 		return "", fmt.Errorf("rivet: schedule: the actor already has %d pending schedules", MaxSchedules)
@@ -59,7 +59,8 @@ func (s *Scheduler) At(t time.Time, action string, args ...any) (string, error) 
 	// The store keeps microseconds; so does the in-memory copy.
 	sc := store.Schedule{ActorID: in.id, ID: uuid.NewString(), At: t.UTC().Truncate(time.Microsecond), Action: action, Args: b}
 	in.putSchedule(sc)
-	in.schedPuts = append(in.schedPuts, sc)
+	pw := in.pending()
+	pw.schedPuts = append(pw.schedPuts, sc)
 	return sc.ID, nil
 }
 
@@ -82,7 +83,8 @@ func (s *Scheduler) Cancel(id string) bool {
 		return false
 	}
 	delete(s.in.schedules, id)
-	s.in.schedDels = append(s.in.schedDels, id)
+	pw := s.in.pending()
+	pw.schedDels = append(pw.schedDels, id)
 	return true
 }
 
@@ -132,7 +134,8 @@ func (in *Instance) fireDue() {
 			return
 		}
 		delete(in.schedules, sc.ID)
-		in.schedDels = append(in.schedDels, sc.ID)
+		pw := in.pending()
+		pw.schedDels = append(pw.schedDels, sc.ID)
 		if sc.Action == wakeAction {
 			// A durable workflow sleep ends: waking the actor was the point.
 			if _, err := in.flush(); err != nil {

@@ -28,7 +28,7 @@ type taskCancel struct {
 func (in *Instance) taskContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(parent, d)
 	in.mu.Lock()
-	if in.state == stateStopped || in.lifetime.Err() != nil {
+	if in.state == stateStopped || in.lifetime().Err() != nil {
 		in.mu.Unlock()
 		cancel()
 		return ctx, cancel
@@ -53,7 +53,7 @@ func (in *Instance) taskContext(parent context.Context, d time.Duration) (contex
 // cancelLifetime cancels the lifetime context and every task context.
 func (in *Instance) cancelLifetime() {
 	in.mu.Lock()
-	in.cancel()
+	in.endLifetime()
 	ts := in.tasksCtx
 	in.tasksCtx = nil
 	in.mu.Unlock()

@@ -28,29 +28,53 @@ import (
 type bindingCache struct {
 	max int // <0: disabled
 	mu  sync.Mutex
-	// Both maps point to one copy of each actor (its strings copied out of
-	// the request that resolved it, which they would otherwise keep).
-	byKey map[string]*store.Actor
-	byID  map[string]*store.Actor
+	// Both maps point to one binding per actor, keyed by its own strings.
+	byKey map[string]*binding
+	byID  map[string]*binding
+}
+
+// binding is a cached actor: only what a request uses (id, namespace,
+// name, key, generation as read), its strings copied out of the request
+// that resolved it (which they would otherwise keep). There is one per
+// awake actor, so it is kept small: namespace and name are substrings of
+// the binding key.
+type binding struct {
+	id       string
+	bk       string // bindingKey(ns, name, key)
+	ns, name string // in bk
+	key      []string
+	gen      uint64
+}
+
+func (b *binding) actor() store.Actor {
+	return store.Actor{ID: b.id, Namespace: b.ns, Name: b.name, Key: b.key, Generation: b.gen}
 }
 
 func newBindingCache(max int) *bindingCache {
-	return &bindingCache{max: max, byKey: map[string]*store.Actor{}, byID: map[string]*store.Actor{}}
+	return &bindingCache{max: max, byKey: map[string]*binding{}, byID: map[string]*binding{}}
 }
 
 // bindingKey is unambiguous: lengths prefix namespace and name, and
 // store.EncodeKey is itself unambiguous.
 func bindingKey(ns, name string, key []string) string {
+	k, _, _ := bindingKeyAt(ns, name, key)
+	return k
+}
+
+// bindingKeyAt is bindingKey, with where namespace and name start in it.
+func bindingKeyAt(ns, name string, key []string) (k string, nsAt, nameAt int) {
 	enc := store.EncodeKey(key)
 	b := make([]byte, 0, len(ns)+len(name)+len(enc)+8)
 	b = strconv.AppendInt(b, int64(len(ns)), 10)
 	b = append(b, ':')
+	nsAt = len(b)
 	b = append(b, ns...)
 	b = strconv.AppendInt(b, int64(len(name)), 10)
 	b = append(b, ':')
+	nameAt = len(b)
 	b = append(b, name...)
 	b = append(b, enc...)
-	return string(b)
+	return string(b), nsAt, nameAt
 }
 
 func (c *bindingCache) byKeyGet(k string) (store.Actor, bool) {
@@ -58,12 +82,12 @@ func (c *bindingCache) byKeyGet(k string) (store.Actor, bool) {
 		return store.Actor{}, false
 	}
 	c.mu.Lock()
-	a, ok := c.byKey[k]
+	b, ok := c.byKey[k]
 	c.mu.Unlock()
 	if !ok {
 		return store.Actor{}, false
 	}
-	return *a, true
+	return b.actor(), true
 }
 
 func (c *bindingCache) byIDGet(id string) (store.Actor, bool) {
@@ -71,12 +95,12 @@ func (c *bindingCache) byIDGet(id string) (store.Actor, bool) {
 		return store.Actor{}, false
 	}
 	c.mu.Lock()
-	a, ok := c.byID[id]
+	b, ok := c.byID[id]
 	c.mu.Unlock()
 	if !ok {
 		return store.Actor{}, false
 	}
-	return *a, true
+	return b.actor(), true
 }
 
 // put remembers a live actor as read from the store.
@@ -84,19 +108,19 @@ func (c *bindingCache) put(a store.Actor) {
 	if c.max < 0 || a.Destroyed() {
 		return
 	}
-	a.Input = nil // up to MaxInputSize each; requests never need it
-	a.ID, a.Namespace, a.Name, a.Pool = strings.Clone(a.ID), strings.Clone(a.Namespace), strings.Clone(a.Name), strings.Clone(a.Pool)
-	a.CrashPolicy, a.RunnerID = strings.Clone(a.CrashPolicy), strings.Clone(a.RunnerID)
 	key := make([]string, len(a.Key))
 	for i, p := range a.Key {
 		key[i] = strings.Clone(p)
 	}
-	a.Key = key
-	k := bindingKey(a.Namespace, a.Name, a.Key)
+	k, nsAt, nameAt := bindingKeyAt(a.Namespace, a.Name, key)
+	b := &binding{
+		id: strings.Clone(a.ID), bk: k, key: key, gen: a.Generation,
+		ns: k[nsAt : nsAt+len(a.Namespace)], name: k[nameAt : nameAt+len(a.Name)],
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.byKey[k]; ok && old.ID != a.ID {
-		delete(c.byID, old.ID)
+	if old, ok := c.byKey[k]; ok && old.id != b.id {
+		delete(c.byID, old.id)
 	}
 	for len(c.byID) >= c.max {
 		// Full: drop an arbitrary actor (map order); it costs one store read
@@ -106,24 +130,23 @@ func (c *bindingCache) put(a store.Actor) {
 			break
 		}
 	}
-	c.byKey[k] = &a
-	c.byID[a.ID] = &a
+	c.byKey[b.bk] = b
+	c.byID[b.id] = b
 }
 
 // forget drops the actor id's entries.
 func (c *bindingCache) forget(id string) {
 	c.mu.Lock()
-	if a, ok := c.byID[id]; ok {
-		c.dropLocked(id, a)
+	if b, ok := c.byID[id]; ok {
+		c.dropLocked(id, b)
 	}
 	c.mu.Unlock()
 }
 
-func (c *bindingCache) dropLocked(id string, a *store.Actor) {
+func (c *bindingCache) dropLocked(id string, b *binding) {
 	delete(c.byID, id)
-	k := bindingKey(a.Namespace, a.Name, a.Key)
-	if cur, ok := c.byKey[k]; ok && cur.ID == id {
-		delete(c.byKey, k)
+	if cur, ok := c.byKey[b.bk]; ok && cur.id == id {
+		delete(c.byKey, b.bk)
 	}
 }
 
