@@ -139,7 +139,9 @@ type bucket struct {
 }
 
 func (b *bucket) key(k []byte) []byte {
-	return appendComponent(bytes.Clone(b.prefix), k)
+	dst := make([]byte, len(b.prefix), len(b.prefix)+len(k)+4)
+	copy(dst, b.prefix)
+	return appendComponent(dst, k)
 }
 
 // Get returns the value of k; nil when missing or a bucket. A read error
