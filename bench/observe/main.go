@@ -56,9 +56,9 @@ import (
 	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
-	"github.com/rivetkube/rivetkube/internal/store/boltstore"
 	"github.com/rivetkube/rivetkube/internal/tracing"
 	"github.com/rivetkube/rivetkube/runner"
+	"github.com/rivetkube/rivetkube/runner/local"
 )
 
 type options struct {
@@ -116,10 +116,8 @@ type engine struct {
 
 func startEngine(dir string, withMetrics bool) (*engine, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "rivetkube.db"), boltstore.Options{})
+	// The local engine's embedded store (RIVETKUBE_STORE picks it).
+	st, _, err := local.OpenStore(dir, os.Getenv("RIVETKUBE_STORE"))
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,11 @@
 // Package store defines the persistence contract of rivetkube: the actor
 // directory, activation generations, per-actor state and KV, and the
 // coordination rows of the distributed engine (runner registry, pool
-// version routing, named leases). Two
-// implementations exist: an embedded pure-Go on-disk store
-// (internal/store/boltstore) and PostgreSQL (internal/store/pgstore). Both
-// pass the one conformance suite in internal/store/storetest.
+// version routing, named leases). Three
+// implementations exist: two embedded on-disk stores sharing one
+// logic (internal/store/pebblestore, the local engine's default, and
+// internal/store/boltstore on bbolt) and PostgreSQL (internal/store/pgstore).
+// All pass the one conformance suite in internal/store/storetest.
 //
 // Invariants:
 //   - An actor's (namespace, name, key) is unique among non-destroyed actors.

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/rivetkube/rivetkube/gateway/edge"
 	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/store"
-	"github.com/rivetkube/rivetkube/internal/store/boltstore"
 	"github.com/rivetkube/rivetkube/runner"
 )
 
@@ -36,6 +34,10 @@ type Config struct {
 	Listen string
 	// DataDir holds the embedded store (RIVETKUBE_DATA_DIR, default ./.rivetkube).
 	DataDir string
+	// Store picks the embedded store (RIVETKUBE_STORE): StorePebble or
+	// StoreBolt; empty means the one DataDir already holds, Pebble for a
+	// new one (see OpenStore).
+	Store string
 	// Limits bound actors (RIVETKUBE_ACTION_TIMEOUT, RIVETKUBE_SLEEP_TIMEOUT).
 	Limits runner.Limits
 	// MaxMessageSize bounds a request body or frame (RIVETKUBE_MAX_MESSAGE_SIZE).
@@ -66,6 +68,7 @@ func ConfigFromEnv() (Config, error) {
 	cfg := Config{
 		Listen:          runner.EnvOr("RIVETKUBE_LISTEN", "127.0.0.1:6420"),
 		DataDir:         runner.EnvOr("RIVETKUBE_DATA_DIR", ".rivetkube"),
+		Store:           os.Getenv("RIVETKUBE_STORE"),
 		Limits:          base.Limits,
 		MaxMessageSize:  base.MaxMessageSize,
 		Log:             base.Log,
@@ -142,10 +145,7 @@ func Start(ctx context.Context, defs []runner.Definition, cfg Config, version st
 	if err != nil {
 		return nil, fmt.Errorf("RIVETKUBE_CLIENT_TOKENS: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "rivetkube.db"), boltstore.Options{})
+	st, _, err := OpenStore(cfg.DataDir, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

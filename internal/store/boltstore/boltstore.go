@@ -66,7 +66,7 @@ type Options struct {
 
 // Store is the bbolt-backed store.Store. It is safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
+	db  Engine
 	now func() time.Time
 	// gw runs directory writes and commits as group transactions.
 	gw groupWriter
@@ -102,7 +102,19 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	s, err := New(boltEngine{db})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// New returns the store on an open engine, creating or upgrading its
+// layout; the store owns the engine from then on (Close closes it). Open
+// is New on bbolt.
+func New(db Engine) (*Store, error) {
+	err := db.Update(func(tx Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -126,11 +138,13 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
+		return nil, err
 	}
 	return &Store{db: db, now: time.Now, gw: groupWriter{db: db}}, nil
 }
+
+// Engine returns the engine the store runs on.
+func (s *Store) Engine() Engine { return s.db }
 
 // Path returns the database file path.
 func (s *Store) Path() string { return s.db.Path() }
@@ -152,7 +166,7 @@ func (s *Store) begin(ctx context.Context) error {
 
 func (s *Store) end() { s.mu.RUnlock() }
 
-func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(ctx context.Context, fn func(tx Tx) error) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
@@ -166,7 +180,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 // once fast, with no added delay for a lone call. fn may run more than
 // once (the functions of a failed group run again without the one that
 // failed), so it only assigns its results.
-func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (s *Store) batch(ctx context.Context, fn func(tx Tx) error) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
@@ -174,7 +188,7 @@ func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.gw.do(fn)
 }
 
-func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (s *Store) view(ctx context.Context, fn func(tx Tx) error) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
@@ -199,7 +213,7 @@ func (s *Store) Close() error {
 
 func (s *Store) stamp() int64 { return s.now().UnixNano() }
 
-func getRecord(tx *bolt.Tx, id string) (*record, error) {
+func getRecord(tx Tx, id string) (*record, error) {
 	v := tx.Bucket(bucketActors).Get([]byte(id))
 	if v == nil {
 		return nil, fmt.Errorf("actor %s: %w", id, store.ErrNotFound)
@@ -211,7 +225,7 @@ func getRecord(tx *bolt.Tx, id string) (*record, error) {
 	return r, nil
 }
 
-func putRecord(tx *bolt.Tx, r *record) error {
+func putRecord(tx Tx, r *record) error {
 	if err := tx.Bucket(bucketActors).Put([]byte(r.ID), r.marshal()); err != nil {
 		return fmt.Errorf("put actor %s: %w", r.ID, err)
 	}
@@ -219,7 +233,7 @@ func putRecord(tx *bolt.Tx, r *record) error {
 }
 
 // insert creates the actor of spec; the caller checked the key is free.
-func (s *Store) insert(tx *bolt.Tx, spec store.ActorSpec, encKey []byte) (*record, error) {
+func (s *Store) insert(tx Tx, spec store.ActorSpec, encKey []byte) (*record, error) {
 	if tx.Bucket(bucketActors).Get([]byte(spec.ID)) != nil {
 		return nil, fmt.Errorf("actor id %s: %w", spec.ID, store.ErrExists)
 	}
@@ -256,7 +270,7 @@ func (s *Store) CreateActor(ctx context.Context, spec store.ActorSpec) (store.Ac
 	}
 	encKey := store.EncodeKey(spec.Key)
 	var r *record
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx Tx) error {
 		if id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(spec.Namespace, spec.Name, encKey)); id != nil {
 			return fmt.Errorf("actor %s %q: %w", spec.Name, spec.Key, store.ErrExists)
 		}
@@ -290,7 +304,7 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 		r       *record
 		created bool
 	)
-	err = s.batch(ctx, func(tx *bolt.Tx) error {
+	err = s.batch(ctx, func(tx Tx) error {
 		created = false
 		if id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(spec.Namespace, spec.Name, encKey)); id != nil {
 			var err error
@@ -312,7 +326,7 @@ func (s *Store) GetOrCreateActor(ctx context.Context, spec store.ActorSpec) (sto
 // GetActor returns an actor by ID, destroyed ones included.
 func (s *Store) GetActor(ctx context.Context, id string) (store.Actor, error) {
 	var r *record
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		var err error
 		r, err = getRecord(tx, id)
 		return err
@@ -326,7 +340,7 @@ func (s *Store) GetActor(ctx context.Context, id string) (store.Actor, error) {
 // GetActorByKey returns the live actor for (ns, name, key).
 func (s *Store) GetActorByKey(ctx context.Context, ns, name string, key []string) (store.Actor, error) {
 	var r *record
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(ns, name, store.EncodeKey(key)))
 		if id == nil {
 			return fmt.Errorf("actor %s %q: %w", name, key, store.ErrNotFound)
@@ -372,7 +386,7 @@ func (s *Store) ListActors(ctx context.Context, opts store.ListOptions) ([]store
 		out  []store.Actor
 		next string
 	)
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if opts.HasKey && !opts.IncludeDestroyed {
 			// At most one live actor has the key: use the key index.
 			id := tx.Bucket(bucketKeyIdx).Get(keyIndexKey(opts.Namespace, opts.Name, encKey))
@@ -433,7 +447,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 		r          *record
 		wasDeleted bool
 	)
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = getRecord(tx, id); err != nil {
 			return err
@@ -460,7 +474,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 		if err := tx.Bucket(bucketState).Delete([]byte(id)); err != nil {
 			return fmt.Errorf("delete state: %w", err)
 		}
-		if err := tx.Bucket(bucketKV).DeleteBucket([]byte(id)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		if err := tx.Bucket(bucketKV).DeleteBucket([]byte(id)); err != nil && !errors.Is(err, ErrBucketNotFound) {
 			return fmt.Errorf("delete kv: %w", err)
 		}
 		if err := dropActorPages(tx, id); err != nil {
@@ -484,7 +498,7 @@ func (s *Store) DestroyActor(ctx context.Context, id string) (store.Actor, error
 // Activate places the actor on runnerID under generation current+1.
 func (s *Store) Activate(ctx context.Context, id, runnerID string, expectGen uint64) (store.Actor, error) {
 	var r *record
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx Tx) error {
 		var err error
 		if r, err = getRecord(tx, id); err != nil {
 			return err
@@ -505,7 +519,7 @@ func (s *Store) Activate(ctx context.Context, id, runnerID string, expectGen uin
 
 // activate gives r the next generation on runnerID; the caller checked
 // that it may.
-func (s *Store) activate(tx *bolt.Tx, r *record, runnerID string) error {
+func (s *Store) activate(tx Tx, r *record, runnerID string) error {
 	r.Generation++
 	if err := setPlacement(tx, r, runnerID); err != nil {
 		return err
@@ -528,7 +542,7 @@ func fence(r *record, gen uint64) error {
 
 // Deactivate clears the placement if gen is current.
 func (s *Store) Deactivate(ctx context.Context, id string, gen uint64) error {
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx Tx) error {
 		r, err := getRecord(tx, id)
 		if err != nil {
 			return err
@@ -551,7 +565,7 @@ func (s *Store) Deactivate(ctx context.Context, id string, gen uint64) error {
 // LoadState returns the committed state, fenced by gen.
 func (s *Store) LoadState(ctx context.Context, id string, gen uint64) ([]byte, error) {
 	var st []byte
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		r, err := getRecord(tx, id)
 		if err != nil {
 			return err
@@ -590,7 +604,7 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	}
 	// One group transaction with the directory writes of the moment (see
 	// batch); fn may run again, so it starts from the validation results.
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx Tx) error {
 		copy(errs, valid)
 		now := s.stamp()
 		for i, w := range writes {
@@ -624,11 +638,11 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 
 // apply makes the changes of a checked write, in the order store.Write
 // documents; now stamps schedule puts.
-func apply(tx *bolt.Tx, r *record, w store.Write, now int64) error {
+func apply(tx Tx, r *record, w store.Write, now int64) error {
 	id := []byte(w.ActorID)
 	kvRoot := tx.Bucket(bucketKV)
 	if w.DeleteAll {
-		if err := kvRoot.DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		if err := kvRoot.DeleteBucket(id); err != nil && !errors.Is(err, ErrBucketNotFound) {
 			return err
 		}
 	}
@@ -683,7 +697,7 @@ func apply(tx *bolt.Tx, r *record, w store.Write, now int64) error {
 
 // kvBucket returns the actor's KV bucket (nil when it has none) after
 // checking the actor exists.
-func kvBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+func kvBucket(tx Tx, id string) (Bucket, error) {
 	if tx.Bucket(bucketActors).Get([]byte(id)) == nil {
 		return nil, fmt.Errorf("actor %s: %w", id, store.ErrNotFound)
 	}
@@ -693,7 +707,7 @@ func kvBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 // KVGet returns the values of keys; nil entries for missing keys.
 func (s *Store) KVGet(ctx context.Context, id string, keys [][]byte) ([][]byte, error) {
 	out := make([][]byte, len(keys))
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		b, err := kvBucket(tx, id)
 		if err != nil || b == nil {
 			return err
@@ -717,7 +731,7 @@ func (s *Store) KVGet(ctx context.Context, id string, keys [][]byte) ([][]byte, 
 func (s *Store) KVList(ctx context.Context, id string, r store.KVRange) ([]store.KV, error) {
 	start, end, limit := store.NormalizeRange(r)
 	var out []store.KV
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		b, err := kvBucket(tx, id)
 		if err != nil || b == nil {
 			return err

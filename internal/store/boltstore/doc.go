@@ -1,7 +1,13 @@
 // Package boltstore is the embedded, pure-Go, on-disk implementation of
 // store.Store, built on bbolt (a single-file copy-on-write B+tree). It backs
-// `rivetkube dev` and tests that run without PostgreSQL, and passes the same
-// conformance suite (internal/store/storetest) as the PostgreSQL store.
+// data directories made before the Pebble store and tests that run without
+// PostgreSQL, and passes the same conformance suite
+// (internal/store/storetest) as the PostgreSQL store.
+//
+// The store's logic is written against Engine (engine.go): bbolt's model
+// of nested buckets with serialized, durable write transactions. Open runs
+// it on bbolt; internal/store/pebblestore runs the same logic, records and
+// layout on Pebble, where buckets become key prefixes.
 //
 // Layout: one top-level bucket per concern.
 //

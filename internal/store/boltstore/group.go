@@ -3,8 +3,6 @@ package boltstore
 import (
 	"fmt"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // maxGroup bounds the calls one group transaction carries.
@@ -28,7 +26,7 @@ const maxGroup = 1024
 // A call returns only after the transaction carrying it committed (fsynced)
 // or failed.
 type groupWriter struct {
-	db *bolt.DB
+	db Engine
 
 	mu      sync.Mutex
 	queue   []*groupCall
@@ -36,7 +34,7 @@ type groupWriter struct {
 }
 
 type groupCall struct {
-	fn func(tx *bolt.Tx) error
+	fn func(tx Tx) error
 	// wake gets one value: done (err is set), or lead (this call's goroutine
 	// runs the next group), or solo (run fn alone).
 	wake chan groupSignal
@@ -52,7 +50,7 @@ const (
 )
 
 // do runs fn in a group transaction and returns once it committed.
-func (g *groupWriter) do(fn func(tx *bolt.Tx) error) error {
+func (g *groupWriter) do(fn func(tx Tx) error) error {
 	c := &groupCall{fn: fn, wake: make(chan groupSignal, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -103,7 +101,7 @@ func (g *groupWriter) do(fn func(tx *bolt.Tx) error) error {
 func (g *groupWriter) run(calls []*groupCall) (solo []*groupCall) {
 	for len(calls) > 0 {
 		failed := -1
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.db.Update(func(tx Tx) error {
 			for i, c := range calls {
 				if err := safeCall(c.fn, tx); err != nil {
 					failed = i
@@ -131,7 +129,7 @@ func (g *groupWriter) run(calls []*groupCall) (solo []*groupCall) {
 
 // safeCall runs fn, turning a panic into an error (the call then runs
 // alone, where the panic reaches its own caller).
-func safeCall(fn func(tx *bolt.Tx) error, tx *bolt.Tx) (err error) {
+func safeCall(fn func(tx Tx) error, tx Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in a group write: %v", r)

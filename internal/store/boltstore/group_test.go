@@ -20,7 +20,7 @@ func openGroup(t *testing.T) (*bolt.DB, *groupWriter) {
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
 		t.Fatal(err)
 	}
-	return db, &groupWriter{db: db}
+	return db, &groupWriter{db: boltEngine{db}}
 }
 
 // TestGroupWriter runs concurrent calls, some of which fail: each call
@@ -38,9 +38,9 @@ func TestGroupWriter(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			key := []byte(fmt.Sprintf("k%03d", i))
-			err := g.do(func(tx *bolt.Tx) error {
+			err := g.do(func(tx Tx) error {
 				mu.Lock()
-				txs[int(tx.ID())] = true
+				txs[int(tx.(boltTx).tx.ID())] = true
 				mu.Unlock()
 				if err := tx.Bucket([]byte("b")).Put(key, []byte("v")); err != nil {
 					return err
@@ -97,7 +97,7 @@ func TestGroupWriterPanic(t *testing.T) {
 					t.Errorf("call %d: recovered %v", i, r)
 				}
 			}()
-			_ = g.do(func(tx *bolt.Tx) error {
+			_ = g.do(func(tx Tx) error {
 				if i == 7 {
 					panic("boom")
 				}
@@ -115,3 +115,6 @@ func TestGroupWriterPanic(t *testing.T) {
 		return nil
 	})
 }
+
+// boltDB is the store's bbolt database, for tests that look inside it.
+func (s *Store) boltDB() *bolt.DB { return s.db.(boltEngine).db }

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -33,7 +31,7 @@ func (s *Store) listAllNames(ctx context.Context, opts store.ListOptions) ([]sto
 		out  []store.Actor
 		next string
 	)
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		prefix := appendString(nil, opts.Namespace)
 		c := tx.Bucket(bucketListIdx).Cursor()
 		seek := append(bytes.Clone(prefix), after...)

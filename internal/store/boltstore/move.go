@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -19,7 +17,7 @@ func (s *Store) MovePlacements(ctx context.Context, moves []store.Move) ([]store
 		return nil, err
 	}
 	res := make([]store.MoveResult, len(moves))
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		for i, m := range moves {
 			res[i] = store.MoveResult{Err: verrs[i]}
 			if verrs[i] != nil {

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -21,7 +18,7 @@ var bucketPages = []byte("db_pages")
 func pageKey(no uint32) []byte { return binary.BigEndian.AppendUint32(nil, no) }
 
 // applyDBWrite applies a checked write's Write.DB.
-func applyDBWrite(tx *bolt.Tx, id []byte, d *store.DBWrite) error {
+func applyDBWrite(tx Tx, id []byte, d *store.DBWrite) error {
 	if d == nil {
 		return nil
 	}
@@ -56,7 +53,7 @@ func applyDBWrite(tx *bolt.Tx, id []byte, d *store.DBWrite) error {
 }
 
 // dropEmptyPages drops the actor's page bucket when it holds no page.
-func dropEmptyPages(root *bolt.Bucket, id []byte) error {
+func dropEmptyPages(root Bucket, id []byte) error {
 	b := root.Bucket(id)
 	if b == nil {
 		return nil
@@ -68,9 +65,9 @@ func dropEmptyPages(root *bolt.Bucket, id []byte) error {
 }
 
 // dropActorPages deletes every SQL database page of the actor.
-func dropActorPages(tx *bolt.Tx, id string) error {
+func dropActorPages(tx Tx, id string) error {
 	err := tx.Bucket(bucketPages).DeleteBucket([]byte(id))
-	if err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+	if err != nil && !errors.Is(err, ErrBucketNotFound) {
 		return fmt.Errorf("delete db pages: %w", err)
 	}
 	return nil
@@ -86,7 +83,7 @@ func (s *Store) ReadDBPages(ctx context.Context, id string, from, to uint32) ([]
 		out   []store.DBPage
 		count uint32
 	)
-	err = s.view(ctx, func(tx *bolt.Tx) error {
+	err = s.view(ctx, func(tx Tx) error {
 		if tx.Bucket(bucketActors).Get([]byte(id)) == nil {
 			return fmt.Errorf("actor %s: %w", id, store.ErrNotFound)
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -59,7 +57,7 @@ func unmarshalPoolActivity(b []byte) (poolActivity, error) {
 // updatePoolActivity reads pool's record (zero when none), applies fn and
 // writes it back, in one transaction.
 func (s *Store) updatePoolActivity(ctx context.Context, pool string, fn func(a *poolActivity)) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		b := tx.Bucket(bucketPoolActivity)
 		var a poolActivity
 		if v := b.Get([]byte(pool)); v != nil {
@@ -99,7 +97,7 @@ func (s *Store) SetPoolNames(ctx context.Context, pool string, names []string) e
 // ListPoolActivity lists every pool's record, in key (pool) order.
 func (s *Store) ListPoolActivity(ctx context.Context) ([]store.PoolActivity, error) {
 	var out []store.PoolActivity
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		now := s.stamp()
 		return tx.Bucket(bucketPoolActivity).ForEach(func(k, v []byte) error {
 			a, err := unmarshalPoolActivity(v)

@@ -11,9 +11,6 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -124,7 +121,7 @@ type queueCounter struct {
 	count uint64 // messages queued now
 }
 
-func getCounter(tx *bolt.Tx, actorID string) (queueCounter, error) {
+func getCounter(tx Tx, actorID string) (queueCounter, error) {
 	v := tx.Bucket(bucketQueueSeq).Get([]byte(actorID))
 	if v == nil {
 		return queueCounter{}, nil
@@ -137,7 +134,7 @@ func getCounter(tx *bolt.Tx, actorID string) (queueCounter, error) {
 	return c, nil
 }
 
-func putCounter(tx *bolt.Tx, actorID string, c queueCounter) error {
+func putCounter(tx Tx, actorID string, c queueCounter) error {
 	b := binary.AppendUvarint(make([]byte, 0, 2*binary.MaxVarintLen64), c.last)
 	b = binary.AppendUvarint(b, c.count)
 	return tx.Bucket(bucketQueueSeq).Put([]byte(actorID), b)
@@ -205,7 +202,7 @@ func unmarshalStep(actorID string, k, v []byte) (store.WorkflowStep, error) {
 }
 
 // actorExists returns ErrNotFound unless the actor has a row.
-func actorExists(tx *bolt.Tx, id string) error {
+func actorExists(tx Tx, id string) error {
 	if tx.Bucket(bucketActors).Get([]byte(id)) == nil {
 		return fmt.Errorf("actor %s: %w", id, store.ErrNotFound)
 	}
@@ -224,7 +221,7 @@ func (s *Store) Enqueue(ctx context.Context, actorID, name string, body []byte, 
 	if m.Body == nil {
 		m.Body = []byte{}
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		r, err := getRecord(tx, actorID)
 		if err != nil {
 			return err
@@ -248,7 +245,9 @@ func (s *Store) Enqueue(ctx context.Context, actorID, name string, body []byte, 
 		if err != nil {
 			return err
 		}
-		b.FillPercent = 0.9 // keys are appended in order
+		if bb, ok := b.(boltBucket); ok {
+			bb.b.FillPercent = 0.9 // keys are appended in order
+		}
 		now := s.stamp()
 		if err := b.Put(seqKey(c.last), marshalMessage(name, m.Body, now)); err != nil {
 			return err
@@ -267,7 +266,7 @@ func (s *Store) Enqueue(ctx context.Context, actorID, name string, body []byte, 
 func (s *Store) ListQueue(ctx context.Context, actorID string, after uint64, names []string, limit int) ([]store.QueueMessage, error) {
 	limit = store.ListLimit(limit)
 	var out []store.QueueMessage
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
@@ -296,7 +295,7 @@ func (s *Store) ListQueue(ctx context.Context, actorID string, after uint64, nam
 // QueueLen returns the actor's message count from its counter.
 func (s *Store) QueueLen(ctx context.Context, actorID string) (int, error) {
 	var n int
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
@@ -312,7 +311,7 @@ func (s *Store) QueueLen(ctx context.Context, actorID string) (int, error) {
 
 // ackMessages removes the acknowledged messages of a checked write, keeping
 // the counter and the bucket-only-while-non-empty rule.
-func ackMessages(tx *bolt.Tx, actorID string, seqs []uint64) error {
+func ackMessages(tx Tx, actorID string, seqs []uint64) error {
 	root := tx.Bucket(bucketQueues)
 	b := root.Bucket([]byte(actorID))
 	if b == nil {
@@ -347,7 +346,7 @@ func ackMessages(tx *bolt.Tx, actorID string, seqs []uint64) error {
 
 // ---- schedules ----
 
-func deleteSchedule(tx *bolt.Tx, b *bolt.Bucket, actorID, id string) error {
+func deleteSchedule(tx Tx, b Bucket, actorID, id string) error {
 	v := b.Get([]byte(id))
 	if v == nil {
 		return nil
@@ -364,7 +363,7 @@ func deleteSchedule(tx *bolt.Tx, b *bolt.Bucket, actorID, id string) error {
 
 // applySchedules applies the schedule deletes, then puts, of a checked
 // write, keeping idx_due in step.
-func applySchedules(tx *bolt.Tx, w store.Write, now int64) error {
+func applySchedules(tx Tx, w store.Write, now int64) error {
 	if len(w.ScheduleDeletes) == 0 && len(w.SchedulePuts) == 0 {
 		return nil
 	}
@@ -400,7 +399,7 @@ func applySchedules(tx *bolt.Tx, w store.Write, now int64) error {
 }
 
 // schedulesOf returns the actor's schedules in (At, ID) order.
-func schedulesOf(tx *bolt.Tx, actorID string) ([]store.Schedule, error) {
+func schedulesOf(tx Tx, actorID string) ([]store.Schedule, error) {
 	b := tx.Bucket(bucketSchedules).Bucket([]byte(actorID))
 	if b == nil {
 		return nil, nil
@@ -420,7 +419,7 @@ func schedulesOf(tx *bolt.Tx, actorID string) ([]store.Schedule, error) {
 // ListSchedules returns the actor's schedules ordered by At then ID.
 func (s *Store) ListSchedules(ctx context.Context, actorID string) ([]store.Schedule, error) {
 	var out []store.Schedule
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
@@ -437,7 +436,7 @@ func (s *Store) ListSchedules(ctx context.Context, actorID string) ([]store.Sche
 // NextDue returns the actor's earliest schedule time.
 func (s *Store) NextDue(ctx context.Context, actorID string) (time.Time, error) {
 	var next time.Time
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
@@ -469,7 +468,7 @@ func (s *Store) DueActors(ctx context.Context, limit int) ([]string, error) {
 		due int64
 	}
 	var out []string
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		now := s.stamp()
 		due := map[string]int64{}
 		// Schedules: the first limit distinct actors in due order are the
@@ -546,7 +545,7 @@ func (s *Store) DueActors(ctx context.Context, limit int) ([]string, error) {
 
 // applySteps applies the workflow deletes, then step upserts, of a checked
 // write.
-func applySteps(tx *bolt.Tx, w store.Write) error {
+func applySteps(tx Tx, w store.Write) error {
 	if len(w.WorkflowDeletes) == 0 && len(w.StepPrefixDeletes) == 0 && len(w.WorkflowSteps) == 0 {
 		return nil
 	}
@@ -592,7 +591,7 @@ func applySteps(tx *bolt.Tx, w store.Write) error {
 // from a prefix walk of the actor's workflow bucket.
 func (s *Store) ListWorkflowSteps(ctx context.Context, actorID, workflow string) ([]store.WorkflowStep, error) {
 	var out []store.WorkflowStep
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
@@ -632,9 +631,9 @@ func (s *Store) ListWorkflowSteps(ctx context.Context, actorID, workflow string)
 // dropActorQueues removes every message, schedule (with its idx_due entry)
 // and workflow step of a destroyed actor. The queue counter keeps its last
 // seq.
-func dropActorQueues(tx *bolt.Tx, actorID string) error {
+func dropActorQueues(tx Tx, actorID string) error {
 	id := []byte(actorID)
-	if err := tx.Bucket(bucketQueues).DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+	if err := tx.Bucket(bucketQueues).DeleteBucket(id); err != nil && !errors.Is(err, ErrBucketNotFound) {
 		return fmt.Errorf("delete queue: %w", err)
 	}
 	if c, err := getCounter(tx, actorID); err != nil {
@@ -661,7 +660,7 @@ func dropActorQueues(tx *bolt.Tx, actorID string) error {
 			return fmt.Errorf("delete schedules: %w", err)
 		}
 	}
-	if err := tx.Bucket(bucketWorkflows).DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+	if err := tx.Bucket(bucketWorkflows).DeleteBucket(id); err != nil && !errors.Is(err, ErrBucketNotFound) {
 		return fmt.Errorf("delete workflow steps: %w", err)
 	}
 	return nil

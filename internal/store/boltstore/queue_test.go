@@ -20,7 +20,7 @@ import (
 // they have messages, and each counter matches its bucket.
 func checkIndexes(t *testing.T, s *Store) {
 	t.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.boltDB().View(func(tx *bolt.Tx) error {
 		want := map[string]bool{}
 		err := tx.Bucket(bucketSchedules).ForEach(func(actor, _ []byte) error {
 			return tx.Bucket(bucketSchedules).Bucket(actor).ForEach(func(id, v []byte) error {
@@ -47,7 +47,7 @@ func checkIndexes(t *testing.T, s *Store) {
 			return fmt.Errorf("idx_due has %d entries for %d schedules", n, len(want))
 		}
 		err = tx.Bucket(bucketQueueSeq).ForEach(func(actor, _ []byte) error {
-			c, err := getCounter(tx, string(actor))
+			c, err := getCounter(boltTx{tx}, string(actor))
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func checkIndexes(t *testing.T, s *Store) {
 			return err
 		}
 		return tx.Bucket(bucketQueues).ForEach(func(actor, _ []byte) error {
-			if c, _ := getCounter(tx, string(actor)); c.count == 0 {
+			if c, _ := getCounter(boltTx{tx}, string(actor)); c.count == 0 {
 				return fmt.Errorf("actor %s: queue bucket without counted messages", actor)
 			}
 			return nil
@@ -258,7 +258,7 @@ func TestUpgradeSchema2(t *testing.T) {
 	if _, err := s.CreateActor(ctx, store.ActorSpec{ID: "a", Namespace: "ns", Name: "n"}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.boltDB().Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketQueues, bucketQueueSeq, bucketSchedules, bucketDueIdx, bucketWorkflows} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -283,7 +283,7 @@ func TestUpgradeSchema2(t *testing.T) {
 		t.Fatalf("DueActors after upgrade: %v, %v", due, err)
 	}
 	var v []byte
-	_ = s.db.View(func(tx *bolt.Tx) error { v = slices.Clone(tx.Bucket(bucketMeta).Get(metaSchemaKey)); return nil })
+	_ = s.boltDB().View(func(tx *bolt.Tx) error { v = slices.Clone(tx.Bucket(bucketMeta).Get(metaSchemaKey)); return nil })
 	if !slices.Equal(v, []byte{schemaVersion}) {
 		t.Fatalf("schema version after upgrade = %v, want %d", v, schemaVersion)
 	}

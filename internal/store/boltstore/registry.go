@@ -10,8 +10,6 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -28,7 +26,7 @@ func runnerIdxKey(runnerID, actorID string) []byte {
 
 // setPlacement moves r to runnerID ("" = not placed) in r and in idx_runner.
 // The caller writes r back.
-func setPlacement(tx *bolt.Tx, r *record, runnerID string) error {
+func setPlacement(tx Tx, r *record, runnerID string) error {
 	if r.RunnerID == runnerID {
 		return nil
 	}
@@ -48,7 +46,7 @@ func setPlacement(tx *bolt.Tx, r *record, runnerID string) error {
 }
 
 // buildRunnerIndex fills idx_runner from the actors bucket (schema 1 → 2).
-func buildRunnerIndex(tx *bolt.Tx) error {
+func buildRunnerIndex(tx Tx) error {
 	idx := tx.Bucket(bucketRunnerIdx)
 	return tx.Bucket(bucketActors).ForEach(func(k, v []byte) error {
 		r, err := unmarshalRecord(v)
@@ -64,7 +62,7 @@ func buildRunnerIndex(tx *bolt.Tx) error {
 
 // placedOn returns the IDs of up to limit actors placed on runnerID, in ID
 // order (limit < 0: all).
-func placedOn(tx *bolt.Tx, runnerID string, limit int) []string {
+func placedOn(tx Tx, runnerID string, limit int) []string {
 	prefix := runnerPrefix(runnerID)
 	var out []string
 	c := tx.Bucket(bucketRunnerIdx).Cursor()
@@ -75,7 +73,7 @@ func placedOn(tx *bolt.Tx, runnerID string, limit int) []string {
 }
 
 // countOn counts the actors placed on runnerID.
-func countOn(tx *bolt.Tx, runnerID string) int {
+func countOn(tx Tx, runnerID string) int {
 	prefix := runnerPrefix(runnerID)
 	n := 0
 	c := tx.Bucket(bucketRunnerIdx).Cursor()
@@ -158,7 +156,7 @@ func unmarshalRunner(b []byte) (*runnerRecord, error) {
 	return r, nil
 }
 
-func getRunner(tx *bolt.Tx, id string) (*runnerRecord, error) {
+func getRunner(tx Tx, id string) (*runnerRecord, error) {
 	v := tx.Bucket(bucketRunners).Get([]byte(id))
 	if v == nil {
 		return nil, store.RunnerNotFound(id)
@@ -170,7 +168,7 @@ func getRunner(tx *bolt.Tx, id string) (*runnerRecord, error) {
 	return r, nil
 }
 
-func putRunner(tx *bolt.Tx, r *runnerRecord) error {
+func putRunner(tx Tx, r *runnerRecord) error {
 	if err := tx.Bucket(bucketRunners).Put([]byte(r.ID), r.marshal()); err != nil {
 		return fmt.Errorf("put runner %s: %w", r.ID, err)
 	}
@@ -178,7 +176,7 @@ func putRunner(tx *bolt.Tx, r *runnerRecord) error {
 }
 
 // runner returns the public form of r, measured against now.
-func (r *runnerRecord) runner(tx *bolt.Tx, now int64) store.Runner {
+func (r *runnerRecord) runner(tx Tx, now int64) store.Runner {
 	return store.Runner{
 		ID:             r.ID,
 		Pool:           r.Pool,
@@ -279,7 +277,7 @@ func (s *Store) UpsertRunner(ctx context.Context, r store.Runner) error {
 	if err := store.ValidateRunner(r); err != nil {
 		return err
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		now := s.stamp()
 		rec := &runnerRecord{ID: r.ID, StartedAt: now}
 		if old, err := getRunner(tx, r.ID); err == nil {
@@ -303,7 +301,7 @@ func (s *Store) UpsertRunner(ctx context.Context, r store.Runner) error {
 
 // updateRunner applies fn to the stored runner id.
 func (s *Store) updateRunner(ctx context.Context, what, id string, fn func(r *runnerRecord)) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		r, err := getRunner(tx, id)
 		if err != nil {
 			return err
@@ -330,7 +328,7 @@ func (s *Store) SetRunnerDraining(ctx context.Context, id string, draining bool)
 // RemoveRunner deletes the runner and clears the placement of its actors,
 // walking its idx_runner entries only.
 func (s *Store) RemoveRunner(ctx context.Context, id string) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		if err := tx.Bucket(bucketRunners).Delete([]byte(id)); err != nil {
 			return fmt.Errorf("delete runner: %w", err)
 		}
@@ -362,7 +360,7 @@ func (s *Store) RemoveRunner(ctx context.Context, id string) error {
 // GetRunner returns a runner with SinceHeartbeat and its actor count.
 func (s *Store) GetRunner(ctx context.Context, id string) (store.Runner, error) {
 	var out store.Runner
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		r, err := getRunner(tx, id)
 		if err != nil {
 			return err
@@ -379,7 +377,7 @@ func (s *Store) GetRunner(ctx context.Context, id string) (store.Runner, error) 
 // ListRunners lists the runners of pool ("" = all) in ID order.
 func (s *Store) ListRunners(ctx context.Context, pool string) ([]store.Runner, error) {
 	var out []store.Runner
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		now := s.stamp()
 		return tx.Bucket(bucketRunners).ForEach(func(k, v []byte) error {
 			r, err := unmarshalRunner(v)
@@ -408,7 +406,7 @@ func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64
 		return store.Actor{}, err
 	}
 	var r *record
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = getRecord(tx, id); err != nil {
 			return err
@@ -431,7 +429,7 @@ func (s *Store) Place(ctx context.Context, id, runnerID string, expectGen uint64
 // idx_runner.
 func (s *Store) ActorsOnRunner(ctx context.Context, runnerID string, limit int) ([]store.Actor, error) {
 	var out []store.Actor
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		if runnerID == "" {
 			return nil
 		}
@@ -461,7 +459,7 @@ func (s *Store) SetPoolConfig(ctx context.Context, c store.PoolConfig) error {
 	if err := store.ValidatePoolConfig(c); err != nil {
 		return err
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		return tx.Bucket(bucketPools).Put([]byte(c.Pool), marshalPoolConfig(c, s.stamp()))
 	})
 	if err != nil {
@@ -473,7 +471,7 @@ func (s *Store) SetPoolConfig(ctx context.Context, c store.PoolConfig) error {
 // GetPoolConfig returns the pool's routing, or a zero one with Pool set.
 func (s *Store) GetPoolConfig(ctx context.Context, pool string) (store.PoolConfig, error) {
 	c := store.PoolConfig{Pool: pool}
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx Tx) error {
 		v := tx.Bucket(bucketPools).Get([]byte(pool))
 		if v == nil {
 			return nil
@@ -500,7 +498,7 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 		return false, err
 	}
 	var held bool
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		b := tx.Bucket(bucketLeases)
 		now := s.stamp()
 		if v := b.Get([]byte(name)); v != nil {
@@ -526,7 +524,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	if err := store.ValidateLease(name, holder); err != nil {
 		return err
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		b := tx.Bucket(bucketLeases)
 		v := b.Get([]byte(name))
 		if v == nil {

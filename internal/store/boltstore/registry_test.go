@@ -117,7 +117,7 @@ func TestUpgradeSchema1(t *testing.T) {
 	if err := s.Deactivate(ctx, "asleep", 1); err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.boltDB().Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRunners, bucketRunnerIdx, bucketPools, bucketLeases} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -157,7 +157,7 @@ func TestUpgradeSchema1(t *testing.T) {
 		t.Fatalf("GetRunner(r1) after upgrade: %+v, %v", r, err)
 	}
 	var v []byte
-	_ = s.db.View(func(tx *bolt.Tx) error { v = slices.Clone(tx.Bucket(bucketMeta).Get(metaSchemaKey)); return nil })
+	_ = s.boltDB().View(func(tx *bolt.Tx) error { v = slices.Clone(tx.Bucket(bucketMeta).Get(metaSchemaKey)); return nil })
 	if !slices.Equal(v, []byte{schemaVersion}) {
 		t.Fatalf("schema version after upgrade = %v, want %d", v, schemaVersion)
 	}
