@@ -541,10 +541,11 @@ const commitStateOnlySQL = `WITH w AS (
 		WHERE id IN (SELECT id FROM ok WHERE init) AND NOT initialized)
 	SELECT id, generation, destroyed FROM a`
 
-// commitOneStateSQL is commitStateOnlySQL for a batch of one write ($1
-// ID, $2 state or NULL, $3 generation, $4 initialized): the same steps
-// without the arrays.
-const commitOneStateSQL = `WITH a AS (
+// commitOneSteps are the steps of commitStateOnlySQL for a batch of one
+// write ($1 ID, $2 state or NULL, $3 generation, $4 initialized) without
+// the arrays: lock the row, write the state and mark the actor initialized
+// when the fence holds.
+const commitOneSteps = `WITH a AS (
 		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors WHERE id = $1 FOR UPDATE),
 	st AS (
 		INSERT INTO actor_state (actor_id, state)
@@ -553,22 +554,16 @@ const commitOneStateSQL = `WITH a AS (
 	ini AS (
 		UPDATE actors SET initialized = true
 		WHERE id = $1 AND $4::bool AND NOT initialized
-			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
+			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))`
+
+// commitOneStateSQL is commitOneSteps answering with the row's fence.
+const commitOneStateSQL = commitOneSteps + `
 	SELECT id, generation, destroyed FROM a`
 
-// commitOneSQL is commitOneStateSQL answering with the outcome alone: one
+// commitOneSQL is commitOneSteps answering with the outcome alone: one
 // row when the write applied, none when its fence failed (or the actor is
 // unknown), so the caller reads the command tag and no row.
-const commitOneSQL = `WITH a AS (
-		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors WHERE id = $1 FOR UPDATE),
-	st AS (
-		INSERT INTO actor_state (actor_id, state)
-		SELECT id, $2::bytea FROM a WHERE generation = $3 AND NOT destroyed AND $2::bytea IS NOT NULL
-		ON CONFLICT (actor_id) DO UPDATE SET state = excluded.state, updated_at = now()),
-	ini AS (
-		UPDATE actors SET initialized = true
-		WHERE id = $1 AND $4::bool AND NOT initialized
-			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
+const commitOneSQL = commitOneSteps + `
 	SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed`
 
 // commitOne is Commit of one valid state-only write w (commitOneSQL, one
