@@ -12,6 +12,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/latch"
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
@@ -62,7 +63,7 @@ type Instance struct {
 	// starting holds a channel closed when start finished (startErr says
 	// how), and nil from then on: an awake actor keeps no channel for it
 	// (see waitStarted).
-	starting atomic.Pointer[chan struct{}]
+	starting latch.Latch
 	// stopCh is closed when the instance has fully stopped; made on first
 	// use under mu (see stopped).
 	stopCh   chan struct{}
@@ -198,8 +199,7 @@ func newInstance(rt *Runtime, id string, gen uint64) *Instance {
 		looping: true, // start runs the first loop
 		// conns and schedules are made on first use.
 	}
-	ch := make(chan struct{})
-	in.starting.Store(&ch)
+	in.starting.Close()
 	return in
 }
 
@@ -236,26 +236,11 @@ func (in *Instance) start(place bool) {
 }
 
 // started marks start finished and wakes whoever waits in waitStarted.
-func (in *Instance) started() {
-	if ch := in.starting.Swap(nil); ch != nil {
-		close(*ch)
-	}
-}
+func (in *Instance) started() { in.starting.Open() }
 
 // waitStarted waits until start finished (startErr says how); it reports
 // false when ctx ended first.
-func (in *Instance) waitStarted(ctx context.Context) bool {
-	ch := in.starting.Load()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-*ch:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func (in *Instance) waitStarted(ctx context.Context) bool { return in.starting.Wait(ctx) }
 
 // activate loads the actor's activation and runs its wake hooks. With
 // place (runner mode, hostapi.WithSelfPlace) it first places the actor on
@@ -378,7 +363,7 @@ func (in *Instance) logger() *slog.Logger {
 		return l
 	}
 	l := in.rt.log.With("actor_id", in.id)
-	if in.starting.Load() == nil && in.startErr == nil { // else activating: the name is not known yet
+	if in.starting.IsOpen() && in.startErr == nil { // else activating: the name is not known yet
 		l = l.With("actor_name", in.def.Name(), "generation", in.gen)
 		in.lg.CompareAndSwap(nil, l)
 		return in.lg.Load()

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/rivetkube/rivetkube/internal/errs"
+	"github.com/rivetkube/rivetkube/internal/latch"
 )
 
 // ErrLinkLost is matched (errors.Is) by the error of every call that was in
@@ -107,7 +108,7 @@ type link struct {
 	mu     sync.Mutex
 	err    error
 
-	hold *valve // tests only: holds the writer
+	hold *latch.Latch // tests only: holds the writer
 
 	dispatch func(*frame)    // reader goroutine only
 	onLost   func(err error) // once, after done is closed
@@ -247,7 +248,7 @@ func (l *link) writer() {
 					}
 					msg = buf
 				}
-				if l.hold != nil && !l.hold.wait(l.ctx) {
+				if l.hold != nil && !l.hold.Wait(l.ctx) {
 					return
 				}
 				if err := l.c.Write(context.Background(), websocket.MessageBinary, msg); err != nil { // see reader
@@ -296,31 +297,4 @@ func (o *outq) waitEmpty(ctx context.Context) error {
 	}
 	o.mu.Unlock()
 	return nil
-}
-
-// valve lets tests stall a link's writer, as a congested network would.
-type valve struct{ ch atomic.Pointer[chan struct{}] }
-
-func (v *valve) close() {
-	ch := make(chan struct{})
-	v.ch.Store(&ch)
-}
-
-func (v *valve) open() {
-	if ch := v.ch.Swap(nil); ch != nil {
-		close(*ch)
-	}
-}
-
-func (v *valve) wait(ctx context.Context) bool {
-	ch := v.ch.Load()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-*ch:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

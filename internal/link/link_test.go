@@ -17,6 +17,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/latch"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 )
 
@@ -820,7 +821,7 @@ func TestOversizedFrames(t *testing.T) {
 // whose actor keeps sending is closed with actor/overloaded; Send never
 // blocks, and other streams on the link go on.
 func TestSlowLinkClosesStream(t *testing.T) {
-	hold := &valve{}
+	hold := &latch.Latch{}
 	sinks := make(chan hostapi.Sink, 2)
 	h := &fakeHost{
 		connect: func(_ context.Context, _ hostapi.ConnectRequest, sink hostapi.Sink) (hostapi.Conn, error) {
@@ -846,7 +847,7 @@ func TestSlowLinkClosesStream(t *testing.T) {
 	defer slowConn.Close()
 	slowSink := <-sinks
 
-	hold.close() // the network stalls
+	hold.Close() // the network stalls
 	sent := 0
 	for slowSink.Send(protocol.ToClient{Event: &protocol.Event{Name: "flood", Args: []byte{0x80}}}) {
 		sent++
@@ -860,7 +861,7 @@ func TestSlowLinkClosesStream(t *testing.T) {
 		_, err := p.client.Action(ctx, hostapi.ActionRequest{ActorID: "other"})
 		res <- err
 	}()
-	hold.open()
+	hold.Open()
 
 	recvOrFail(t, slow.done, "slow stream closed")
 	if !errors.Is(slow.err, errs.Overloaded("")) {

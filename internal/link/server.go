@@ -19,6 +19,7 @@ import (
 
 	"github.com/rivetkube/rivetkube/internal/errs"
 	"github.com/rivetkube/rivetkube/internal/hostapi"
+	"github.com/rivetkube/rivetkube/internal/latch"
 	"github.com/rivetkube/rivetkube/internal/metrics"
 	"github.com/rivetkube/rivetkube/internal/protocol"
 	"github.com/rivetkube/rivetkube/internal/tracing"
@@ -60,7 +61,7 @@ type Server struct {
 	links   map[*serverLink]struct{}
 	active  sync.WaitGroup // ServeHTTP of each link
 
-	hold *valve // tests only
+	hold *latch.Latch // tests only
 }
 
 // NewServer returns a Server running calls against host.
