@@ -44,31 +44,15 @@ func testLoadActivation(t *testing.T, s store.Store) {
 	}
 
 	// An actor with state, three queued messages and two schedules.
-	a := mustActivate(t, s, mustCreate(t, s, spec(t, newNS(), "act", "k")).ID)
 	state := []byte{0xa1, 0x61, 0x6e, 0x05}
-	at := usec(time.Hour)
-	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, State: state, Initialized: true,
-		SchedulePuts: []store.Schedule{
-			{ID: "s2", At: at.Add(time.Minute), Action: "b", Args: []byte{0x80}},
-			{ID: "s1", At: at, Action: "a", Args: []byte{0x80}},
-		}})
-	for _, n := range []string{"q1", "q2", "q3"} {
-		mustEnqueue(t, s, a.ID, n, []byte{0x01}, 0)
-	}
+	a, at := busyActor(t, s, state)
 	want := mustGet(t, s, a.ID)
 	got, err = s.LoadActivation(ctx, a.ID, 2)
 	if err != nil {
 		t.Fatalf("LoadActivation: %v", err)
 	}
 	sameActor(t, "row", want, got.Actor)
-	if !bytes.Equal(got.State, state) {
-		t.Fatalf("state = %x, want %x", got.State, state)
-	}
-	sameMessages(t, "first queue page", mustListQueue(t, s, a.ID, 0, nil, 2), got.Queue)
-	if len(got.Schedules) != 2 || got.Schedules[0].ID != "s1" || got.Schedules[1].ID != "s2" ||
-		!got.Schedules[0].At.Equal(at) || got.Schedules[1].Action != "b" {
-		t.Fatalf("schedules = %+v, want s1, s2 by time", got.Schedules)
-	}
+	sameBusyActivation(t, s, got, state, at)
 	// The queue read follows acknowledgements.
 	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, QueueAcks: []uint64{got.Queue[0].Seq}})
 	got, err = s.LoadActivation(ctx, a.ID, 10)
@@ -201,5 +185,37 @@ func testGetOrCreatePlacedConcurrent(t *testing.T, s store.Store) {
 	}
 	if winners != 1 {
 		t.Fatalf("%d callers created the actor, want 1", winners)
+	}
+}
+
+// busyActor makes an awake actor with state, three queued messages (q1,
+// q2, q3) and two schedules (s1 at the returned time, s2 a minute later),
+// as the activation tests read them back.
+func busyActor(t *testing.T, s store.Store, state []byte) (store.Actor, time.Time) {
+	t.Helper()
+	a := mustActivate(t, s, mustCreate(t, s, spec(t, newNS(), "act", "k")).ID)
+	at := usec(time.Hour)
+	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, State: state, Initialized: true,
+		SchedulePuts: []store.Schedule{
+			{ID: "s2", At: at.Add(time.Minute), Action: "b", Args: []byte{0x80}},
+			{ID: "s1", At: at, Action: "a", Args: []byte{0x80}},
+		}})
+	for _, n := range []string{"q1", "q2", "q3"} {
+		mustEnqueue(t, s, a.ID, n, []byte{0x01}, 0)
+	}
+	return a, at
+}
+
+// sameBusyActivation checks an activation of a busyActor read with a queue
+// page of 2: its state, the first queue page and both schedules by time.
+func sameBusyActivation(t *testing.T, s store.Store, got store.Activation, state []byte, at time.Time) {
+	t.Helper()
+	if !bytes.Equal(got.State, state) {
+		t.Fatalf("state = %x, want %x", got.State, state)
+	}
+	sameMessages(t, "first queue page", mustListQueue(t, s, got.Actor.ID, 0, nil, 2), got.Queue)
+	if len(got.Schedules) != 2 || got.Schedules[0].ID != "s1" || got.Schedules[1].ID != "s2" ||
+		!got.Schedules[0].At.Equal(at) || got.Schedules[1].Action != "b" {
+		t.Fatalf("schedules = %+v, want s1, s2 by time", got.Schedules)
 	}
 }

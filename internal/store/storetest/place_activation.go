@@ -6,7 +6,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rivetkube/rivetkube/internal/store"
 )
@@ -23,17 +22,8 @@ func testPlaceActivation(t *testing.T, s store.Store) {
 	}
 
 	// An asleep actor with state, three queued messages and two schedules.
-	a := mustActivate(t, s, mustCreate(t, s, spec(t, newNS(), "act", "k")).ID)
 	state := []byte{0xa1, 0x61, 0x6e, 0x07}
-	at := usec(time.Hour)
-	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: a.Generation, State: state, Initialized: true,
-		SchedulePuts: []store.Schedule{
-			{ID: "s2", At: at.Add(time.Minute), Action: "b", Args: []byte{0x80}},
-			{ID: "s1", At: at, Action: "a", Args: []byte{0x80}},
-		}})
-	for _, n := range []string{"q1", "q2", "q3"} {
-		mustEnqueue(t, s, a.ID, n, []byte{0x01}, 0)
-	}
+	a, at := busyActor(t, s, state)
 	if err := s.Deactivate(ctx, a.ID, a.Generation); err != nil {
 		t.Fatalf("Deactivate: %v", err)
 	}
@@ -54,13 +44,7 @@ func testPlaceActivation(t *testing.T, s store.Store) {
 			got.Actor.Generation, got.Actor.RunnerID, got.Actor.StartedAt, got.Actor.SleepAt, a.Generation+1, r1.ID)
 	}
 	sameActor(t, "placed row", mustGet(t, s, a.ID), got.Actor)
-	if !bytes.Equal(got.State, state) {
-		t.Fatalf("state = %x, want %x", got.State, state)
-	}
-	sameMessages(t, "first queue page", mustListQueue(t, s, a.ID, 0, nil, 2), got.Queue)
-	if len(got.Schedules) != 2 || got.Schedules[0].ID != "s1" || got.Schedules[1].ID != "s2" {
-		t.Fatalf("schedules = %+v, want s1, s2 by time", got.Schedules)
-	}
+	sameBusyActivation(t, s, got, state, at)
 	// The new generation fences; the old one does not write any more.
 	gen := got.Actor.Generation
 	mustCommit(t, s, store.Write{ActorID: a.ID, Generation: gen, State: []byte{0xa0}})
