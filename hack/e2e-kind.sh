@@ -27,7 +27,8 @@
 #     image; PostgreSQL in the cluster (postgres:15, pulled by the node)
 #   any other value: that node image, PostgreSQL in the cluster
 #
-# Environment: KIND_CLUSTER_NAME (default rivetkube-e2e), KIND_VERSION (see
+# Environment: KIND_CLUSTER_NAME (default rivetkube-e2e; a leftover cluster
+# under the default name is deleted first), KIND_VERSION (see
 # hack/tool.sh), E2E_TAG (image tag prefix, default e2e), E2E_KEEP_CLUSTER=1
 # (do not delete the cluster), E2E_ARTIFACTS (where logs go on failure;
 # default /tmp/rivetkube-e2e-kind-logs.<time>), E2E_GO_TEST_TIMEOUT
@@ -126,8 +127,16 @@ make --no-print-directory runner-image IMAGES_DIR="$WORK/images/v2" RUNNER_IMG="
 
 phase cluster
 if "$KIND" get clusters 2>/dev/null | grep -qx "$NAME"; then
-  echo "e2e-kind: a kind cluster named $NAME exists; delete it (kind delete cluster --name $NAME) or set KIND_CLUSTER_NAME" >&2
-  exit 1
+  # The default name belongs to this script: a cluster under it is what an
+  # earlier run left behind (killed before its delete phase, or kept with
+  # E2E_KEEP_CLUSTER=1), and it is replaced. A name the caller chose may be
+  # someone else's cluster: that is refused unless CI is set.
+  if [ -n "${KIND_CLUSTER_NAME:-}" ] && [ -z "${CI:-}" ]; then
+    echo "e2e-kind: a kind cluster named $NAME exists; delete it (kind delete cluster --name $NAME) or choose another KIND_CLUSTER_NAME" >&2
+    exit 1
+  fi
+  echo "e2e-kind: deleting the cluster $NAME left by an earlier run"
+  "$KIND" delete cluster --name "$NAME"
 fi
 CREATED=1
 "$KIND" "${create[@]}"
