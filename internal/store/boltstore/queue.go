@@ -270,24 +270,33 @@ func (s *Store) ListQueue(ctx context.Context, actorID string, after uint64, nam
 		if err := actorExists(tx, actorID); err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketQueues).Bucket([]byte(actorID))
-		if b == nil || after >= math.MaxInt64 {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			m, err := unmarshalMessage(actorID, k, v)
-			if err != nil {
-				return err
-			}
-			if len(names) == 0 || slices.Contains(names, m.Name) {
-				out = append(out, m)
-			}
-		}
-		return nil
+		var err error
+		out, err = queueOf(tx, actorID, after, names, limit)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list queue: %w", err)
+	}
+	return out, nil
+}
+
+// queueOf lists up to limit of the actor's messages after seq after,
+// those named in names (all when empty).
+func queueOf(tx Tx, actorID string, after uint64, names []string, limit int) ([]store.QueueMessage, error) {
+	b := tx.Bucket(bucketQueues).Bucket([]byte(actorID))
+	if b == nil || after >= math.MaxInt64 {
+		return nil, nil
+	}
+	var out []store.QueueMessage
+	c := b.Cursor()
+	for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		m, err := unmarshalMessage(actorID, k, v)
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 || slices.Contains(names, m.Name) {
+			out = append(out, m)
+		}
 	}
 	return out, nil
 }

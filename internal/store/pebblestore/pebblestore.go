@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/rivetkube/rivetkube/internal/store/boltstore"
@@ -46,7 +47,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cacheSize := opts.CacheSize
 	if cacheSize <= 0 {
-		cacheSize = 8 << 20
+		cacheSize = 32 << 20
 	}
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
@@ -54,6 +55,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		Cache:        cache,
 		MemTableSize: opts.MemTableSize,
 		Logger:       quietLogger{},
+		// Bloom filters in every table: most reads are point reads
+		// (getRecord, the key index, bucket markers) and many look for a
+		// key that is absent (getOrCreate of a new key, an actor without
+		// queue or schedules); without a filter each such read searches
+		// every sorted table it could be in.
+		Levels: []pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
