@@ -28,7 +28,8 @@ type Options struct {
 	// Timeout bounds the wait for the directory lock another process
 	// holds. Zero means DefaultLockTimeout; negative waits forever.
 	Timeout time.Duration
-	// CacheSize is the block cache in bytes; zero means 32 MiB (8 MiB thrashed: see docs/benchmarks.md, "Target 3 on Pebble").
+	// CacheSize is the block cache in bytes; zero means 32 MiB (8 MiB
+	// thrashed: see docs/benchmarks.md, "Target 3 on Pebble").
 	CacheSize int64
 	// MemTableSize is the size of a memtable in bytes; zero means 4 MiB.
 	MemTableSize uint64
