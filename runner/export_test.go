@@ -71,3 +71,10 @@ func (rt *Runtime) TaskContextsForTest(id string) int {
 	defer in.mu.Unlock()
 	return len(in.tasksCtx)
 }
+
+// SleepCountdownsForTest is how many instances the sleeper holds.
+func (rt *Runtime) SleepCountdownsForTest() int {
+	rt.sleeper.mu.Lock()
+	defer rt.sleeper.mu.Unlock()
+	return len(rt.sleeper.heap)
+}

@@ -95,9 +95,13 @@ type Instance struct {
 	// sleepAt is when the sleep timer armed last is due, as time since
 	// monoEpoch (see armSleepLocked).
 	sleepAt time.Duration
-	// sleepTimer (under mu) and alarmTimer (mailbox-owned) are made on
-	// first use; their callbacks only set flags and start the loop.
-	sleepTimer *time.Timer
+	// sleepKey and sleepPos are the instance's entry in the runtime's
+	// sleeper (under the sleeper's lock): the deadline it went in with, and
+	// its index in the heap plus one (0: not in it).
+	sleepKey time.Duration
+	sleepPos int32
+	// alarmTimer (mailbox-owned) is made on first use; its callback only
+	// sets a flag and starts the loop.
 	alarmTimer *time.Timer
 	pump       *pump
 	// life is the lifetime context, made on first use; lifeEnded once it

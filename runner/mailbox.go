@@ -202,34 +202,30 @@ func (in *Instance) armSleepLocked() {
 	if in.state != stateRunning || in.cfg.NoSleep || !in.idleLocked() {
 		return
 	}
-	d := in.sleepTimeout()
-	in.sleepAt = time.Since(monoEpoch) + d
-	if in.sleepTimer == nil {
-		in.sleepTimer = time.AfterFunc(d, in.sleepFired)
-	} else {
-		in.sleepTimer.Reset(d)
-	}
+	in.sleepAt = time.Since(monoEpoch) + in.sleepTimeout()
+	in.rt.sleeper.arm(in, in.sleepAt)
 }
 
-// sleepFired is the sleep timer's callback: the actor sleeps, unless the
-// countdown was restarted since (a callback that raced a Reset) or work
-// keeps it awake (the loop checks that).
-func (in *Instance) sleepFired() {
+// sleepDue is the sleeper's call when the instance's entry fell due at
+// now: the actor sleeps, unless the countdown was restarted since (the
+// entry goes back in with the new deadline) or work keeps it awake (the
+// loop checks that).
+func (in *Instance) sleepDue(now time.Duration) {
 	in.mu.Lock()
-	stale := time.Since(monoEpoch) < in.sleepAt
-	in.mu.Unlock()
-	if !stale {
-		in.requestStop(stopSleep)
+	if now < in.sleepAt {
+		if in.state == stateRunning {
+			in.rt.sleeper.arm(in, in.sleepAt)
+		}
+		in.mu.Unlock()
+		return
 	}
+	in.mu.Unlock()
+	in.requestStop(stopSleep)
 }
 
 // stopTimers stops both timers (the stop sequence, on the loop).
 func (in *Instance) stopTimers() {
-	in.mu.Lock()
-	if in.sleepTimer != nil {
-		in.sleepTimer.Stop()
-	}
-	in.mu.Unlock()
+	in.rt.sleeper.disarm(in)
 	if in.alarmTimer != nil {
 		in.alarmTimer.Stop()
 	}

@@ -91,6 +91,9 @@ type Runtime struct {
 	// cfgs is each definition's Config, made once (read-only).
 	cfgs map[string]*ActorConfig
 
+	// sleeper runs the instances' sleep countdowns.
+	sleeper sleeper
+
 	mu      sync.Mutex
 	actors  map[string]*Instance
 	closing bool
@@ -462,6 +465,7 @@ func (rt *Runtime) Close(ctx context.Context) {
 	go func() { rt.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		rt.sleeper.close()
 	case <-ctx.Done():
 		rt.log.Warn("shutdown: instances still stopping", "count", len(live))
 	}

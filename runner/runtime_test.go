@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -230,6 +231,39 @@ func TestSleepAndWake(t *testing.T) {
 	s, err := call[testState](t, e, id, "get")
 	if err != nil || s.Count != 1 || s.Sleeps != 1 || s.Wakes != 2 {
 		t.Fatalf("after wake: %+v %v", s, err)
+	}
+}
+
+// TestManyActorsSleepOnOneTimer: actors sharing the runtime's sleeper
+// each sleep once idle, the sleeper lets go of them, and they wake with
+// their state.
+func TestManyActorsSleepOnOneTimer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, t.TempDir(), testActor(30*time.Millisecond))
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = e.create(t, "t", []string{fmt.Sprint("many-", i)}, nil)
+		if _, err := call[int64](t, e, ids[i], "inc", int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, id := range ids {
+		for e.rt.AwakeForTest(id) {
+			if time.Now().After(deadline) {
+				t.Fatalf("actor %s never went to sleep", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if n := e.rt.SleepCountdownsForTest(); n != 0 {
+		t.Fatalf("the sleeper still holds %d countdowns with every actor asleep", n)
+	}
+	for i, id := range ids {
+		s, err := call[testState](t, e, id, "get")
+		if err != nil || s.Count != int64(i) || s.Sleeps != 1 {
+			t.Fatalf("actor %d after wake: %+v %v", i, s, err)
+		}
 	}
 }
 
