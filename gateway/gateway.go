@@ -105,10 +105,12 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		st.Close()
 		return nil, err
 	}
-	rt := router.New(router.Config{
+	var rt *router.Router
+	rt = router.New(router.Config{
 		Store: st,
 		Dial: func(ctx context.Context, r store.Runner) (router.Caller, error) {
-			return link.Dial(ctx, "ws://"+r.Address+"/link", link.DialOptions{Token: cfg.RunnerToken})
+			return link.Dial(ctx, "ws://"+r.Address+"/link", link.DialOptions{Token: cfg.RunnerToken,
+				OnEnded: func(actorID string, gen uint64, destroyed bool) { rt.Ended(r.ID, actorID, gen, destroyed) }})
 		},
 		IsLinkLost:       func(err error) bool { return errors.Is(err, link.ErrLinkLost) },
 		Lease:            cfg.Lease,

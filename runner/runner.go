@@ -144,6 +144,9 @@ func Run(ctx context.Context, defs []Definition, cfg Config) error {
 		}
 	}
 	ls := link.NewServer(rt, link.ServerOptions{Token: cfg.Token, Metrics: obs.runner})
+	// Gateways learn when an actor slept or was destroyed here, so their
+	// next request for it wakes it at once instead of trying here first.
+	rt.onEnded = ls.Ended
 	mux := http.NewServeMux()
 	mux.Handle("/link", ls)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -106,6 +106,9 @@ type Runtime struct {
 	// generation is stale (or gone) for sure, since any new placement has a
 	// higher one: it is refused without reading the store. Bounded.
 	ended map[string]endedAt
+	// onEnded, when set (runner mode), tells the gateways what noteEnded
+	// records (link.Server.Ended). Set before any instance starts.
+	onEnded func(id string, gen uint64, destroyed bool)
 }
 
 // endedAt is an entry of runtime.ended.
@@ -123,7 +126,6 @@ func (rt *Runtime) noteEnded(id string, gen uint64, destroyed bool) {
 		return
 	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	if rt.ended == nil {
 		rt.ended = map[string]endedAt{}
 	}
@@ -134,6 +136,10 @@ func (rt *Runtime) noteEnded(id string, gen uint64, destroyed bool) {
 		}
 	}
 	rt.ended[id] = endedAt{gen: gen, destroyed: destroyed}
+	rt.mu.Unlock()
+	if rt.onEnded != nil {
+		rt.onEnded(id, gen, destroyed)
+	}
 }
 
 var _ hostapi.Host = (*Runtime)(nil)

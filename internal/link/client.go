@@ -54,6 +54,11 @@ type DialOptions struct {
 	// HTTPClient dials the WebSocket (default http.DefaultClient).
 	HTTPClient *http.Client
 	Log        *slog.Logger
+	// OnEnded, when set, gets the runner's notices that an actor's
+	// instance of generation gen ended there for good (it slept, or was
+	// destroyed when destroyed is set). It runs on the link's reader
+	// goroutine and must not block.
+	OnEnded func(actorID string, gen uint64, destroyed bool)
 }
 
 // Client is the gateway side of a link to one runner. It is safe for
@@ -61,6 +66,8 @@ type DialOptions struct {
 type Client struct {
 	l   *link
 	lim limits
+
+	onEnded func(actorID string, gen uint64, destroyed bool)
 
 	mu      sync.Mutex
 	next    uint64
@@ -118,7 +125,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Client, error) {
 	if resp != nil {
 		maxSend = peerMaxFrame(lim.maxFrame, resp.Header.Get(headerMaxFrame))
 	}
-	cl := &Client{l: newLink(c, lim, maxSend), lim: lim, streams: map[uint64]*cstream{}}
+	cl := &Client{l: newLink(c, lim, maxSend), lim: lim, streams: map[uint64]*cstream{}, onEnded: opts.OnEnded}
 	cl.l.dispatch = cl.dispatch
 	cl.l.onLost = cl.lost
 	cl.l.start()
@@ -180,6 +187,12 @@ func (c *Client) lost(error) {
 
 // dispatch handles one frame from the runner (reader goroutine).
 func (c *Client) dispatch(f *frame) {
+	if f.K == kEnded {
+		if c.onEnded != nil && f.Actor != "" && f.Gen > 0 {
+			c.onEnded(f.Actor, f.Gen, f.Binary)
+		}
+		return
+	}
 	c.mu.Lock()
 	st := c.streams[f.S]
 	if st == nil {

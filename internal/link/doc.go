@@ -24,6 +24,10 @@
 // the client encodings are not used. A call frame may carry the caller's
 // W3C trace context (traceparent, tracestate: key 20), which the runner
 // continues in the ctx it gives the host; peers that predate it ignore it.
+// Outside any stream the runner may send an ended notice (Server.Ended:
+// an actor's instance of a generation ended there for good), which the
+// gateway hands to DialOptions.OnEnded; a gateway that predates it drops
+// it as a frame of no open stream.
 //
 // # Invariants
 //

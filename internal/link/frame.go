@@ -62,12 +62,19 @@ const (
 	// chunk in flight per stream: back-pressure from the client).
 	kRespChunk kind = 19 // runner → gateway: Status, Header (first), Data
 	kRespAck   kind = 20 // gateway → runner: the chunk reached the client
+
+	// kEnded (runner → gateway, on no stream): the actor's instance of
+	// generation Gen ended on this runner for good: it slept, its
+	// placement cleared (Binary false), or it was destroyed (Binary true).
+	// A hint for the gateway's placement cache; a gateway that predates
+	// it ignores it (a frame of no open stream).
+	kEnded kind = 21
 )
 
 func (k kind) String() string {
 	names := [...]string{"?", "action", "connect", "request", "websocket", "destroy", "stop", "cancel",
 		"result", "conn_recv", "conn_close", "sink_send", "sink_close", "ws_msg", "ws_close", "ws_credit",
-		"queue_send", "wake", "inspect", "resp_chunk", "resp_ack"}
+		"queue_send", "wake", "inspect", "resp_chunk", "resp_ack", "ended"}
 	if int(k) < len(names) {
 		return names[k]
 	}

@@ -954,3 +954,41 @@ func FuzzDecodeFrames(f *testing.F) {
 		})
 	})
 }
+
+// Server.Ended reaches every linked gateway's OnEnded, in order; a gateway
+// without one ignores the notice and its link goes on.
+func TestEndedNotice(t *testing.T) {
+	h := &fakeHost{action: func(context.Context, hostapi.ActionRequest) ([]byte, error) { return []byte{0x01}, nil }}
+	type notice struct {
+		actor     string
+		gen       uint64
+		destroyed bool
+	}
+	got := make(chan notice, 4)
+	srv, ts := newServer(t, h, ServerOptions{}, nil)
+	dial := func(do DialOptions) *Client {
+		c, err := Dial(testCtx(t), wsURL(ts), do)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		// A call first: the runner has the link registered once it answers.
+		if _, err := c.Action(testCtx(t), hostapi.ActionRequest{ActorID: "a1", Name: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	dial(DialOptions{OnEnded: func(a string, g uint64, d bool) { got <- notice{a, g, d} }})
+	without := dial(DialOptions{})
+	srv.Ended("a1", 7, false)
+	srv.Ended("a2", 3, true)
+	if n := recvOrFail(t, got, "first notice"); n != (notice{"a1", 7, false}) {
+		t.Fatalf("first notice %+v", n)
+	}
+	if n := recvOrFail(t, got, "second notice"); n != (notice{"a2", 3, true}) {
+		t.Fatalf("second notice %+v", n)
+	}
+	if out, err := without.Action(testCtx(t), hostapi.ActionRequest{ActorID: "a1", Name: "x"}); err != nil || !bytes.Equal(out, []byte{0x01}) {
+		t.Fatalf("call on the link that ignored the notices: %x, %v", out, err)
+	}
+}

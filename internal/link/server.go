@@ -80,6 +80,23 @@ func NewServer(host hostapi.Host, opts ServerOptions) *Server {
 	}
 }
 
+// Ended tells every gateway linked to this runner that actorID's instance
+// of generation gen ended here for good (slept with its placement cleared,
+// or destroyed), so a gateway that remembers the placement can wake the
+// actor without first trying this runner. A hint: a link whose queue is
+// full does not get it.
+func (s *Server) Ended(actorID string, gen uint64, destroyed bool) {
+	s.mu.Lock()
+	links := make([]*link, 0, len(s.links))
+	for sl := range s.links {
+		links = append(links, sl.l)
+	}
+	s.mu.Unlock()
+	for _, l := range links {
+		_ = l.send(context.Background(), &frame{K: kEnded, Actor: actorID, Gen: gen, Binary: destroyed}, nil, putTry)
+	}
+}
+
 func (s *Server) authorized(r *http.Request) bool {
 	if s.token == "" {
 		return true

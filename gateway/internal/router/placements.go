@@ -7,6 +7,9 @@ import "sync"
 type placement struct {
 	runner string
 	gen    uint64
+	// ended: the runner said the instance of gen ended there for good (it
+	// slept, its placement cleared; see Router.Ended).
+	ended bool
 }
 
 // placementCache remembers the placements the router read or made, so a
@@ -58,6 +61,16 @@ func (c *placementCache) forget(id string, p placement) {
 	c.mu.Lock()
 	if c.m[id] == p {
 		delete(c.m, id)
+	}
+	c.mu.Unlock()
+}
+
+// ended marks id's entry as ended if it is still p (see placement.ended).
+func (c *placementCache) ended(id string, p placement) {
+	c.mu.Lock()
+	if c.m[id] == p {
+		p.ended = true
+		c.m[id] = p
 	}
 	c.mu.Unlock()
 }

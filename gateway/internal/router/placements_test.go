@@ -60,10 +60,13 @@ type fakeRunner struct {
 	id    string
 	st    store.Store
 	calls atomic.Int64
-	done  chan struct{}
+	// attempts counts every action that reached it, refused ones too.
+	attempts atomic.Int64
+	done     chan struct{}
 }
 
 func (f *fakeRunner) Action(ctx context.Context, req hostapi.ActionRequest) ([]byte, error) {
+	f.attempts.Add(1)
 	if hostapi.SelfPlace(ctx) && req.Generation > 0 {
 		// As the runtime: place on itself at the request's generation;
 		// when that fails the row decides, below.

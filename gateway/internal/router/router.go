@@ -578,6 +578,22 @@ func (rt *Router) gaveUp(actorID string, last error) error {
 
 var errRetry = errors.New("retry")
 
+// Ended is runner runnerID's notice that actorID's instance of generation
+// gen ended there for good (link.DialOptions.OnEnded). When that is the
+// placement remembered, a destroyed actor's entry is dropped, and a
+// sleeping actor's is kept as a wake hint: its next request asks a runner
+// to place it at gen+1 at once (wakeAt) instead of first trying runnerID
+// and being refused as stale. Only a hint: the placement's compare-and-set
+// decides.
+func (rt *Router) Ended(runnerID, actorID string, gen uint64, destroyed bool) {
+	p := placement{runner: runnerID, gen: gen}
+	if destroyed {
+		rt.placements.forget(actorID, p)
+		return
+	}
+	rt.placements.ended(actorID, p)
+}
+
 // tryRemembered runs fn on actorID's remembered placement when v shows
 // its runner alive. done says err is the answer; otherwise fn did not run
 // (nothing remembered, the runner is gone or past its lease, or it refused
@@ -590,6 +606,15 @@ func (rt *Router) tryRemembered(ctx context.Context, v *registryView, actorID st
 		return false, nil, nil
 	}
 	r, ok := v.runners[p.runner]
+	if p.ended {
+		// Its runner said the instance of p.gen ended there (it slept):
+		// wake it at p.gen+1 without asking that runner first.
+		rt.placements.forget(actorID, p)
+		if !ok {
+			return false, nil, nil
+		}
+		return false, &wakeHint{gen: p.gen, pool: r.Pool}, nil
+	}
 	if !ok || !v.alive(r, rt.cfg.Lease) {
 		rt.placements.forget(actorID, p)
 		return false, nil, nil

@@ -71,3 +71,61 @@ func TestWakeHintAfterMoveDoesNotPlaceAgain(t *testing.T) {
 		t.Fatalf("row: %+v, %v; want %s at generation %d (not placed again)", cur, err, other, a.Generation+1)
 	}
 }
+
+// A runner's notice that the actor slept there (Ended) turns the
+// remembered placement into a wake hint: the next request wakes it
+// without first trying that runner and being refused as stale, and the
+// router neither reads nor writes the row.
+func TestEndedNoticeWakesWithoutTryingTheOldRunner(t *testing.T) {
+	f := newFixture(t, "r1")
+	rt := f.router()
+	ctx := context.Background()
+	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
+		t.Fatalf("first call: %q, %v", who, err)
+	}
+	if err := f.st.Deactivate(ctx, a.ID, a.Generation); err != nil {
+		t.Fatal(err)
+	}
+	rt.Ended("r1", a.ID, a.Generation, false)
+	if p, ok := rt.placements.get(a.ID); !ok || p != (placement{runner: "r1", gen: a.Generation, ended: true}) {
+		t.Fatalf("placement after the notice: %+v %v", p, ok)
+	}
+	attempts, gets, places := f.runners["r1"].attempts.Load(), f.st.gets.Load(), f.st.places.Load()
+	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
+		t.Fatalf("wake: %q, %v", who, err)
+	}
+	if n := f.runners["r1"].attempts.Load() - attempts; n != 1 {
+		t.Fatalf("the runner got %d requests for the wake; want 1 (no stale attempt first)", n)
+	}
+	if n := f.st.gets.Load() - gets; n != 0 {
+		t.Fatalf("router read the actor row %d times on wake; want 0", n)
+	}
+	if n := f.st.places.Load() - places; n != 0 {
+		t.Fatalf("router placed the actor %d times on wake; want 0", n)
+	}
+	if p, ok := rt.placements.get(a.ID); !ok || p != (placement{runner: "r1", gen: a.Generation + 1}) {
+		t.Fatalf("remembered placement %+v %v", p, ok)
+	}
+}
+
+// A notice about another placement than the remembered one changes
+// nothing; a destroyed actor's notice drops the entry.
+func TestEndedNoticeMatchesThePlacement(t *testing.T) {
+	f := newFixture(t, "r1", "r2")
+	rt := f.router()
+	want := placement{runner: "r1", gen: 5}
+	rt.placements.put("a1", want)
+	rt.Ended("r1", "a1", 4, false) // an older generation
+	rt.Ended("r2", "a1", 5, false) // another runner
+	if p, ok := rt.placements.get("a1"); !ok || p != want {
+		t.Fatalf("entry after unrelated notices: %+v %v; want %+v", p, ok, want)
+	}
+	rt.Ended("r1", "a1", 5, true)
+	if p, ok := rt.placements.get("a1"); ok {
+		t.Fatalf("entry after the destroyed notice: %+v; want none", p)
+	}
+}
