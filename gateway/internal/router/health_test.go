@@ -45,10 +45,7 @@ func TestPoolStatusReportsVersionHealth(t *testing.T) {
 		},
 		RunnerRefresh: 1,
 	})
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := createA1(t, rt)
 	for _, name := range []string{"ok", "ok", "boom", "slow", "user", "ok"} {
 		_, _ = rt.Action(ctx, hostapi.ActionRequest{ActorID: a.ID, Name: name})
 	}

@@ -151,6 +151,16 @@ func (f *fixture) router() *Router {
 	})
 }
 
+// createA1 creates the fixture's actor a1 (counter, key k) through rt.
+func createA1(t *testing.T, rt *Router) store.Actor {
+	t.Helper()
+	a, _, err := rt.GetOrCreateActor(context.Background(), store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func call(t *testing.T, rt *Router, id string) (string, error) {
 	t.Helper()
 	out, err := rt.Action(context.Background(), hostapi.ActionRequest{ActorID: id, Name: "increment"})
@@ -226,10 +236,7 @@ func TestCachedPlacementOnDeadRunnerIsReplaced(t *testing.T) {
 	f := newFixture(t, "r1", "r2")
 	rt := f.router()
 	ctx := context.Background()
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := createA1(t, rt)
 	f.st.kill(a.RunnerID)
 	time.Sleep(5 * time.Millisecond) // past RunnerRefresh
 	other := map[string]string{"r1": "r2", "r2": "r1"}[a.RunnerID]
@@ -251,10 +258,7 @@ func TestCachedPlacementOfDestroyedActorIsGone(t *testing.T) {
 	f := newFixture(t, "r1")
 	rt := f.router()
 	ctx := context.Background()
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := createA1(t, rt)
 	if _, err := f.st.DestroyActor(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}

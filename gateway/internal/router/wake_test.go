@@ -7,6 +7,20 @@ import (
 	"github.com/rivetkube/rivetkube/internal/store"
 )
 
+// sleptOnR1 creates a1, serves its first call on r1 and puts it to sleep
+// there as its runner would (no runner, same generation).
+func sleptOnR1(t *testing.T, f *fixture, rt *Router) store.Actor {
+	t.Helper()
+	a := createA1(t, rt)
+	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
+		t.Fatalf("first call: %q, %v", who, err)
+	}
+	if err := f.st.Deactivate(context.Background(), a.ID, a.Generation); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // An actor that slept on its runner is woken from the runner's stale
 // refusal alone: the router asks a runner to place it on itself with a
 // compare-and-set on the generation it remembered, without reading or
@@ -15,17 +29,7 @@ func TestWakeFromStaleRefusalPlacesWithoutRead(t *testing.T) {
 	f := newFixture(t, "r1")
 	rt := f.router()
 	ctx := context.Background()
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
-		t.Fatalf("first call: %q, %v", who, err)
-	}
-	// The actor sleeps: its runner deactivates it (no runner, same generation).
-	if err := f.st.Deactivate(ctx, a.ID, a.Generation); err != nil {
-		t.Fatal(err)
-	}
+	a := sleptOnR1(t, f, rt)
 	before, placesBefore := f.st.gets.Load(), f.st.places.Load()
 	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
 		t.Fatalf("wake: %q, %v", who, err)
@@ -52,10 +56,7 @@ func TestWakeHintAfterMoveDoesNotPlaceAgain(t *testing.T) {
 	f := newFixture(t, "r1", "r2")
 	rt := f.router()
 	ctx := context.Background()
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := createA1(t, rt)
 	if _, err := call(t, rt, a.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -79,17 +80,7 @@ func TestWakeHintAfterMoveDoesNotPlaceAgain(t *testing.T) {
 func TestEndedNoticeWakesWithoutTryingTheOldRunner(t *testing.T) {
 	f := newFixture(t, "r1")
 	rt := f.router()
-	ctx := context.Background()
-	a, _, err := rt.GetOrCreateActor(ctx, store.ActorSpec{ID: "a1", Namespace: "default", Name: "counter", Key: []string{"k"}, Pool: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if who, err := call(t, rt, a.ID); err != nil || who != "r1" {
-		t.Fatalf("first call: %q, %v", who, err)
-	}
-	if err := f.st.Deactivate(ctx, a.ID, a.Generation); err != nil {
-		t.Fatal(err)
-	}
+	a := sleptOnR1(t, f, rt)
 	rt.Ended("r1", a.ID, a.Generation, false)
 	if p, ok := rt.placements.get(a.ID); !ok || p != (placement{runner: "r1", gen: a.Generation, ended: true}) {
 		t.Fatalf("placement after the notice: %+v %v", p, ok)
