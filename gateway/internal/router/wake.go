@@ -26,8 +26,9 @@ type wakeHint struct {
 // the activation are one store round trip, store.PlaceActivation): a wake
 // from sleep costs the gateway no store round trip at all.
 //
-// done is false when fn did not run: no runner, or the runner refused the
-// generation as stale because the placement failed (the row moved on:
+// done is false when fn did not run: no runner, its link not reachable,
+// or the runner refused the generation as stale because the placement
+// failed (the row moved on:
 // another gateway placed it, it was not asleep, its runner still holds its
 // lease, ...) or because it does not place actors itself (an older
 // runner); the caller then asks the store as usual. The runner's
@@ -38,18 +39,12 @@ func (rt *Router) wakeAt(ctx context.Context, v *registryView, actorID string, h
 	if err != nil {
 		return false, nil
 	}
-	c, err := rt.link(ctx, r)
-	if err != nil {
-		return false, nil
-	}
 	p := placement{runner: r.ID, gen: h.gen + 1}
 	rt.placements.put(actorID, p)
-	err = fn(selfPlacing{c}, p.gen)
-	if err != nil && rt.cfg.IsLinkLost(err) {
-		err = errDroppedReply()
-	}
-	rt.health.note(r.Pool, r.Version, err)
-	if errors.Is(err, errs.ErrStale) {
+	err = rt.call(ctx, actorID, r, p.gen, func(c Caller, gen uint64) error { return fn(selfPlacing{c}, gen) })
+	if errors.Is(err, errRetry) || errors.Is(err, errs.ErrStale) {
+		// Not run: the runner could not be reached, or it did not place
+		// the actor.
 		rt.placements.forget(actorID, p)
 		return false, nil
 	}
