@@ -28,10 +28,10 @@ type wakeHint struct {
 //
 // done is false when fn did not run: no runner, its link not reachable,
 // or the runner refused the generation as stale because the placement
-// failed (the row moved on:
-// another gateway placed it, it was not asleep, its runner still holds its
-// lease, ...) or because it does not place actors itself (an older
-// runner); the caller then asks the store as usual. The runner's
+// failed (the row moved on: another gateway placed it, it was not asleep,
+// its runner still holds its lease, ...) or because it does not place
+// actors itself (an older runner); the caller then asks the store as
+// usual. The runner's
 // compare-and-set, with the placement lease in it, keeps this safe
 // whatever the hint, exactly as the gateway's own Place would.
 func (rt *Router) wakeAt(ctx context.Context, v *registryView, actorID string, h wakeHint, fn func(c Caller, gen uint64) error) (done bool, err error) {
