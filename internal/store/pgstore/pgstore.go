@@ -482,7 +482,8 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) ([]error, erro
 	if w := writes[0]; len(writes) == 1 && store.ValidateWrite(w) == nil && stateOnly(w) {
 		// The common case (one actor's state, the committer's lone write):
 		// no arrays, no rows to scan.
-		if err := s.commitOne(ctx, w, errs); err != nil {
+		var err error
+		if errs[0], err = s.commitOne(ctx, w); err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}
 		return errs, nil
@@ -541,11 +542,13 @@ const commitStateOnlySQL = `WITH w AS (
 		WHERE id IN (SELECT id FROM ok WHERE init) AND NOT initialized)
 	SELECT id, generation, destroyed FROM a`
 
-// commitOneSteps are the steps of commitStateOnlySQL for a batch of one
-// write ($1 ID, $2 state or NULL, $3 generation, $4 initialized) without
-// the arrays: lock the row, write the state and mark the actor initialized
-// when the fence holds.
-const commitOneSteps = `WITH a AS (
+// commitOneSQL is commitStateOnlySQL for a batch of one write ($1 ID, $2
+// state or NULL, $3 generation, $4 initialized) without the arrays: lock
+// the row, write the state and mark the actor initialized when the fence
+// holds. It answers with the outcome alone: one row when the write
+// applied, none when its fence failed (or the actor is unknown), so the
+// caller reads the command tag and no row.
+const commitOneSQL = `WITH a AS (
 		SELECT id, generation, destroyed_at IS NOT NULL AS destroyed FROM actors WHERE id = $1 FOR UPDATE),
 	st AS (
 		INSERT INTO actor_state (actor_id, state)
@@ -554,44 +557,34 @@ const commitOneSteps = `WITH a AS (
 	ini AS (
 		UPDATE actors SET initialized = true
 		WHERE id = $1 AND $4::bool AND NOT initialized
-			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))`
-
-// commitOneStateSQL is commitOneSteps answering with the row's fence.
-const commitOneStateSQL = commitOneSteps + `
-	SELECT id, generation, destroyed FROM a`
-
-// commitOneSQL is commitOneSteps answering with the outcome alone: one
-// row when the write applied, none when its fence failed (or the actor is
-// unknown), so the caller reads the command tag and no row.
-const commitOneSQL = commitOneSteps + `
+			AND EXISTS (SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed))
 	SELECT 1 FROM a WHERE generation = $3 AND NOT destroyed`
 
-// commitOne is Commit of one valid state-only write w (commitOneSQL, one
-// round trip, committed when Exec returns); errs[0] is set to w's
-// outcome. A write that did not apply failed its fence or names an
-// unknown actor: the row, read then, tells which. (A generation only
-// grows and a destruction is final, so what the read shows is what
+// commitOne commits one valid state-only write w (commitOneSQL, one
+// round trip, committed when Exec returns). werr is w's outcome, err a
+// failure of the store. A write that did not apply failed its fence or
+// names an unknown actor: the row, read then, tells which. (A generation
+// only grows and a destruction is final, so what the read shows is what
 // failed the write.)
-func (s *Store) commitOne(ctx context.Context, w store.Write, errs []error) error {
+func (s *Store) commitOne(ctx context.Context, w store.Write) (werr, err error) {
 	tag, err := s.pool.Exec(ctx, commitOneSQL, w.ActorID, w.State, int64(w.Generation), w.Initialized)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if tag.RowsAffected() == 1 {
-		return nil
+		return nil, nil
 	}
 	f, err := s.loadFence(ctx, s.pool, w.ActorID)
 	if errors.Is(err, store.ErrNotFound) {
-		errs[0] = fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound)
-		return nil
+		return fmt.Errorf("actor %s: %w", w.ActorID, store.ErrNotFound), nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if errs[0] = f.check(w.ActorID, w.Generation); errs[0] == nil {
-		errs[0] = fmt.Errorf("actor %s: generation %d: %w", w.ActorID, w.Generation, store.ErrFenced)
+	if werr = f.check(w.ActorID, w.Generation); werr == nil {
+		werr = fmt.Errorf("actor %s: generation %d: %w", w.ActorID, w.Generation, store.ErrFenced)
 	}
-	return nil
+	return werr, nil
 }
 
 // commitStateOnly is Commit for a batch of state-only writes: one statement,
@@ -603,20 +596,21 @@ func (s *Store) commitStateOnly(ctx context.Context, ids []string, writes []stor
 		wstate = make([][]byte, 0, len(writes))
 		wgen   = make([]int64, 0, len(writes))
 		winit  = make([]bool, 0, len(writes))
+		last   int // index of the last valid write
 	)
 	for i, w := range writes {
 		if errs[i] != nil {
 			continue
 		}
 		wid, wstate, wgen, winit = append(wid, w.ActorID), append(wstate, w.State), append(wgen, int64(w.Generation)), append(winit, w.Initialized)
+		last = i
 	}
-	var rows pgx.Rows
-	var err error
 	if len(wid) == 1 {
-		rows, err = s.pool.Query(ctx, commitOneStateSQL, wid[0], wstate[0], wgen[0], winit[0])
-	} else {
-		rows, err = s.pool.Query(ctx, commitStateOnlySQL, wid, wstate, wgen, winit, ids)
+		var err error
+		errs[last], err = s.commitOne(ctx, writes[last])
+		return err
 	}
+	rows, err := s.pool.Query(ctx, commitStateOnlySQL, wid, wstate, wgen, winit, ids)
 	if err != nil {
 		return err
 	}

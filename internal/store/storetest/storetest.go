@@ -929,6 +929,32 @@ func testCommitPerWriteErrors(t *testing.T, s store.Store) {
 		t.Fatalf("write to missing actor created it (err=%v)", err)
 	}
 
+	// One valid state-only write beside invalid ones is applied and fenced
+	// like a lone write.
+	writes = []store.Write{
+		{Generation: 1, State: []byte("no id")},
+		{ActorID: good.ID, Generation: good.Generation, State: []byte("s3")},
+		{ActorID: stale.ID, Generation: staleGen, Puts: []store.KV{{Key: make([]byte, store.MaxKVKeySize+1)}}},
+	}
+	errs, err = s.Commit(ctx, writes)
+	if err != nil || len(errs) != len(writes) || errs[1] != nil {
+		t.Fatalf("batch with one valid write = %v, %v", errs, err)
+	}
+	wantErr(t, "write without actor id", errs[0], store.ErrInvalid)
+	wantErr(t, "write with oversized key", errs[2], store.ErrInvalid)
+	if st, _ := s.LoadState(ctx, good.ID, good.Generation); string(st) != "s3" {
+		t.Fatalf("good actor state = %q, want s3", st)
+	}
+	errs, err = s.Commit(ctx, []store.Write{{Generation: 1}, {ActorID: stale.ID, Generation: staleGen, State: []byte("lost")}})
+	if err != nil || len(errs) != 2 {
+		t.Fatalf("batch with one stale write = %v, %v", errs, err)
+	}
+	wantErr(t, "write without actor id", errs[0], store.ErrInvalid)
+	wantErr(t, "lone stale write beside an invalid one", errs[1], store.ErrFenced)
+	if st, _ := s.LoadState(ctx, stale.ID, stale.Generation); string(st) != "keep" {
+		t.Fatalf("fenced write changed state to %q", st)
+	}
+
 	// An empty batch is fine.
 	errs, err = s.Commit(ctx, nil)
 	if err != nil || len(errs) != 0 {
