@@ -546,18 +546,15 @@ func (in *Instance) flush() (*store.Pending, error) {
 		return in.gate, err
 	}
 	puts, dels := in.kv.takeTask()
-	var acks []uint64
-	var sputs []store.Schedule
-	var sdels []string
-	var wf []store.WorkflowStep
-	var wfDels []store.StepPrefix
-	if pw := in.pw; pw != nil {
-		acks, sputs, sdels, wf, wfDels = pw.acks, pw.schedPuts, pw.schedDels, pw.wfPuts, pw.wfPrefixDels
-		in.pw = nil
+	var pw pendingWrites
+	if in.pw != nil {
+		pw, in.pw = *in.pw, nil
 	}
-	if changed || len(puts) > 0 || len(dels) > 0 || len(acks) > 0 || len(sputs) > 0 || len(sdels) > 0 || len(wf) > 0 || len(wfDels) > 0 || dbw != nil {
+	if changed || len(puts) > 0 || len(dels) > 0 || len(pw.acks) > 0 || len(pw.schedPuts) > 0 || len(pw.schedDels) > 0 ||
+		len(pw.wfPuts) > 0 || len(pw.wfPrefixDels) > 0 || dbw != nil {
 		w := store.Write{ActorID: in.id, Generation: in.gen, Puts: puts, Deletes: dels,
-			QueueAcks: acks, SchedulePuts: sputs, ScheduleDeletes: sdels, WorkflowSteps: wf, StepPrefixDeletes: wfDels, DB: dbw}
+			QueueAcks: pw.acks, SchedulePuts: pw.schedPuts, ScheduleDeletes: pw.schedDels, WorkflowSteps: pw.wfPuts,
+			StepPrefixDeletes: pw.wfPrefixDels, DB: dbw}
 		if changed {
 			w.State = st
 		}
