@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 )
@@ -23,9 +24,40 @@ import (
 // takes no instance lock while it holds sleeper.mu.
 type sleeper struct {
 	mu     sync.Mutex
-	heap   []*Instance // min-heap by sleepKey; Instance.sleepPos is index+1
+	heap   sleepHeap
 	timer  *time.Timer // due at heap[0].sleepKey while the heap is not empty
 	closed bool
+}
+
+// sleepHeap orders armed instances by sleepKey (container/heap); an
+// instance's sleepPos is its index plus one (0: not in the heap).
+type sleepHeap []*Instance
+
+func (h sleepHeap) Len() int           { return len(h) }
+func (h sleepHeap) Less(i, j int) bool { return h[i].sleepKey < h[j].sleepKey }
+
+func (h sleepHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].sleepPos = int32(i + 1)
+	h[j].sleepPos = int32(j + 1)
+}
+
+func (h *sleepHeap) Push(x any) {
+	in := x.(*Instance)
+	*h = append(*h, in)
+	in.sleepPos = int32(len(*h))
+}
+
+func (h *sleepHeap) Pop() any {
+	old := *h
+	in := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	in.sleepPos = 0
+	if cap(*h) > 64 && len(*h) < cap(*h)/4 {
+		*h = append(sleepHeap(nil), *h...) // give back a drained heap's array
+	}
+	return in
 }
 
 // arm puts in into the heap with deadline at (time since monoEpoch) unless
@@ -42,7 +74,7 @@ func (s *sleeper) arm(in *Instance, at time.Duration) {
 		// timeout is fixed) moves the entry up.
 		if at < in.sleepKey {
 			in.sleepKey = at
-			s.up(int(in.sleepPos) - 1)
+			heap.Fix(&s.heap, int(in.sleepPos)-1)
 			if in.sleepPos == 1 {
 				s.resetLocked(at)
 			}
@@ -50,9 +82,7 @@ func (s *sleeper) arm(in *Instance, at time.Duration) {
 		return
 	}
 	in.sleepKey = at
-	s.heap = append(s.heap, in)
-	in.sleepPos = int32(len(s.heap))
-	s.up(len(s.heap) - 1)
+	heap.Push(&s.heap, in)
 	if in.sleepPos == 1 {
 		s.resetLocked(at)
 	}
@@ -63,7 +93,7 @@ func (s *sleeper) disarm(in *Instance) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if in.sleepPos > 0 {
-		s.removeLocked(int(in.sleepPos) - 1)
+		heap.Remove(&s.heap, int(in.sleepPos)-1)
 	}
 }
 
@@ -98,8 +128,7 @@ func (s *sleeper) fire() {
 	s.mu.Lock()
 	var due []*Instance
 	for len(s.heap) > 0 && s.heap[0].sleepKey <= now {
-		due = append(due, s.heap[0])
-		s.removeLocked(0)
+		due = append(due, heap.Pop(&s.heap).(*Instance))
 	}
 	if len(s.heap) > 0 && !s.closed {
 		s.resetLocked(s.heap[0].sleepKey)
@@ -108,62 +137,4 @@ func (s *sleeper) fire() {
 	for _, in := range due {
 		in.sleepDue(now)
 	}
-}
-
-// removeLocked takes the entry at i out of the heap.
-func (s *sleeper) removeLocked(i int) {
-	in := s.heap[i]
-	last := len(s.heap) - 1
-	if i != last {
-		s.swap(i, last)
-	}
-	s.heap[last] = nil
-	s.heap = s.heap[:last]
-	in.sleepPos = 0
-	if i != last {
-		if !s.down(i) {
-			s.up(i)
-		}
-	}
-	if cap(s.heap) > 64 && len(s.heap) < cap(s.heap)/4 {
-		s.heap = append([]*Instance(nil), s.heap...) // give back a drained heap's array
-	}
-}
-
-func (s *sleeper) less(i, j int) bool { return s.heap[i].sleepKey < s.heap[j].sleepKey }
-
-func (s *sleeper) swap(i, j int) {
-	s.heap[i], s.heap[j] = s.heap[j], s.heap[i]
-	s.heap[i].sleepPos = int32(i + 1)
-	s.heap[j].sleepPos = int32(j + 1)
-}
-
-func (s *sleeper) up(j int) {
-	for {
-		i := (j - 1) / 2
-		if i == j || !s.less(j, i) {
-			break
-		}
-		s.swap(i, j)
-		j = i
-	}
-}
-
-func (s *sleeper) down(i0 int) bool {
-	i, n := i0, len(s.heap)
-	for {
-		j := 2*i + 1
-		if j >= n || j < 0 {
-			break
-		}
-		if j2 := j + 1; j2 < n && s.less(j2, j) {
-			j = j2
-		}
-		if !s.less(j, i) {
-			break
-		}
-		s.swap(i, j)
-		i = j
-	}
-	return i > i0
 }

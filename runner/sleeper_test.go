@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"container/heap"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestSleeperHeap(t *testing.T) {
 			if int(x.sleepPos) != i+1 {
 				t.Fatalf("%s: entry %d has position %d", step, i, x.sleepPos)
 			}
-			if i > 0 && s.less(i, (i-1)/2) {
+			if i > 0 && s.heap.Less(i, (i-1)/2) {
 				t.Fatalf("%s: entry %d is due before its parent", step, i)
 			}
 			in[x] = true
@@ -61,7 +62,7 @@ func TestSleeperHeap(t *testing.T) {
 			t.Fatalf("deadline %v came out after %v", x.sleepKey, last)
 		}
 		last = x.sleepKey
-		s.removeLocked(0)
+		heap.Pop(&s.heap)
 		if x.sleepPos != 0 {
 			s.mu.Unlock()
 			t.Fatal("a removed entry kept its position")
