@@ -223,7 +223,8 @@ func (in *Instance) sleepDue(now time.Duration) {
 	in.requestStop(stopSleep)
 }
 
-// stopTimers stops both timers (the stop sequence, on the loop).
+// stopTimers takes the instance out of the sleeper and stops its alarm
+// timer (the stop sequence, on the loop).
 func (in *Instance) stopTimers() {
 	in.rt.sleeper.disarm(in)
 	if in.alarmTimer != nil {
