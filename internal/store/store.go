@@ -241,8 +241,7 @@ type Instances interface {
 	Deactivate(ctx context.Context, id string, gen uint64) error
 	// LoadActivation returns the actor's row and, unless it is destroyed,
 	// its first queueLimit queued messages (limit as ListQueue), schedules
-	// and state, from one consistent snapshot where the backend can (see
-	// ReadActivation). ErrNotFound for an unknown actor; for a destroyed one
+	// and state, from one consistent snapshot. ErrNotFound for an unknown actor; for a destroyed one
 	// the row alone and no error (callers check Actor.Destroyed).
 	LoadActivation(ctx context.Context, id string, queueLimit int) (Activation, error)
 	// PlaceActivation is Place (same conditions, same errors; runnerID is
