@@ -90,7 +90,7 @@ func testLoadActivationMatchesReads(t *testing.T, s store.Store) {
 					t.Errorf("limit %d: no state loaded", limit)
 				}
 				if g, w := fmt.Sprintf("%+v", utcActivation(got)), fmt.Sprintf("%+v", utcActivation(want)); g != w {
-					t.Errorf("limit %d:\nLoadActivation  %s\nReadActivation  %s", limit, g, w)
+					t.Errorf("limit %d:\nLoadActivation  %s\nread one by one %s", limit, g, w)
 				}
 			}
 		})
@@ -114,7 +114,7 @@ func testLoadActivationMatchesReads(t *testing.T, s store.Store) {
 					return
 				}
 				if g, w := fmt.Sprintf("%+v", utcActivation(got)), fmt.Sprintf("%+v", utcActivation(want)); g != w {
-					t.Errorf("%s, limit %d, grouped:\nLoadActivation  %s\nReadActivation  %s", id, limit, g, w)
+					t.Errorf("%s, limit %d, grouped:\nLoadActivation  %s\nread one by one %s", id, limit, g, w)
 				}
 			}()
 		}
